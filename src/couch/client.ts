@@ -1,0 +1,237 @@
+import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
+import { Context, type Duration, Effect, Either, Layer, Option, Redacted, Schema } from "effect"
+import { ConfigError } from "../shared/errors.ts"
+import {
+  CouchBadRequest,
+  CouchConflict,
+  type CouchError,
+  CouchForbidden,
+  CouchNotFound,
+  CouchProtocolError,
+  CouchUnauthorized,
+  CouchUnavailable,
+} from "./errors.ts"
+import {
+  AllDbs,
+  ChangesPage,
+  DbInfo,
+  ErrorBody,
+  type PurgeAnswer,
+  PurgeAnswer as PurgeAnswerSchema,
+  PutAnswer,
+  ServerInfo,
+} from "./schema.ts"
+
+/** Where and how to reach CouchDB. A password may come inside the URL; it never leaves this module. */
+export interface CouchConnection {
+  readonly url: string
+  readonly user: Option.Option<string>
+  readonly password: Option.Option<Redacted.Redacted<string>>
+  readonly timeout: Duration.Duration
+}
+
+interface ParsedUrl {
+  readonly base: string
+  readonly user: string | undefined
+  readonly password: Redacted.Redacted<string> | undefined
+}
+
+/** Splits credentials out of a CouchDB URL; the error never repeats the URL (it may hold a password). */
+export const parseCouchUrl = (raw: string): Either.Either<ParsedUrl, string> => {
+  if (!URL.canParse(raw)) return Either.left("COUCHDB_URL is not a URL: expected e.g. http://127.0.0.1:5984")
+  const url = new URL(raw)
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    return Either.left(`COUCHDB_URL must start with http:// or https:// (got ${url.protocol}//)`)
+  }
+  const user = url.username === "" ? undefined : decodeURIComponent(url.username)
+  const password = url.password === "" ? undefined : Redacted.make(decodeURIComponent(url.password))
+  url.username = ""
+  url.password = ""
+  url.search = ""
+  url.hash = ""
+  return Either.right({ base: url.toString().replace(/\/+$/, ""), user, password })
+}
+
+export interface ChangesParams {
+  readonly since: string
+  readonly limit: number
+  readonly style: "all_docs" | "main_only"
+}
+
+export interface PurgeResult {
+  /** 201, or 202 when the purge was accepted without reaching quorum. */
+  readonly status: number
+  readonly answer: PurgeAnswer
+}
+
+export interface CouchClientShape {
+  /** The server's URL without credentials: safe to print. */
+  readonly server: string
+  readonly serverInfo: Effect.Effect<ServerInfo, CouchError>
+  readonly dbInfo: (db: string) => Effect.Effect<DbInfo, CouchError>
+  readonly allDbs: Effect.Effect<ReadonlyArray<string>, CouchError>
+  readonly changes: (db: string, params: ChangesParams) => Effect.Effect<ChangesPage, CouchError>
+  readonly purge: (
+    db: string,
+    revs: Record<string, ReadonlyArray<string>>,
+  ) => Effect.Effect<PurgeResult, CouchError>
+  /** A `_local/` document's body, or none. */
+  readonly getLocal: (db: string, id: string) => Effect.Effect<Option.Option<unknown>, CouchError>
+  /** Writes a `_local/` document (CouchDB wants the current `_rev` in the body); returns the new rev. */
+  readonly putLocal: (
+    db: string,
+    id: string,
+    body: Record<string, unknown>,
+  ) => Effect.Effect<string, CouchError>
+}
+
+export class CouchClient extends Context.Tag("dbsweep/CouchClient")<CouchClient, CouchClientShape>() {
+  static readonly layer = (connection: CouchConnection) =>
+    Layer.effect(CouchClient, makeCouchClient(connection))
+}
+
+const dbPath = (db: string) => `/${encodeURIComponent(db)}`
+
+export const makeCouchClient = Effect.fn("Couch.make")(function* (connection: CouchConnection) {
+  const parsed = parseCouchUrl(connection.url)
+  if (Either.isLeft(parsed)) return yield* new ConfigError({ message: parsed.left })
+  const { base } = parsed.right
+  const user = Option.getOrUndefined(connection.user) ?? parsed.right.user
+  const password = Option.getOrUndefined(connection.password) ?? parsed.right.password
+  if (user !== undefined && password === undefined) {
+    return yield* new ConfigError({
+      message: `a CouchDB user (${user}) is set but no password: set COUCHDB_PASSWORD or COUCHDB_PASSWORD_FILE`,
+    })
+  }
+  const server = base
+  const http = (yield* HttpClient.HttpClient).pipe(
+    HttpClient.mapRequest((req) => {
+      const withBase = HttpClientRequest.prependUrl(req, base)
+      const json = HttpClientRequest.acceptJson(withBase)
+      return user !== undefined && password !== undefined
+        ? HttpClientRequest.basicAuth(json, user, Redacted.value(password))
+        : json
+    }),
+  )
+
+  const failure = (
+    operation: string,
+    db: string | undefined,
+    res: HttpClientResponse.HttpClientResponse,
+  ): Effect.Effect<never, CouchError> =>
+    res.json.pipe(
+      Effect.flatMap(Schema.decodeUnknown(ErrorBody)),
+      Effect.orElseSucceed(() => ({ error: undefined, reason: undefined })),
+      Effect.flatMap((body): Effect.Effect<never, CouchError> => {
+        const reason = body.reason ?? body.error ?? `HTTP ${res.status}`
+        switch (res.status) {
+          case 400:
+            return new CouchBadRequest({ server, operation, reason })
+          case 401:
+            return new CouchUnauthorized({ server, reason })
+          case 403:
+            return new CouchForbidden({ server, operation, reason })
+          case 404:
+            return new CouchNotFound({ server, database: db, path: operation, reason })
+          case 409:
+            return new CouchConflict({ server, path: operation })
+          default:
+            return res.status === 408 || res.status === 429 || res.status >= 500
+              ? new CouchUnavailable({ server, operation, kind: "status", status: res.status, reason })
+              : new CouchProtocolError({ server, operation, reason: `HTTP ${res.status} ${reason}` })
+        }
+      }),
+    )
+
+  /** Sends one request under the timeout and decodes a 2xx answer with `schema`. */
+  const send = <A, I>(
+    operation: string,
+    db: string | undefined,
+    request: HttpClientRequest.HttpClientRequest,
+    schema: Schema.Schema<A, I>,
+  ): Effect.Effect<{ readonly status: number; readonly body: A }, CouchError> =>
+    http.execute(request).pipe(
+      Effect.mapError(
+        (e) =>
+          new CouchUnavailable({
+            server,
+            operation,
+            kind: "network",
+            reason: e._tag === "RequestError" ? String(e.cause ?? e.reason).split("\n")[0]! : e.message,
+          }),
+      ),
+      Effect.flatMap((res) =>
+        res.status >= 200 && res.status < 300
+          ? res.json.pipe(
+              Effect.flatMap(Schema.decodeUnknown(schema)),
+              Effect.map((body) => ({ status: res.status, body })),
+              Effect.mapError(
+                (e) =>
+                  new CouchProtocolError({
+                    server,
+                    operation,
+                    reason: e.message.split("\n").slice(0, 2).join(" "),
+                  }),
+              ),
+            )
+          : failure(operation, db, res),
+      ),
+      Effect.timeoutFail({
+        duration: connection.timeout,
+        onTimeout: () => new CouchUnavailable({ server, operation, kind: "timeout", reason: "timed out" }),
+      }),
+    )
+
+  const get = <A, I>(operation: string, db: string | undefined, path: string, schema: Schema.Schema<A, I>) =>
+    send(operation, db, HttpClientRequest.get(path), schema).pipe(Effect.map((r) => r.body))
+
+  const client: CouchClientShape = {
+    server,
+    serverInfo: get("GET /", undefined, "/", ServerInfo),
+    dbInfo: (db) => get(`GET /${db}`, db, dbPath(db), DbInfo),
+    allDbs: get("GET /_all_dbs", undefined, "/_all_dbs", AllDbs),
+    changes: (db, params) =>
+      send(
+        `GET /${db}/_changes`,
+        db,
+        HttpClientRequest.get(`${dbPath(db)}/_changes`, {
+          urlParams: {
+            feed: "normal",
+            style: params.style,
+            since: params.since,
+            limit: String(params.limit),
+          },
+        }),
+        ChangesPage,
+      ).pipe(Effect.map((r) => r.body)),
+    purge: (db, revs) =>
+      send(
+        `POST /${db}/_purge`,
+        db,
+        HttpClientRequest.post(`${dbPath(db)}/_purge`).pipe(HttpClientRequest.bodyUnsafeJson(revs)),
+        PurgeAnswerSchema,
+      ).pipe(Effect.map((r) => ({ status: r.status, answer: r.body }))),
+    getLocal: (db, id) =>
+      get(
+        `GET /${db}/_local/${id}`,
+        db,
+        `${dbPath(db)}/_local/${encodeURIComponent(id)}`,
+        Schema.Unknown,
+      ).pipe(
+        Effect.map(Option.some),
+        Effect.catchTag("CouchNotFound", (e) =>
+          e.reason.includes("Database does not exist") ? Effect.fail(e) : Effect.succeedNone,
+        ),
+      ),
+    putLocal: (db, id, body) =>
+      send(
+        `PUT /${db}/_local/${id}`,
+        db,
+        HttpClientRequest.put(`${dbPath(db)}/_local/${encodeURIComponent(id)}`).pipe(
+          HttpClientRequest.bodyUnsafeJson(body),
+        ),
+        PutAnswer,
+      ).pipe(Effect.map((r) => r.body.rev)),
+  }
+  return client
+})

@@ -1,0 +1,102 @@
+import { Schema } from "effect"
+
+/**
+ * Errors a CouchDB request can end in, one per thing a user can act on. `server` is the base URL
+ * with any credentials removed; no field ever holds a password.
+ */
+export class CouchUnauthorized extends Schema.TaggedError<CouchUnauthorized>()("CouchUnauthorized", {
+  server: Schema.String,
+  reason: Schema.String,
+}) {
+  override get message() {
+    return `CouchDB at ${this.server} rejected the credentials (401 ${this.reason}): check COUCHDB_USER and COUCHDB_PASSWORD (or --user / COUCHDB_PASSWORD_FILE)`
+  }
+}
+
+export class CouchForbidden extends Schema.TaggedError<CouchForbidden>()("CouchForbidden", {
+  server: Schema.String,
+  operation: Schema.String,
+  reason: Schema.String,
+}) {
+  override get message() {
+    const hint = this.operation.includes("_purge")
+      ? "_purge needs a CouchDB server admin: use an admin account"
+      : "use an account with access to it"
+    return `CouchDB at ${this.server} refused ${this.operation} (403 ${this.reason}): ${hint}`
+  }
+}
+
+export class CouchNotFound extends Schema.TaggedError<CouchNotFound>()("CouchNotFound", {
+  server: Schema.String,
+  database: Schema.optional(Schema.String),
+  path: Schema.String,
+  reason: Schema.String,
+}) {
+  override get message() {
+    return this.database !== undefined && this.reason.includes("Database does not exist")
+      ? `database "${this.database}" does not exist on ${this.server}: check --db / COUCHDB_DB_NAME (dbsweep couch dbs lists them)`
+      : `${this.path} not found on ${this.server} (404 ${this.reason})`
+  }
+}
+
+export class CouchBadRequest extends Schema.TaggedError<CouchBadRequest>()("CouchBadRequest", {
+  server: Schema.String,
+  operation: Schema.String,
+  reason: Schema.String,
+}) {
+  override get message() {
+    return `CouchDB at ${this.server} rejected ${this.operation} as a bad request (400 ${this.reason})`
+  }
+}
+
+export class CouchConflict extends Schema.TaggedError<CouchConflict>()("CouchConflict", {
+  server: Schema.String,
+  path: Schema.String,
+}) {
+  override get message() {
+    return `conflict writing ${this.path} on ${this.server} (409): the document changed meanwhile; run again`
+  }
+}
+
+/** Network failure, timeout, 5xx or 429: the only kind worth retrying. */
+export class CouchUnavailable extends Schema.TaggedError<CouchUnavailable>()("CouchUnavailable", {
+  server: Schema.String,
+  operation: Schema.String,
+  kind: Schema.Literal("network", "timeout", "status"),
+  status: Schema.optional(Schema.Number),
+  reason: Schema.String,
+}) {
+  override get message() {
+    switch (this.kind) {
+      case "network":
+        return `cannot reach CouchDB at ${this.server} (${this.reason}): is the server running and COUCHDB_URL right?`
+      case "timeout":
+        return `CouchDB at ${this.server} did not answer ${this.operation} in time: check the server's load or raise --timeout`
+      default:
+        return `CouchDB at ${this.server} failed ${this.operation} (${this.status} ${this.reason}): try again later`
+    }
+  }
+}
+
+/** The server answered something that is not the JSON CouchDB sends. */
+export class CouchProtocolError extends Schema.TaggedError<CouchProtocolError>()("CouchProtocolError", {
+  server: Schema.String,
+  operation: Schema.String,
+  reason: Schema.String,
+}) {
+  override get message() {
+    return `unexpected answer from ${this.server} to ${this.operation}: ${this.reason}; is COUCHDB_URL a CouchDB server?`
+  }
+}
+
+export type CouchError =
+  | CouchUnauthorized
+  | CouchForbidden
+  | CouchNotFound
+  | CouchBadRequest
+  | CouchConflict
+  | CouchUnavailable
+  | CouchProtocolError
+
+/** The one place that judges which CouchDB failures are worth another attempt. */
+export const isRetryable = (error: { readonly _tag: string }): boolean => error._tag === "CouchUnavailable"

@@ -1,0 +1,69 @@
+import { Schema } from "effect"
+
+/**
+ * CouchDB answers, decoded at the edge. Sequences are opaque (strings in CouchDB 2+, numbers in
+ * 1.x): kept as given and only ever sent back, never parsed or compared.
+ * https://docs.couchdb.org/en/stable/api/database/changes.html
+ */
+export const Seq = Schema.Union(Schema.String, Schema.Number).pipe(
+  Schema.transform(Schema.String, { strict: true, decode: (s) => String(s), encode: (s) => s }),
+)
+
+export const ErrorBody = Schema.Struct({
+  error: Schema.optional(Schema.String),
+  reason: Schema.optional(Schema.String),
+})
+
+export const ServerInfo = Schema.Struct({
+  couchdb: Schema.String,
+  version: Schema.String,
+})
+export type ServerInfo = typeof ServerInfo.Type
+
+export const DbInfo = Schema.Struct({
+  db_name: Schema.String,
+  doc_count: Schema.Number,
+  doc_del_count: Schema.Number,
+  update_seq: Seq,
+})
+export type DbInfo = typeof DbInfo.Type
+
+export const AllDbs = Schema.Array(Schema.String)
+
+export const ChangeRow = Schema.Struct({
+  seq: Seq,
+  id: Schema.String,
+  changes: Schema.Array(Schema.Struct({ rev: Schema.String })),
+  deleted: Schema.optional(Schema.Boolean),
+})
+export type ChangeRow = typeof ChangeRow.Type
+
+export const ChangesPage = Schema.Struct({
+  results: Schema.Array(ChangeRow),
+  last_seq: Seq,
+  pending: Schema.optional(Schema.Number),
+})
+export type ChangesPage = typeof ChangesPage.Type
+
+/** Per document: the revs purged (possibly none: already gone), or an error for that document. */
+export const PurgeOutcome = Schema.Union(
+  Schema.Array(Schema.String),
+  Schema.Struct({ error: Schema.String, reason: Schema.optional(Schema.String) }),
+)
+
+export type PurgeOutcome = typeof PurgeOutcome.Type
+
+/** https://docs.couchdb.org/en/stable/api/database/misc.html#post--db-_purge */
+export const PurgeAnswer = Schema.Struct({
+  purge_seq: Schema.optional(Schema.NullOr(Schema.Union(Schema.String, Schema.Number))),
+  purged: Schema.Record({ key: Schema.String, value: PurgeOutcome }),
+})
+export type PurgeAnswer = typeof PurgeAnswer.Type
+
+export const LocalDoc = Schema.Struct({ _id: Schema.String, _rev: Schema.optional(Schema.String) })
+
+export const PutAnswer = Schema.Struct({
+  ok: Schema.optional(Schema.Boolean),
+  id: Schema.String,
+  rev: Schema.String,
+})

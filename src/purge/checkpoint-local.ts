@@ -1,0 +1,54 @@
+import { Effect, Layer, Option, Schema } from "effect"
+import { CouchClient } from "../couch/client.ts"
+import { CheckpointStore } from "./checkpoint.ts"
+
+/**
+ * The default store: a `_local/` document inside the database itself. Local docs are not
+ * replicated, not in `_changes`, and survive purges, so the checkpoint stays with the data.
+ * https://docs.couchdb.org/en/stable/api/local.html
+ */
+export const checkpointDocId = "dbsweep-purge"
+
+const CheckpointDoc = Schema.Struct({
+  _rev: Schema.optional(Schema.String),
+  seq: Schema.optional(Schema.String),
+})
+
+export const LocalDocCheckpointStore = Layer.effect(
+  CheckpointStore,
+  Effect.gen(function* () {
+    const couch = yield* CouchClient
+    // Updating a _local doc needs its current _rev; remembered per database after each read/write.
+    const revs = new Map<string, string>()
+    const read = (db: string) =>
+      couch
+        .getLocal(db, checkpointDocId)
+        .pipe(
+          Effect.map(Option.flatMap((doc) => Schema.decodeUnknownOption(CheckpointDoc)(doc))),
+          Effect.tap(
+            Option.match({ onNone: () => revs.delete(db), onSome: (d) => d._rev && revs.set(db, d._rev) }),
+          ),
+        )
+    return CheckpointStore.of({
+      describe: (db) => `${couch.server}/${db}/_local/${checkpointDocId}`,
+      load: (db) => read(db).pipe(Effect.map(Option.flatMap((d) => Option.fromNullable(d.seq)))),
+      save: (db, seq) => {
+        const write = (rev: string | undefined) =>
+          couch.putLocal(db, checkpointDocId, {
+            ...(rev === undefined ? {} : { _rev: rev }),
+            seq,
+            updated_at: new Date().toISOString(),
+            by: "dbsweep purge",
+          })
+        return write(revs.get(db)).pipe(
+          // Someone else (another run) moved it: take their rev and write ours over it.
+          Effect.catchTag("CouchConflict", () =>
+            read(db).pipe(Effect.flatMap((doc) => write(Option.getOrUndefined(doc)?._rev))),
+          ),
+          Effect.tap((rev) => revs.set(db, rev)),
+          Effect.asVoid,
+        )
+      },
+    })
+  }),
+)

@@ -1,0 +1,57 @@
+import { FileSystem } from "@effect/platform"
+import * as PlatformConfigProvider from "@effect/platform/PlatformConfigProvider"
+import { ConfigProvider, Effect, Layer } from "effect"
+import { ConfigError } from "./errors.ts"
+
+/** Where settings come from, besides flags: the environment, then a `.env` file. */
+export interface EnvFileChoice {
+  /** The `.env` to read, or undefined for none (`--no-env-file`). */
+  readonly path: string | undefined
+  /** True when the user named the file (`--env-file`): then a missing file is an error. */
+  readonly explicit: boolean
+}
+
+/**
+ * Reads `--env-file PATH` / `--no-env-file` ahead of the CLI parser: the config provider must exist
+ * before flags fall back to it. The CLI declares both flags too, so they show in help.
+ */
+export const envFileChoice = (argv: ReadonlyArray<string>): EnvFileChoice => {
+  let choice: EnvFileChoice = { path: ".env", explicit: false }
+  argv.forEach((arg, i) => {
+    if (arg === "--no-env-file") choice = { path: undefined, explicit: false }
+    else if (arg === "--env-file" && argv[i + 1] !== undefined) choice = { path: argv[i + 1], explicit: true }
+    else if (arg.startsWith("--env-file=")) choice = { path: arg.slice("--env-file=".length), explicit: true }
+  })
+  return choice
+}
+
+/**
+ * Environment variables win over the `.env` file; flags (via `Options.withFallbackConfig`) win over
+ * both. The file is loaded explicitly so Deno and Node behave as Bun does.
+ */
+export const configProviderLayer = (choice: EnvFileChoice) =>
+  Layer.unwrapEffect(
+    Effect.gen(function* () {
+      const env = ConfigProvider.fromEnv()
+      if (choice.path === undefined) return Layer.setConfigProvider(env)
+      const fs = yield* FileSystem.FileSystem
+      const exists = yield* fs.exists(choice.path).pipe(Effect.orElseSucceed(() => false))
+      if (!exists) {
+        if (choice.explicit) {
+          return yield* new ConfigError({
+            message: `--env-file ${choice.path} does not exist: give the path of a readable .env file or drop the flag`,
+          })
+        }
+        return Layer.setConfigProvider(env)
+      }
+      const dotEnv = yield* PlatformConfigProvider.fromDotEnv(choice.path).pipe(
+        Effect.mapError(
+          (e) =>
+            new ConfigError({
+              message: `cannot read ${choice.path} (${e.message}): fix the file or pass --no-env-file`,
+            }),
+        ),
+      )
+      return Layer.setConfigProvider(ConfigProvider.orElse(env, () => dotEnv))
+    }),
+  )

@@ -1,0 +1,41 @@
+import { Duration, Effect, Schedule } from "effect"
+
+/**
+ * The one retry policy of dbsweep: exponential from `base` by `factor`, each delay jittered and
+ * capped, at most `retries` retries, and only for errors the caller judges retryable.
+ * Defaults are the original purge tool's: 4 retries, 1 s, factor 2.
+ */
+export interface RetryPolicy {
+  readonly retries: number
+  readonly base: Duration.Duration
+  readonly factor: number
+  readonly cap: Duration.Duration
+}
+
+export const defaultRetryPolicy: RetryPolicy = {
+  retries: 4,
+  base: Duration.seconds(1),
+  factor: 2,
+  cap: Duration.seconds(30),
+}
+
+export const retrySchedule = (policy: RetryPolicy) =>
+  Schedule.exponential(policy.base, policy.factor).pipe(
+    Schedule.jittered,
+    Schedule.modifyDelay((delay) => Duration.min(delay, policy.cap)),
+    Schedule.intersect(Schedule.recurs(policy.retries)),
+  )
+
+/**
+ * Retries `self` under `policy` while `isRetryable` says so; `onRetry` sees every failure that
+ * will be retried (for counting and logging).
+ */
+export const withRetry =
+  <E>(policy: RetryPolicy, isRetryable: (error: E) => boolean, onRetry?: (error: E) => Effect.Effect<void>) =>
+  <A, E2 extends E, R>(self: Effect.Effect<A, E2, R>): Effect.Effect<A, E2, R> =>
+    Effect.retry(
+      onRetry === undefined
+        ? self
+        : Effect.tapError(self, (e) => (isRetryable(e) ? onRetry(e) : Effect.void)),
+      { schedule: retrySchedule(policy), while: isRetryable },
+    )
