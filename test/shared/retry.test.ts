@@ -1,0 +1,73 @@
+import { describe, expect, test } from "bun:test"
+import { Duration, Effect, Exit, Fiber, Ref, TestClock, TestContext } from "effect"
+import { type RetryPolicy, withRetry } from "../../src/shared/retry.ts"
+
+class Flaky {
+  readonly _tag = "Flaky"
+}
+class Fatal {
+  readonly _tag = "Fatal"
+}
+const retryable = (e: Flaky | Fatal) => e._tag === "Flaky"
+const policy: RetryPolicy = { retries: 4, base: Duration.seconds(1), factor: 2, cap: Duration.seconds(30) }
+
+/** Runs `failures` failing attempts (then success) under the policy, moving the test clock along. */
+const attempt = (fail: (n: number) => Flaky | Fatal | undefined) =>
+  Effect.gen(function* () {
+    const calls = yield* Ref.make(0)
+    const retried = yield* Ref.make(0)
+    const effect = Ref.updateAndGet(calls, (n) => n + 1).pipe(
+      Effect.flatMap((n) => {
+        const e = fail(n)
+        return e === undefined ? Effect.succeed(n) : Effect.fail(e)
+      }),
+      withRetry(policy, retryable, () => Ref.update(retried, (n) => n + 1)),
+    )
+    const fiber = yield* Effect.fork(Effect.exit(effect))
+    yield* TestClock.adjust(Duration.minutes(10))
+    const exit = yield* Fiber.join(fiber)
+    return { exit, calls: yield* Ref.get(calls), retried: yield* Ref.get(retried) }
+  }).pipe(Effect.provide(TestContext.TestContext), Effect.runPromise)
+
+describe("retry policy", () => {
+  test("retries a retryable error until it succeeds", async () => {
+    const r = await attempt((n) => (n < 3 ? new Flaky() : undefined))
+    expect(Exit.isSuccess(r.exit)).toBe(true)
+    expect(r.calls).toBe(3)
+    expect(r.retried).toBe(2)
+  })
+
+  test("gives up after the configured number of retries", async () => {
+    const r = await attempt(() => new Flaky())
+    expect(Exit.isFailure(r.exit)).toBe(true)
+    expect(r.calls).toBe(1 + policy.retries)
+  })
+
+  test("never retries an error judged not retryable", async () => {
+    const r = await attempt((n) => (n === 1 ? new Fatal() : undefined))
+    expect(Exit.isFailure(r.exit)).toBe(true)
+    expect(r.calls).toBe(1)
+    expect(r.retried).toBe(0)
+  })
+
+  test("waits exponentially: no second attempt before the base delay", async () => {
+    const calls = await Effect.gen(function* () {
+      const count = yield* Ref.make(0)
+      const fiber = yield* Effect.fork(
+        Ref.update(count, (n) => n + 1).pipe(
+          Effect.zipRight(Effect.fail(new Flaky())),
+          withRetry(policy, retryable),
+          Effect.exit,
+        ),
+      )
+      // Jitter keeps each delay within 0.8x..1.2x of base * 2^k: 0.5 s is too early for a retry.
+      yield* TestClock.adjust(Duration.millis(500))
+      const early = yield* Ref.get(count)
+      yield* TestClock.adjust(Duration.millis(1000))
+      const afterFirst = yield* Ref.get(count)
+      yield* Fiber.interrupt(fiber)
+      return [early, afterFirst]
+    }).pipe(Effect.provide(TestContext.TestContext), Effect.runPromise)
+    expect(calls).toEqual([1, 2])
+  })
+})
