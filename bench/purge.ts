@@ -1,0 +1,149 @@
+/**
+ * `make bench` (purge part): on the CouchDB-API test server (own process) with a fixed latency per
+ * request, times (a) dbsweep purge, (b) the original tool's method (one _purge per doc, 10 at a
+ * time, each group of 10 awaited), (c) the server's limit (raw 100-id _purge requests, 10 in
+ * flight, ids known in advance, no feed). Prints a/b and a/c, dbsweep's peak RSS at two sizes,
+ * and the binary's --help start time. Flags: --tombstones N (default 20000), --big N (200000),
+ * --latency MS (2).
+ */
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
+
+const arg = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback
+}
+const N = arg("tombstones", 20_000)
+const BIG = arg("big", 200_000)
+const LATENCY = arg("latency", 2)
+const root = join(import.meta.dir, "..")
+const bin = join(root, "dist", "dbsweep")
+const user = "admin"
+const password = "bench-password"
+const auth = `Basic ${btoa(`${user}:${password}`)}`
+
+const server = Bun.spawn(
+  [process.execPath, join(root, "test/support/couch-server.ts"), "--port", "0", "--admin", `${user}:${password}`, "--version", "3.5.0"],
+  { stdout: "pipe", stderr: "inherit" },
+)
+const reader = server.stdout.getReader()
+const first = await reader.read()
+const url = new TextDecoder().decode(first.value).trim().split("\n")[0]!
+reader.releaseLock()
+
+const call = async (method: string, path: string, body?: unknown) => {
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: { authorization: auth, "content-type": "application/json" },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  })
+  const text = await res.text()
+  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text}`)
+  return JSON.parse(text) as unknown
+}
+const setLatency = (latencyMs: number) => call("PUT", "/_dbsweep_test/faults", { latencyMs })
+
+let dbs = 0
+/** A database holding `n` tombstones (and a few live docs); returns its name and the tombstones. */
+const tombstoneDb = async (n: number) => {
+  await setLatency(0)
+  dbs += 1
+  const db = `bench-${dbs}`
+  await call("PUT", `/${db}`)
+  const tombs: Array<{ id: string; rev: string }> = []
+  for (let i = 0; i < n; i += 10_000) {
+    const docs = Array.from({ length: Math.min(10_000, n - i) }, (_, k) => ({ _id: `doc-${i + k}`, v: i + k }))
+    const made = (await call("POST", `/${db}/_bulk_docs`, { docs })) as Array<{ id: string; rev: string }>
+    const gone = (await call("POST", `/${db}/_bulk_docs`, {
+      docs: made.map((r) => ({ _id: r.id, _rev: r.rev, _deleted: true })),
+    })) as Array<{ id: string; rev: string }>
+    tombs.push(...gone)
+  }
+  await call("POST", `/${db}/_bulk_docs`, { docs: Array.from({ length: 100 }, (_, k) => ({ _id: `live-${k}` })) })
+  await setLatency(LATENCY)
+  return { db, tombs }
+}
+
+const remaining = async (db: string) => ((await call("GET", `/${db}`)) as { doc_del_count: number }).doc_del_count
+
+/** Runs the binary, sampling its peak RSS (VmHWM) while it runs. */
+const runDbsweep = async (db: string) => {
+  const started = performance.now()
+  const proc = Bun.spawn([bin, "purge", "--db", db, "--json", "--no-env-file", "--log-level", "warning"], {
+    env: { PATH: process.env.PATH ?? "", COUCHDB_URL: url, COUCHDB_USER: user, COUCHDB_PASSWORD: password },
+    stdout: "pipe",
+    stderr: "inherit",
+  })
+  let peakKb = 0
+  const sampler = setInterval(() => {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, "utf8"))
+      if (m) peakKb = Math.max(peakKb, Number(m[1]))
+    } catch {}
+  }, 20)
+  const out = await new Response(proc.stdout).text()
+  const code = await proc.exited
+  clearInterval(sampler)
+  if (code !== 0) throw new Error(`dbsweep exited ${code}: ${out}`)
+  return { seconds: (performance.now() - started) / 1000, peakMb: peakKb / 1024 }
+}
+
+/** The original script: changes feed, then one _purge per doc, 10 concurrent, each group awaited. */
+const original = async (db: string) => {
+  const started = performance.now()
+  const feed = (await call("GET", `/${db}/_changes?style=all_docs`)) as {
+    results: Array<{ id: string; deleted?: boolean; changes: Array<{ rev: string }> }>
+  }
+  const deleted = feed.results.filter((r) => r.deleted === true)
+  for (let i = 0; i < deleted.length; i += 10) {
+    await Promise.all(
+      deleted.slice(i, i + 10).map((r) => call("POST", `/${db}/_purge`, { [r.id]: r.changes.map((c) => c.rev) })),
+    )
+  }
+  return (performance.now() - started) / 1000
+}
+
+/** The server's limit: ids known in advance, 100 per request, a sliding window of 10. */
+const raw = async (db: string, tombs: ReadonlyArray<{ id: string; rev: string }>) => {
+  const started = performance.now()
+  const batches: Array<Record<string, Array<string>>> = []
+  for (let i = 0; i < tombs.length; i += 100) {
+    batches.push(Object.fromEntries(tombs.slice(i, i + 100).map((t) => [t.id, [t.rev]])))
+  }
+  let next = 0
+  const worker = async () => {
+    for (let b = batches[next++]; b !== undefined; b = batches[next++]) await call("POST", `/${db}/_purge`, b)
+  }
+  await Promise.all(Array.from({ length: 10 }, worker))
+  return (performance.now() - started) / 1000
+}
+
+try {
+  console.log(`purge benchmark: ${N} tombstones, ${LATENCY} ms latency per request, test server in its own process`)
+  const a = await tombstoneDb(N)
+  const ta = await runDbsweep(a.db)
+  if ((await remaining(a.db)) !== 0) throw new Error("dbsweep left tombstones")
+  const b = await tombstoneDb(N)
+  const tb = await original(b.db)
+  const c = await tombstoneDb(N)
+  const tc = await raw(c.db, c.tombs)
+  console.log(`(a) dbsweep purge          ${ta.seconds.toFixed(2)} s`)
+  console.log(`(b) original method        ${tb.toFixed(2)} s`)
+  console.log(`(c) raw 100-id requests    ${tc.toFixed(2)} s`)
+  console.log(`speed-up over the original b/a = ${(tb / ta.seconds).toFixed(1)}x (goal >= 20x)`)
+  console.log(`speed vs the server's limit c/a = ${(tc / ta.seconds).toFixed(2)} (goal >= 0.8)`)
+  const big = await tombstoneDb(BIG)
+  const tbig = await runDbsweep(big.db)
+  console.log(`peak RSS of dbsweep: ${ta.peakMb.toFixed(0)} MB at ${N} tombstones, ${tbig.peakMb.toFixed(0)} MB at ${BIG} (${tbig.seconds.toFixed(1)} s); ratio ${(tbig.peakMb / ta.peakMb).toFixed(2)}`)
+  const times: Array<number> = []
+  for (let i = 0; i < 7; i++) {
+    const t0 = performance.now()
+    Bun.spawnSync([bin, "--help"], { stdout: "ignore", stderr: "ignore" })
+    times.push(performance.now() - t0)
+  }
+  times.sort((x, y) => x - y)
+  console.log(`dbsweep --help start time: median ${times[3]!.toFixed(0)} ms over 7 runs`)
+} finally {
+  server.kill()
+  await server.exited
+}

@@ -1,0 +1,44 @@
+import { FetchHttpClient } from "@effect/platform"
+import { BunContext } from "@effect/platform-bun"
+import { Duration, Effect, Layer, Option, Redacted } from "effect"
+import { CouchClient } from "../../src/couch/client.ts"
+import { FileCheckpointStore } from "../../src/purge/checkpoint-file.ts"
+import { LocalDocCheckpointStore } from "../../src/purge/checkpoint-local.ts"
+import { type PurgeOptions, runPurge } from "../../src/purge/purge.ts"
+import { silentProgress } from "../../src/shared/progress.ts"
+import type { CouchTarget } from "./couch-target.ts"
+
+/** Runs the purge program in this process against `t`, as the CLI would, with quick retries. */
+export const purgeIn = (
+  t: CouchTarget,
+  db: string,
+  overrides: Partial<PurgeOptions> & { checkpointFile?: string } = {},
+) => {
+  const { checkpointFile, ...rest } = overrides
+  const options: PurgeOptions = {
+    db,
+    batch: "auto",
+    concurrency: 10,
+    retry: { retries: 4, base: Duration.millis(5), factor: 2, cap: Duration.millis(200) },
+    since: Option.none(),
+    dryRun: false,
+    list: false,
+    pageSize: 0,
+    checkpointEveryMs: 0,
+    stopping: Effect.succeed(false),
+    ...rest,
+  }
+  const client = CouchClient.layer({
+    url: t.url,
+    user: Option.some(t.user),
+    password: Option.some(Redacted.make(t.password)),
+    timeout: Duration.seconds(10),
+  }).pipe(Layer.provide(FetchHttpClient.layer))
+  const store = checkpointFile === undefined ? LocalDocCheckpointStore : FileCheckpointStore(checkpointFile)
+  return runPurge(options).pipe(
+    Effect.provide(
+      Layer.mergeAll(store, silentProgress).pipe(Layer.provideMerge(client), Layer.provideMerge(BunContext.layer)),
+    ),
+    Effect.runPromise,
+  )
+}
