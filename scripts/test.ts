@@ -9,9 +9,10 @@ const proc = Bun.spawn([process.execPath, "test", ...process.argv.slice(2)], {
 })
 let text = ""
 const decoder = new TextDecoder()
-for await (const chunk of proc.stderr) {
-  process.stderr.write(chunk)
-  text += decoder.decode(chunk, { stream: true })
+const reader = proc.stderr.getReader()
+for (let r = await reader.read(); !r.done; r = await reader.read()) {
+  process.stderr.write(r.value)
+  text += decoder.decode(r.value, { stream: true })
   if (text.length > 1_000_000) text = text.slice(-100_000)
 }
 const code = await proc.exited
@@ -20,3 +21,5 @@ const passed = count("pass")
 const failed = count("fail") + (code !== 0 && count("fail") === 0 ? 1 : 0)
 console.log(`${passed} passed, ${failed} failed`)
 process.exit(code)
+
+export {}
