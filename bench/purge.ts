@@ -23,7 +23,16 @@ const password = "bench-password"
 const auth = `Basic ${btoa(`${user}:${password}`)}`
 
 const server = Bun.spawn(
-  [process.execPath, join(root, "test/support/couch-server.ts"), "--port", "0", "--admin", `${user}:${password}`, "--version", "3.5.0"],
+  [
+    process.execPath,
+    join(root, "test/support/couch-server.ts"),
+    "--port",
+    "0",
+    "--admin",
+    `${user}:${password}`,
+    "--version",
+    "3.5.0",
+  ],
   { stdout: "pipe", stderr: "inherit" },
 )
 const reader = server.stdout.getReader()
@@ -52,19 +61,25 @@ const tombstoneDb = async (n: number) => {
   await call("PUT", `/${db}`)
   const tombs: Array<{ id: string; rev: string }> = []
   for (let i = 0; i < n; i += 10_000) {
-    const docs = Array.from({ length: Math.min(10_000, n - i) }, (_, k) => ({ _id: `doc-${i + k}`, v: i + k }))
+    const docs = Array.from({ length: Math.min(10_000, n - i) }, (_, k) => ({
+      _id: `doc-${i + k}`,
+      v: i + k,
+    }))
     const made = (await call("POST", `/${db}/_bulk_docs`, { docs })) as Array<{ id: string; rev: string }>
     const gone = (await call("POST", `/${db}/_bulk_docs`, {
       docs: made.map((r) => ({ _id: r.id, _rev: r.rev, _deleted: true })),
     })) as Array<{ id: string; rev: string }>
     tombs.push(...gone)
   }
-  await call("POST", `/${db}/_bulk_docs`, { docs: Array.from({ length: 100 }, (_, k) => ({ _id: `live-${k}` })) })
+  await call("POST", `/${db}/_bulk_docs`, {
+    docs: Array.from({ length: 100 }, (_, k) => ({ _id: `live-${k}` })),
+  })
   await setLatency(LATENCY)
   return { db, tombs }
 }
 
-const remaining = async (db: string) => ((await call("GET", `/${db}`)) as { doc_del_count: number }).doc_del_count
+const remaining = async (db: string) =>
+  ((await call("GET", `/${db}`)) as { doc_del_count: number }).doc_del_count
 
 /** Runs the binary, sampling its peak RSS (VmHWM) while it runs. */
 const runDbsweep = async (db: string) => {
@@ -97,7 +112,9 @@ const original = async (db: string) => {
   const deleted = feed.results.filter((r) => r.deleted === true)
   for (let i = 0; i < deleted.length; i += 10) {
     await Promise.all(
-      deleted.slice(i, i + 10).map((r) => call("POST", `/${db}/_purge`, { [r.id]: r.changes.map((c) => c.rev) })),
+      deleted
+        .slice(i, i + 10)
+        .map((r) => call("POST", `/${db}/_purge`, { [r.id]: r.changes.map((c) => c.rev) })),
     )
   }
   return (performance.now() - started) / 1000
@@ -119,7 +136,9 @@ const raw = async (db: string, tombs: ReadonlyArray<{ id: string; rev: string }>
 }
 
 try {
-  console.log(`purge benchmark: ${N} tombstones, ${LATENCY} ms latency per request, test server in its own process`)
+  console.log(
+    `purge benchmark: ${N} tombstones, ${LATENCY} ms latency per request, test server in its own process`,
+  )
   const a = await tombstoneDb(N)
   const ta = await runDbsweep(a.db)
   if ((await remaining(a.db)) !== 0) throw new Error("dbsweep left tombstones")
@@ -134,7 +153,9 @@ try {
   console.log(`speed vs the server's limit c/a = ${(tc / ta.seconds).toFixed(2)} (goal >= 0.8)`)
   const big = await tombstoneDb(BIG)
   const tbig = await runDbsweep(big.db)
-  console.log(`peak RSS of dbsweep: ${ta.peakMb.toFixed(0)} MB at ${N} tombstones, ${tbig.peakMb.toFixed(0)} MB at ${BIG} (${tbig.seconds.toFixed(1)} s); ratio ${(tbig.peakMb / ta.peakMb).toFixed(2)}`)
+  console.log(
+    `peak RSS of dbsweep: ${ta.peakMb.toFixed(0)} MB at ${N} tombstones, ${tbig.peakMb.toFixed(0)} MB at ${BIG} (${tbig.seconds.toFixed(1)} s); ratio ${(tbig.peakMb / ta.peakMb).toFixed(2)}`,
+  )
   const times: Array<number> = []
   for (let i = 0; i < 7; i++) {
     const t0 = performance.now()

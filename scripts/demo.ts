@@ -25,16 +25,35 @@ const run = async (args: ReadonlyArray<string>, env: Record<string, string>) => 
 
 const user = "admin"
 const password = "demo-password"
-const server = await startCouchServer({ admin: { user, password }, version: "3.5.0", faults: { latencyMs: 1 } })
+const server = await startCouchServer({
+  admin: { user, password },
+  version: "3.5.0",
+  faults: { latencyMs: 1 },
+})
 const target: CouchTarget = { url: server.url, user, password, faults: undefined, stop: () => server.stop() }
 try {
   say(`CouchDB-API test server at ${server.url}; seeding database "orders"`)
-  await fetch(`${server.url}/orders`, { method: "PUT", headers: { authorization: `Basic ${btoa(`${user}:${password}`)}` } })
-  const seeded = await seed(target, "orders", { live: 2000, tombstones: 20000, conflictedTombstones: 500, liveConflicts: 100 })
+  await fetch(`${server.url}/orders`, {
+    method: "PUT",
+    headers: { authorization: `Basic ${btoa(`${user}:${password}`)}` },
+  })
+  const seeded = await seed(target, "orders", {
+    live: 2000,
+    tombstones: 20000,
+    conflictedTombstones: 500,
+    liveConflicts: 100,
+  })
   const before = await dbInfo(target, "orders")
-  console.log(`orders: ${before.doc_count} live documents, ${before.doc_del_count} deleted (tombstones, 500 of them with two deleted leaves)`)
+  console.log(
+    `orders: ${before.doc_count} live documents, ${before.doc_del_count} deleted (tombstones, 500 of them with two deleted leaves)`,
+  )
 
-  const env = { COUCHDB_URL: server.url, COUCHDB_USER: user, COUCHDB_PASSWORD: password, COUCHDB_DB_NAME: "orders" }
+  const env = {
+    COUCHDB_URL: server.url,
+    COUCHDB_USER: user,
+    COUCHDB_PASSWORD: password,
+    COUCHDB_DB_NAME: "orders",
+  }
   say("dry run: what would be purged (nothing is changed)")
   await run(["purge", "--dry-run"], env)
   say("the real purge (irreversible; checkpoint kept in orders/_local/dbsweep-purge)")

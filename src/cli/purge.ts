@@ -139,7 +139,7 @@ export const purgeCommand = Command.make("purge", options, (o) =>
         stopping,
       }).pipe(Effect.provide(Layer.mergeAll(store, progress).pipe(Layer.provideMerge(couchLayer(o)))))
       if (o.json) yield* Console.log(JSON.stringify(summary))
-      else yield* Console.error(humanSummary(summary))
+      else yield* Effect.sync(() => process.stderr.write(`${humanSummary(summary)}\n`))
       const failed = summary.failedDocs + summary.failedBatches
       if (failed > 0) {
         return yield* new JobFailed({

@@ -34,7 +34,7 @@ export class CouchNotFound extends Schema.TaggedError<CouchNotFound>()("CouchNot
 }) {
   override get message() {
     return this.database !== undefined && this.reason.includes("Database does not exist")
-      ? `database "${this.database}" does not exist on ${this.server}: check --db / COUCHDB_DB_NAME (dbsweep couch dbs lists them)`
+      ? `database "${this.database}" does not exist on ${this.server}: check --db / COUCHDB_DB_NAME (GET /_all_dbs lists the databases)`
       : `${this.path} not found on ${this.server} (404 ${this.reason})`
   }
 }

@@ -248,7 +248,10 @@ export const runPurge = Effect.fn("Purge.run")(function* (options: PurgeOptions)
       Effect.as(false),
     )
 
-  /** The server refused the size: halve the limit it named and send the batch again in pieces. */
+  /**
+   * The server refused the size: halve the limit it named (relative to the refused batch, so
+   * requests refused at the same time do not halve it again and again) and resend in pieces.
+   */
   const shrinkAndRetry = (
     batch: ReadonlyArray<Tombstone>,
     reason: string,
@@ -260,8 +263,8 @@ export const runPurge = Effect.fn("Purge.run")(function* (options: PurgeOptions)
       if ((byDocs && ids <= 1) || (!byDocs && revs <= 1)) return yield* batchFailed(batch, reason)
       const next = yield* Ref.updateAndGet(limits, (l) =>
         byDocs
-          ? { ...l, maxIds: Math.max(1, Math.floor(Math.min(l.maxIds, ids) / 2)) }
-          : { ...l, maxRevs: Math.max(1, Math.floor(Math.min(l.maxRevs, revs) / 2)) },
+          ? { ...l, maxIds: Math.max(1, Math.min(l.maxIds, Math.floor(ids / 2))) }
+          : { ...l, maxRevs: Math.max(1, Math.min(l.maxRevs, Math.floor(revs / 2))) },
       )
       yield* Effect.logWarning(
         `server refused the batch size (${reason}); continuing with smaller batches`,

@@ -3,7 +3,15 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { runBinary } from "../support/binary.ts"
-import { allChanges, type CouchTarget, checkPurged, couch, createDb, seed, startCouchTarget } from "../support/couch-target.ts"
+import {
+  allChanges,
+  type CouchTarget,
+  checkPurged,
+  couch,
+  createDb,
+  seed,
+  startCouchTarget,
+} from "../support/couch-target.ts"
 
 let t: CouchTarget
 const cwd = mkdtempSync(join(tmpdir(), "dbsweep-bin-"))
@@ -37,7 +45,12 @@ const ndjsonSet = (text: string) =>
 describe("dbsweep purge (compiled binary)", () => {
   test("a full purge: summary as JSON, exit 0, tombstones gone, live docs kept", async () => {
     const db = await createDb(t)
-    const seeded = await seed(t, db, { live: 100, tombstones: 900, conflictedTombstones: 40, liveConflicts: 10 })
+    const seeded = await seed(t, db, {
+      live: 100,
+      tombstones: 900,
+      conflictedTombstones: 40,
+      liveConflicts: 10,
+    })
     const r = await runBinary(["purge", "--db", db, "--json"], { env: env(), cwd })
     expect(r.code).toBe(0)
     const summary = JSON.parse(r.stdout) as { tombstones: number; purgedRevs: number }

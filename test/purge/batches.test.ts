@@ -2,7 +2,10 @@ import { describe, expect, test } from "bun:test"
 import { purgeBody, splitBatches, type Tombstone } from "../../src/purge/batches.ts"
 
 const docs = (n: number, revs = 1): Array<Tombstone> =>
-  Array.from({ length: n }, (_, i) => ({ id: `d${i}`, revs: Array.from({ length: revs }, (_, r) => `${r + 2}-x${i}`) }))
+  Array.from({ length: n }, (_, i) => ({
+    id: `d${i}`,
+    revs: Array.from({ length: revs }, (_, r) => `${r + 2}-x${i}`),
+  }))
 
 const countRevs = (batch: ReadonlyArray<Tombstone>) => batch.reduce((n, t) => n + t.revs.length, 0)
 
@@ -20,7 +23,7 @@ describe("splitBatches", () => {
   })
 
   test("spreads a document with more leaves than the rev limit over several requests", () => {
-    const batches = splitBatches([{ id: "huge", revs: Array.from({ length: 25, }, (_, i) => `1-${i}`) }], {
+    const batches = splitBatches([{ id: "huge", revs: Array.from({ length: 25 }, (_, i) => `1-${i}`) }], {
       maxIds: 100,
       maxRevs: 10,
     })

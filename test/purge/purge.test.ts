@@ -30,7 +30,12 @@ afterAll(async () => {
 describe("purge over HTTP", () => {
   test("purges every tombstone, including docs whose several leaves are all deleted; live docs and live conflicts survive", async () => {
     const db = await createDb(t)
-    const seeded = await seed(t, db, { live: 300, tombstones: 1200, conflictedTombstones: 150, liveConflicts: 50 })
+    const seeded = await seed(t, db, {
+      live: 300,
+      tombstones: 1200,
+      conflictedTombstones: 150,
+      liveConflicts: 50,
+    })
     expect((await dbInfo(t, db)).doc_del_count).toBe(1350)
     const summary = await purgeIn(t, db)
     expect(summary.tombstones).toBe(1350)
@@ -73,7 +78,12 @@ describe("purge over HTTP", () => {
     "with 20% injected 500/503/429 answers and dropped connections, everything is purged and nothing live is lost",
     async () => {
       const db = await createDb(t)
-      const seeded = await seed(t, db, { live: 200, tombstones: 1500, conflictedTombstones: 100, liveConflicts: 30 })
+      const seeded = await seed(t, db, {
+        live: 200,
+        tombstones: 1500,
+        conflictedTombstones: 100,
+        liveConflicts: 30,
+      })
       t.faults?.({ errorRate: 0.2, dropRate: 0.05 })
       try {
         const summary = await purgeIn(t, db, {
@@ -113,7 +123,11 @@ describe("purge over HTTP", () => {
     expect(second.tombstones).toBe(0)
     expect(second.since).toBe(saved.trim())
 
-    const fresh = await bulk(t, db, Array.from({ length: 7 }, (_, i) => ({ _id: `late-${i}` })))
+    const fresh = await bulk(
+      t,
+      db,
+      Array.from({ length: 7 }, (_, i) => ({ _id: `late-${i}` })),
+    )
     await bulk(
       t,
       db,

@@ -29,7 +29,11 @@ describe("unitsOf", () => {
   })
 
   test("a page without tombstones is one empty unit ending at last_seq", () => {
-    const units = unitsOf({ results: [row(1, false)], last_seq: "1-opaque" }, { maxIds: 100, maxRevs: 1000 }, 0)
+    const units = unitsOf(
+      { results: [row(1, false)], last_seq: "1-opaque" },
+      { maxIds: 100, maxRevs: 1000 },
+      0,
+    )
     expect(units).toEqual([{ n: 0, seq: "1-opaque", tombstones: [] }])
   })
 })

@@ -28,7 +28,10 @@ export const startCouchTarget = async (options: { version?: string } = {}): Prom
   }
   const user = "admin"
   const password = "s3cret-Passw0rd"
-  const server: CouchServer = await startCouchServer({ admin: { user, password }, version: options.version ?? "3.5.0" })
+  const server: CouchServer = await startCouchServer({
+    admin: { user, password },
+    version: options.version ?? "3.5.0",
+  })
   return { url: server.url, user, password, faults: (f) => server.setFaults(f), stop: () => server.stop() }
 }
 
@@ -84,7 +87,8 @@ export const bulk = async (t: CouchTarget, db: string, docs: ReadonlyArray<unkno
     results.push(...json<Array<BulkResult>>(r, [201, 202], "_bulk_docs"))
   }
   const failed = results.filter((r) => r.error !== undefined)
-  if (failed.length > 0) throw new Error(`_bulk_docs: ${failed.length} failed, e.g. ${JSON.stringify(failed[0])}`)
+  if (failed.length > 0)
+    throw new Error(`_bulk_docs: ${failed.length} failed, e.g. ${JSON.stringify(failed[0])}`)
   return results
 }
 
@@ -100,7 +104,9 @@ export interface Seeded {
 }
 
 const fakeRev = (gen: number, seed: string) => {
-  const hex = Array.from(new Bun.CryptoHasher("md5").update(seed).digest()).map((b) => b.toString(16).padStart(2, "0"))
+  const hex = Array.from(new Bun.CryptoHasher("md5").update(seed).digest()).map((b) =>
+    b.toString(16).padStart(2, "0"),
+  )
   return `${gen}-${hex.join("")}`
 }
 
@@ -111,10 +117,17 @@ const fakeRev = (gen: number, seed: string) => {
 export const seed = async (
   t: CouchTarget,
   db: string,
-  counts: { live?: number; tombstones?: number; conflictedTombstones?: number; liveConflicts?: number; prefix?: string },
+  counts: {
+    live?: number
+    tombstones?: number
+    conflictedTombstones?: number
+    liveConflicts?: number
+    prefix?: string
+  },
 ): Promise<Seeded> => {
   const p = counts.prefix ?? ""
-  const ids = (kind: string, n = 0) => Array.from({ length: n }, (_, i) => `${p}${kind}-${String(i).padStart(6, "0")}`)
+  const ids = (kind: string, n = 0) =>
+    Array.from({ length: n }, (_, i) => `${p}${kind}-${String(i).padStart(6, "0")}`)
   const liveIds = ids("live", counts.live)
   const tombIds = ids("tomb", counts.tombstones)
   const ctIds = ids("ctomb", counts.conflictedTombstones)
@@ -127,7 +140,11 @@ export const seed = async (
   )
   const revOf = new Map(created.map((r) => [r.id, r.rev!]))
   // A second, conflicting first revision for the conflict kinds (as a replication would bring it).
-  const branches = [...ctIds, ...lcIds].map((id) => ({ _id: id, _rev: fakeRev(1, `branch-${id}`), payload: "other" }))
+  const branches = [...ctIds, ...lcIds].map((id) => ({
+    _id: id,
+    _rev: fakeRev(1, `branch-${id}`),
+    payload: "other",
+  }))
   if (branches.length > 0) await bulk(t, db, branches, false)
   const deletions = [
     ...tombIds.map((id) => ({ _id: id, _rev: revOf.get(id)!, _deleted: true })),
@@ -148,7 +165,11 @@ export const seed = async (
 }
 
 export const dbInfo = async (t: CouchTarget, db: string) =>
-  json<{ doc_count: number; doc_del_count: number; update_seq: string }>(await couch(t, "GET", `/${db}`), [200], "db info")
+  json<{ doc_count: number; doc_del_count: number; update_seq: string }>(
+    await couch(t, "GET", `/${db}`),
+    [200],
+    "db info",
+  )
 
 interface ChangeRow {
   readonly id: string
@@ -188,7 +209,8 @@ export const checkPurged = async (t: CouchTarget, db: string, seeded: Seeded): P
   const problems: Array<string> = []
   const rows = await allChanges(t, db)
   const deletedLeft = rows.filter((r) => r.deleted === true)
-  if (deletedLeft.length > 0) problems.push(`${deletedLeft.length} deleted docs still in the feed, e.g. ${deletedLeft[0]!.id}`)
+  if (deletedLeft.length > 0)
+    problems.push(`${deletedLeft.length} deleted docs still in the feed, e.g. ${deletedLeft[0]!.id}`)
   const byId = new Map(rows.map((r) => [r.id, r]))
   for (const [id, rev] of seeded.live) {
     const row = byId.get(id)
@@ -213,6 +235,7 @@ export const checkPurged = async (t: CouchTarget, db: string, seeded: Seeded): P
   }
   const info = await dbInfo(t, db)
   if (info.doc_del_count !== 0) problems.push(`doc_del_count is ${info.doc_del_count}`)
-  if (info.doc_count !== seeded.live.size + seeded.liveConflicts.size) problems.push(`doc_count is ${info.doc_count}`)
+  if (info.doc_count !== seeded.live.size + seeded.liveConflicts.size)
+    problems.push(`doc_count is ${info.doc_count}`)
   return problems.join("; ")
 }

@@ -1,6 +1,6 @@
 import { FetchHttpClient } from "@effect/platform"
 import { BunContext } from "@effect/platform-bun"
-import { Duration, Effect, Layer, Option, Redacted } from "effect"
+import { Duration, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
 import { CouchClient } from "../../src/couch/client.ts"
 import { FileCheckpointStore } from "../../src/purge/checkpoint-file.ts"
 import { LocalDocCheckpointStore } from "../../src/purge/checkpoint-local.ts"
@@ -37,8 +37,12 @@ export const purgeIn = (
   const store = checkpointFile === undefined ? LocalDocCheckpointStore : FileCheckpointStore(checkpointFile)
   return runPurge(options).pipe(
     Effect.provide(
-      Layer.mergeAll(store, silentProgress).pipe(Layer.provideMerge(client), Layer.provideMerge(BunContext.layer)),
+      Layer.mergeAll(store, silentProgress).pipe(
+        Layer.provideMerge(client),
+        Layer.provideMerge(BunContext.layer),
+      ),
     ),
+    Logger.withMinimumLogLevel(LogLevel.Warning),
     Effect.runPromise,
   )
 }
