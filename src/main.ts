@@ -4,7 +4,7 @@ import { BunContext, BunRuntime } from "@effect/platform-bun"
 import { Config, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import { outcomeOf } from "./cli/exit.ts"
 import { purgeCommand } from "./cli/purge.ts"
-import { configProviderLayer, envFileChoice } from "./shared/config.ts"
+import { configProviderLayer, envFileChoice, takeLogLevelFlag } from "./shared/config.ts"
 import { ConfigError } from "./shared/errors.ts"
 import { parseLogLevel } from "./shared/logging.ts"
 import { version } from "./version.ts"
@@ -16,22 +16,26 @@ const dbsweep = Command.make("dbsweep").pipe(
 
 const cli = Command.run(dbsweep, { name: "dbsweep", version })
 
-/** LOG_LEVEL sets the floor; the CLI's own `--log-level` (applied inside) wins over it. */
-const logLevelFromEnv = Effect.gen(function* () {
-  const raw = yield* Config.option(Config.string("LOG_LEVEL"))
-  if (Option.isNone(raw)) return LogLevel.Info
-  const level = parseLogLevel(raw.value)
+const { level: levelFlag, rest: argv } = takeLogLevelFlag(process.argv)
+
+/** `--log-level` wins over LOG_LEVEL; info when neither is given. */
+const logLevel = Effect.gen(function* () {
+  const env = yield* Config.option(Config.string("LOG_LEVEL"))
+  const [source, raw] =
+    levelFlag !== undefined ? ["--log-level", levelFlag] : ["LOG_LEVEL", Option.getOrUndefined(env)]
+  if (raw === undefined) return LogLevel.Info
+  const level = parseLogLevel(raw)
   if (level === undefined) {
     return yield* new ConfigError({
-      message: `LOG_LEVEL=${raw.value} is not a level: use trace, debug, info, warn, error or none`,
+      message: `${source} ${raw} is not a level: use trace, debug, info, warn, error or none`,
     })
   }
   return level
 })
 
 const program = Effect.gen(function* () {
-  const level = yield* logLevelFromEnv
-  yield* cli(process.argv).pipe(Logger.withMinimumLogLevel(level))
+  const level = yield* logLevel
+  yield* cli(argv).pipe(Logger.withMinimumLogLevel(level))
   return 0
 }).pipe(
   Effect.provide(configProviderLayer(envFileChoice(process.argv)).pipe(Layer.provide(BunContext.layer))),

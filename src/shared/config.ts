@@ -55,3 +55,23 @@ export const configProviderLayer = (choice: EnvFileChoice) =>
       return Layer.setConfigProvider(ConfigProvider.orElse(env, () => dotEnv))
     }),
   )
+
+/**
+ * Takes `--log-level X` / `--log-level=X` out of argv, wherever it stands: @effect/cli's own
+ * handling of it fails when it is the last flag, so dbsweep applies it itself.
+ */
+export const takeLogLevelFlag = (
+  argv: ReadonlyArray<string>,
+): { readonly level: string | undefined; readonly rest: ReadonlyArray<string> } => {
+  let level: string | undefined
+  const rest: Array<string> = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === "--log-level" && i + 1 < argv.length) {
+      level = argv[i + 1]
+      i += 1
+    } else if (arg.startsWith("--log-level=")) level = arg.slice("--log-level=".length)
+    else rest.push(arg)
+  }
+  return { level, rest }
+}

@@ -1,4 +1,4 @@
-import { Effect, Fiber, Ref } from "effect"
+import { Effect, Fiber, Option, Ref } from "effect"
 
 /**
  * Runs `work` so that an interrupt (Ctrl-C, SIGTERM) does not cut it off: the interrupt only raises
@@ -9,7 +9,10 @@ import { Effect, Fiber, Ref } from "effect"
 export const gracefully = <A, E, R>(work: (stopping: Effect.Effect<boolean>) => Effect.Effect<A, E, R>) =>
   Effect.gen(function* () {
     const stop = yield* Ref.make(false)
-    const fiber = yield* Effect.forkDaemon(work(Ref.get(stop)))
+    // Its failure is reported through the join below, not as an "unhandled error" log.
+    const fiber = yield* Effect.forkDaemon(
+      work(Ref.get(stop)).pipe(Effect.withUnhandledErrorLogLevel(Option.none())),
+    )
     return yield* Fiber.join(fiber).pipe(
       Effect.onInterrupt(() =>
         Effect.logWarning("stopping: finishing work in flight (interrupt again to force)").pipe(
