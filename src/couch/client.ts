@@ -128,7 +128,7 @@ export const makeCouchClient = Effect.fn("Couch.make")(function* (connection: Co
           case 400:
             return new CouchBadRequest({ server, operation, reason })
           case 401:
-            return new CouchUnauthorized({ server, reason })
+            return new CouchUnauthorized({ server, operation, reason })
           case 403:
             return new CouchForbidden({ server, operation, reason })
           case 404:

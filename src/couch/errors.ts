@@ -6,10 +6,15 @@ import { Schema } from "effect"
  */
 export class CouchUnauthorized extends Schema.TaggedError<CouchUnauthorized>()("CouchUnauthorized", {
   server: Schema.String,
+  operation: Schema.String,
   reason: Schema.String,
 }) {
   override get message() {
-    return `CouchDB at ${this.server} rejected the credentials (401 ${this.reason}): check COUCHDB_USER and COUCHDB_PASSWORD (or --user / COUCHDB_PASSWORD_FILE)`
+    // CouchDB answers 401 "You are not a server admin." to a valid non-admin user on admin-only
+    // endpoints such as _purge (apache/couchdb#1877), not 403.
+    return /not a server admin/i.test(this.reason)
+      ? `CouchDB at ${this.server} refused ${this.operation} (401 ${this.reason}): this needs a CouchDB server admin: use an admin account in COUCHDB_USER`
+      : `CouchDB at ${this.server} rejected the credentials (401 ${this.reason}): check COUCHDB_USER and COUCHDB_PASSWORD (or --user / COUCHDB_PASSWORD_FILE)`
   }
 }
 

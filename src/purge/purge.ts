@@ -146,7 +146,7 @@ export const runPurge = Effect.fn("Purge.run")(function* (options: PurgeOptions)
   const limits = yield* Ref.make(initialLimits)
   const stored = Option.isSome(options.since) ? Option.none<string>() : yield* retried(store.load(db))
   const since = Option.getOrElse(options.since, () => Option.getOrElse(stored, () => "0"))
-  const pageSize = options.pageSize > 0 ? options.pageSize : clamp(initialLimits.maxIds * 10, 1000, 10_000)
+  const pageSize = options.pageSize > 0 ? options.pageSize : clamp(initialLimits.maxIds * 50, 2000, 10_000)
   const mark = yield* Ref.make(emptyWatermark)
   const lastSaved = yield* Ref.make({ seq: Option.getOrUndefined(stored), at: Date.now() })
   const saveLock = yield* Effect.makeSemaphore(1)
@@ -308,7 +308,7 @@ export const runPurge = Effect.fn("Purge.run")(function* (options: PurgeOptions)
   const unitCount = yield* Ref.make(0)
   const run = pages.pipe(
     // Read the next page while this one is being purged.
-    Stream.buffer({ capacity: 1 }),
+    Stream.buffer({ capacity: 2 }),
     Stream.mapEffect((page) =>
       Ref.get(limits).pipe(
         Effect.flatMap((l) =>

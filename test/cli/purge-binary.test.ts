@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { runBinary } from "../support/binary.ts"
+import { startCouchServer } from "../support/couch-server.ts"
 import {
   allChanges,
   type CouchTarget,
@@ -130,6 +131,36 @@ describe("dbsweep purge (compiled binary)", () => {
     expect(r2.code).toBe(3)
     expect(r2.stdout + r2.stderr).not.toContain(secret)
   })
+
+  test.skipIf(process.env.COUCHDB_URL !== undefined)(
+    "a user who is not a server admin is told that _purge needs one (exit 3)",
+    async () => {
+      const server = await startCouchServer({
+        admin: { user: "admin", password: "adm1n-pw" },
+        users: [{ user: "clerk", password: "clerk-pw" }],
+      })
+      try {
+        const admin: CouchTarget = {
+          url: server.url,
+          user: "admin",
+          password: "adm1n-pw",
+          faults: undefined,
+          stop: async () => {},
+        }
+        await couch(admin, "PUT", "/orders")
+        await seed(admin, "orders", { live: 3, tombstones: 3 })
+        const r = await runBinary(["purge", "--db", "orders"], {
+          env: { COUCHDB_URL: server.url, COUCHDB_USER: "clerk", COUCHDB_PASSWORD: "clerk-pw" },
+          cwd,
+        })
+        expect(r.code).toBe(3)
+        expect(r.stderr).toContain("server admin")
+        expect(r.stdout + r.stderr).not.toContain("clerk-pw")
+      } finally {
+        await server.stop()
+      }
+    },
+  )
 
   test("a database that does not exist is named in a one-line message, exit 2", async () => {
     const r = await runBinary(["purge", "--db", "no-such-db-here"], { env: env(), cwd })

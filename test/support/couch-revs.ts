@@ -1,0 +1,489 @@
+// The storage model of the CouchDB-API test server (CouchDB 3.x semantics): revision trees,
+// the by-seq change log with opaque seqs, and one database's documents, _local docs and purges.
+// https://docs.couchdb.org/en/stable/replication/conflicts.html#working-with-conflicting-documents
+import { createHash } from "node:crypto"
+
+export class CouchError extends Error {
+  constructor(
+    readonly status: number,
+    readonly error: string,
+    readonly reason: string,
+  ) {
+    super(reason)
+  }
+}
+export function fail(status: number, error: string, reason: string): never {
+  throw new CouchError(status, error, reason)
+}
+export function badRequest(reason: string): never {
+  throw new CouchError(400, "bad_request", reason)
+}
+export const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v)
+export const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return badRequest("invalid UTF-8 JSON")
+  }
+}
+export const NEEDS_REV = "When `new_edits: false`, the document needs `_rev` or `_revisions` specified"
+export const illegalDbName = (name: string): never =>
+  fail(
+    400,
+    "illegal_database_name",
+    `Name: '${name}'. Only lowercase characters (a-z), digits (0-9), and any of the characters _, $, (, ), +, -, and / are allowed. Must begin with a letter.`,
+  )
+
+export type Body = Record<string, unknown>
+
+export interface RevNode {
+  readonly pos: number
+  readonly hash: string
+  readonly parent: RevNode | undefined
+  deleted: boolean
+  /** undefined for ancestors known only by id (inserted through `_revisions` with new_edits=false) */
+  body: Body | undefined
+  leaf: boolean
+}
+
+export interface DocRecord {
+  readonly id: string
+  nodes: RevNode[]
+  winner: RevNode
+  /** update seq of the latest change of this doc, and its position in the change log */
+  seq: number
+  logPos: number
+}
+
+export const revOf = (n: RevNode): string => `${n.pos}-${n.hash}`
+
+export const parseRev = (rev: unknown): { pos: number; hash: string } | undefined => {
+  if (typeof rev !== "string") return undefined
+  const m = /^(\d+)-(.+)$/.exec(rev)
+  return m?.[1] && m[2] ? { pos: Number(m[1]), hash: m[2] } : undefined
+}
+
+/** Deterministic rev id: md5 over (deleted, parent rev, body JSON), like CouchDB's new_revid (not byte-identical). */
+export const newRevHash = (deleted: boolean, parent: RevNode | undefined, bodyJson: string): string =>
+  createHash("md5")
+    .update(`${deleted ? 1 : 0}|${parent ? revOf(parent) : ""}|${bodyJson}`)
+    .digest("hex")
+
+/**
+ * CouchDB's deterministic winner order: live leaves before deleted ones, then the highest
+ * generation, then the highest rev id (byte order).
+ * https://docs.couchdb.org/en/stable/replication/conflicts.html (“how does CouchDB decide which revision to use?”)
+ */
+export const compareLeaves = (a: RevNode, b: RevNode): number => {
+  if (a.deleted !== b.deleted) return a.deleted ? 1 : -1
+  if (a.pos !== b.pos) return b.pos - a.pos
+  return a.hash < b.hash ? 1 : a.hash > b.hash ? -1 : 0
+}
+
+export const sortedLeaves = (doc: DocRecord): RevNode[] => doc.nodes.filter((n) => n.leaf).sort(compareLeaves)
+
+export const pickWinner = (nodes: readonly RevNode[]): RevNode | undefined => {
+  let best: RevNode | undefined
+  for (const n of nodes) if (n.leaf && (best === undefined || compareLeaves(n, best) < 0)) best = n
+  return best
+}
+
+export const findNode = (doc: DocRecord | undefined, pos: number, hash: string): RevNode | undefined =>
+  doc?.nodes.find((n) => n.pos === pos && n.hash === hash)
+
+export const findLeaf = (doc: DocRecord | undefined, rev: string): RevNode | undefined => {
+  const p = parseRev(rev)
+  const n = p && findNode(doc, p.pos, p.hash)
+  return n?.leaf ? n : undefined
+}
+
+/** The `_revisions` object of a rev: its id and its ancestors' ids, newest first. */
+export const revisionsOf = (n: RevNode): { start: number; ids: string[] } => {
+  const ids: string[] = []
+  for (let c: RevNode | undefined = n; c; c = c.parent) ids.push(c.hash)
+  return { start: n.pos, ids }
+}
+
+/** Adds a child leaf under `parent` (undefined = a new root). */
+export const addLeaf = (
+  doc: DocRecord | undefined,
+  id: string,
+  parent: RevNode | undefined,
+  hash: string,
+  deleted: boolean,
+  body: Body | undefined,
+): { doc: DocRecord; node: RevNode } => {
+  const node: RevNode = { pos: parent ? parent.pos + 1 : 1, hash, parent, deleted, body, leaf: true }
+  if (parent) parent.leaf = false
+  if (!doc) return { doc: { id, nodes: [node], winner: node, seq: 0, logPos: -1 }, node }
+  doc.nodes.push(node)
+  doc.winner = pickWinner(doc.nodes) ?? node
+  return { doc, node }
+}
+
+/**
+ * Inserts a replicated revision path as-is (new_edits=false): ids newest first, the newest at `start`.
+ * Unknown ancestors become body-less stubs; a path that joins no existing node starts a new branch.
+ * Returns changed=false when the newest rev was already known (CouchDB ignores it).
+ */
+export const insertPath = (
+  doc: DocRecord | undefined,
+  id: string,
+  start: number,
+  ids: readonly string[],
+  deleted: boolean,
+  body: Body,
+): { doc: DocRecord; changed: boolean } => {
+  const nodes: RevNode[] = doc ? doc.nodes : []
+  // The newest rev of the path already in the tree anchors the new part (stemmed paths need no stubs above it).
+  let anchor = ids.length
+  let cur: RevNode | undefined
+  for (let i = 0; i < ids.length && !cur; i++) {
+    cur = nodes.find((n) => n.pos === start - i && n.hash === ids[i])
+    if (cur) anchor = i
+  }
+  if (anchor === 0) {
+    if (!doc) throw new Error("unreachable: a known rev without a doc")
+    return { doc, changed: false }
+  }
+  let created: RevNode | undefined
+  for (let i = anchor - 1; i >= 0; i--) {
+    created = { pos: start - i, hash: ids[i] ?? "", parent: cur, deleted: false, body: undefined, leaf: true }
+    if (cur) cur.leaf = false
+    nodes.push(created)
+    cur = created
+  }
+  if (!created) throw new Error("insertPath needs at least one rev id")
+  created.deleted = deleted
+  created.body = body
+  const winner = pickWinner(nodes) ?? created
+  if (doc) {
+    doc.winner = winner
+    return { doc, changed: true }
+  }
+  return { doc: { id, nodes, winner, seq: 0, logPos: -1 }, changed: true }
+}
+
+/**
+ * Purges leaf revs: only current leaves are removed; other revs are ignored. Like
+ * couch_key_tree:remove_leafs, the tree is rebuilt from the remaining leaf paths, so ancestors
+ * that only led to purged leaves go too (a parent does not become a leaf again).
+ * https://docs.couchdb.org/en/stable/api/database/misc.html#db-purge
+ */
+export const purgeLeaves = (doc: DocRecord, revs: readonly string[]): string[] => {
+  const purged: string[] = []
+  for (const rev of revs) {
+    const leaf = findLeaf(doc, rev)
+    if (leaf && !purged.includes(rev)) purged.push(rev)
+  }
+  if (purged.length === 0) return purged
+  const keep = new Set<RevNode>()
+  for (const n of doc.nodes)
+    if (n.leaf && !purged.includes(revOf(n)))
+      for (let c: RevNode | undefined = n; c; c = c.parent) keep.add(c)
+  doc.nodes = doc.nodes.filter((n) => keep.has(n))
+  const w = pickWinner(doc.nodes)
+  if (w) doc.winner = w
+  return purged
+}
+
+// Opaque seqs look like CouchDB's ("474-g1AAAA..."); the blob is derived from the number, so only
+// this server's own seqs parse (anything else is a 400, as in fabric_view_changes). https://docs.couchdb.org/en/stable/api/database/changes.html
+const mix = (x: number): number => {
+  let h = Math.imul(x ^ (x >>> 16), 0x45d9f3b)
+  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b)
+  return (h ^ (h >>> 16)) >>> 0
+}
+export const encodeSeq = (n: number): string => {
+  const b = Buffer.alloc(30)
+  for (let i = 0; i < 30; i += 4) b.writeUInt32BE(mix((n % 0x3fffffff) * 8 + i + 0x9e37), Math.min(i, 26))
+  return `${n}-g1AAAA${b.toString("base64url")}`
+}
+export const decodeSeq = (s: string): number | undefined => {
+  if (s === "0") return 0
+  const n = Number(/^(\d+)-g1AAAA[\w-]+$/.exec(s)?.[1] ?? Number.NaN)
+  return Number.isSafeInteger(n) && encodeSeq(n) === s ? n : undefined
+}
+
+/** The by-seq index: one live entry per doc, superseded ones skipped; a Fenwick tree counts `pending`. */
+class ChangeLog {
+  seqs: number[] = []
+  ids: string[] = []
+  alive = new Uint8Array(1024)
+  tree = new Int32Array(1025)
+  live = 0
+  append(seq: number, id: string): number {
+    const pos = this.seqs.length
+    if (pos >= this.alive.length) this.rebuild(this.alive.length * 2)
+    this.seqs.push(seq)
+    this.ids.push(id)
+    this.alive[pos] = 1
+    this.add(pos, 1)
+    this.live++
+    return pos
+  }
+  kill(pos: number): void {
+    if (pos < 0 || !this.alive[pos]) return
+    this.alive[pos] = 0
+    this.add(pos, -1)
+    this.live--
+  }
+  /** live entries at positions < pos */
+  before(pos: number): number {
+    let s = 0
+    for (let i = pos; i > 0; i -= i & -i) s += this.tree[i] ?? 0
+    return s
+  }
+  firstAfter(seq: number): number {
+    let lo = 0
+    let hi = this.seqs.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if ((this.seqs[mid] ?? 0) <= seq) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+  /** Drops dead entries once they outnumber live ones, re-pointing each doc's logPos. */
+  compact(docs: Map<string, DocRecord>): void {
+    if (this.seqs.length - this.live < Math.max(4096, this.live)) return
+    const seqs: number[] = []
+    const ids: string[] = []
+    this.seqs.forEach((seq, pos) => {
+      const id = this.ids[pos] ?? ""
+      const doc = docs.get(id)
+      if (!this.alive[pos] || !doc) return
+      doc.logPos = ids.length
+      seqs.push(seq)
+      ids.push(id)
+    })
+    this.seqs = seqs
+    this.ids = ids
+    this.alive = new Uint8Array(Math.max(1024, ids.length * 2)).fill(1, 0, ids.length)
+    this.rebuild(this.alive.length)
+  }
+  private add(pos: number, d: number): void {
+    for (let i = pos + 1; i < this.tree.length; i += i & -i) this.tree[i] = (this.tree[i] ?? 0) + d
+  }
+  private rebuild(cap: number): void {
+    const alive = new Uint8Array(cap)
+    alive.set(this.alive.subarray(0, Math.min(cap, this.alive.length)))
+    this.alive = alive
+    this.tree = new Int32Array(cap + 1)
+    for (let i = 1; i <= cap; i++) {
+      this.tree[i] = (this.tree[i] ?? 0) + (alive[i - 1] ?? 0)
+      const j = i + (i & -i)
+      if (j <= cap) this.tree[j] = (this.tree[j] ?? 0) + (this.tree[i] ?? 0)
+    }
+  }
+}
+
+const SPECIAL = new Set(["_id", "_rev", "_deleted", "_revisions", "_attachments", "_conflicts"])
+SPECIAL.add("_deleted_conflicts").add("_local_seq").add("_revs_info")
+export interface DocInput {
+  id: string | undefined
+  rev: string | undefined
+  deleted: boolean
+  revisions: { start: number; ids: string[] } | undefined
+  body: Body
+}
+export const splitDoc = (json: unknown): DocInput => {
+  if (!isObject(json)) return badRequest("Document must be a JSON object")
+  const body: Body = {}
+  for (const [k, v] of Object.entries(json)) {
+    if (!k.startsWith("_")) body[k] = v
+    else if (!SPECIAL.has(k)) fail(400, "doc_validation", `Bad special document member: ${k}`)
+  }
+  const { _id: id, _rev: rev, _revisions: r } = json
+  if (id !== undefined && typeof id !== "string") badRequest("Document id must be a string")
+  if (rev !== undefined && !parseRev(rev)) badRequest("Invalid rev format")
+  let revisions: DocInput["revisions"]
+  if (r !== undefined) {
+    const ok = isObject(r) && Number.isInteger(r.start) && Array.isArray(r.ids) && r.ids.length > 0
+    if (!ok || !(r.ids as unknown[]).every((x) => typeof x === "string")) badRequest("Invalid _revisions")
+    revisions = { start: Number((r as Body).start), ids: (r as Body).ids as string[] }
+  }
+  return {
+    id: id as string | undefined,
+    rev: rev as string | undefined,
+    deleted: json._deleted === true,
+    revisions,
+    body,
+  }
+}
+export const validateDocId = (id: string): void => {
+  if (id === "") fail(400, "illegal_docid", "Document id must not be empty")
+  if (id.startsWith("_") && !id.startsWith("_design/") && !id.startsWith("_local/"))
+    fail(400, "illegal_docid", "Only reserved document ids may start with underscore.")
+}
+export const docJson = (id: string, n: RevNode): Body => ({
+  _id: id,
+  _rev: revOf(n),
+  ...n.body,
+  ...(n.deleted ? { _deleted: true } : {}),
+})
+export class Db {
+  docs = new Map<string, DocRecord>()
+  local = new Map<string, { rev: number; body: Body }>()
+  log = new ChangeLog()
+  updateSeq = 0
+  purgeSeq = 0
+  docCount = 0
+  delCount = 0
+  external = 0
+  private sorted: string[] = []
+  private added: string[] = []
+  private removed = false
+  constructor(readonly name: string) {}
+  /** Records an update of `doc` (wasLive undefined: a new doc); `step` seqs are consumed. */
+  touch(doc: DocRecord, wasLive: boolean | undefined, step = 1): void {
+    if (wasLive === undefined) this.docs.set(doc.id, doc)
+    else if (wasLive) this.docCount--
+    else this.delCount--
+    const live = !doc.winner.deleted
+    if (live) this.docCount++
+    else this.delCount++
+    if (live && wasLive !== true) this.added.push(doc.id)
+    if (!live && wasLive === true) this.removed = true
+    this.log.kill(doc.logPos)
+    this.updateSeq += step
+    doc.seq = this.updateSeq
+    doc.logPos = this.log.append(doc.seq, doc.id)
+    this.log.compact(this.docs)
+  }
+  remove(doc: DocRecord, wasLive: boolean): void {
+    this.docs.delete(doc.id)
+    if (wasLive) {
+      this.docCount--
+      this.removed = true
+    } else this.delCount--
+    this.log.kill(doc.logPos)
+  }
+  /** An interactive edit (new_edits=true). https://docs.couchdb.org/en/stable/api/document/common.html */
+  edit(id: string, input: DocInput): RevNode | "conflict" {
+    const doc = this.docs.get(id)
+    let parent: RevNode | undefined
+    if (input.rev !== undefined) {
+      parent = findLeaf(doc, input.rev) // a non-leaf, unknown or stale rev is a conflict
+      if (!parent) return "conflict"
+    } else if (doc) {
+      // No _rev on an existing doc: allowed only when it is deleted; the edit then extends the
+      // winning tombstone (generation + 1), as couch_db_updater does when recreating a doc.
+      if (!doc.winner.deleted) return "conflict"
+      parent = doc.winner
+    }
+    const bodyJson = JSON.stringify(input.body)
+    const wasLive = doc ? !doc.winner.deleted : undefined
+    const hash = newRevHash(input.deleted, parent, bodyJson)
+    const r = addLeaf(doc, id, parent, hash, input.deleted, input.body)
+    this.external += bodyJson.length
+    this.touch(r.doc, wasLive)
+    return r.node
+  }
+  /** A replicated write (new_edits=false): the given revs are inserted as they are. */
+  replicate(id: string, input: DocInput): void {
+    const rev = parseRev(input.rev)
+    const p = input.revisions ?? { start: rev?.pos ?? 0, ids: [rev?.hash ?? ""] }
+    const doc = this.docs.get(id)
+    const wasLive = doc ? !doc.winner.deleted : undefined
+    const r = insertPath(doc, id, p.start, p.ids, input.deleted, input.body)
+    if (!r.changed) return
+    this.external += JSON.stringify(input.body).length
+    this.touch(r.doc, wasLive)
+  }
+  // _local docs: no conflict check; the new rev is "0-(given+1)", "0-1" without _rev, "0-0" when
+  // deleted (couch_db_updater:increment_local_doc_revs). Never in _changes, _all_docs or counts.
+  writeLocal(id: string, input: DocInput): string {
+    if (input.deleted) {
+      this.local.delete(id)
+      return "0-0"
+    }
+    const n = input.rev === undefined ? 0 : Number(/^0-(\d+)$/.exec(input.rev)?.[1] ?? Number.NaN)
+    if (!Number.isInteger(n)) badRequest("Invalid rev format")
+    this.local.set(id, { rev: n + 1, body: input.body })
+    return `0-${n + 1}`
+  }
+  /**
+   * Purges leaf revs; the answer lists, for every id asked, the revs actually purged. A doc left
+   * with leaves is re-sequenced (one seq per remaining leaf, couch_db_updater:purge_docs), and a
+   * purge always advances update_seq and purge_seq.
+   * https://docs.couchdb.org/en/stable/api/database/misc.html#db-purge
+   */
+  purge(entries: ReadonlyArray<readonly [string, readonly string[]]>): Record<string, string[]> {
+    const purged: Record<string, string[]> = {}
+    const before = this.updateSeq
+    for (const [id, revs] of entries) {
+      const doc = this.docs.get(id)
+      const wasLive = doc ? !doc.winner.deleted : false // before the winner changes
+      const done = doc ? purgeLeaves(doc, revs) : []
+      purged[id] = done
+      if (!doc || done.length === 0) continue
+      if (doc.nodes.length === 0) this.remove(doc, wasLive)
+      else this.touch(doc, wasLive, sortedLeaves(doc).length)
+    }
+    if (entries.length > 0) {
+      this.purgeSeq += entries.length
+      this.updateSeq = Math.max(this.updateSeq, before + 1)
+    }
+    return purged
+  }
+  /** One write, answered as _bulk_docs answers it; `_local/` ids go to the local store. */
+  write(
+    id: string,
+    input: DocInput,
+    newEdits: boolean,
+  ): { ok?: true; id: string; rev?: string; error?: string; reason?: string } {
+    if (id.startsWith("_local/")) return { ok: true, id, rev: this.writeLocal(id, input) }
+    if (!newEdits) {
+      this.replicate(id, input)
+      return {
+        ok: true,
+        id,
+        rev: input.revisions ? `${input.revisions.start}-${input.revisions.ids[0]}` : input.rev,
+      }
+    }
+    const r = this.edit(id, input)
+    return r === "conflict"
+      ? { id, error: "conflict", reason: "Document update conflict." }
+      : { ok: true, id, rev: revOf(r) }
+  }
+  /** https://docs.couchdb.org/en/stable/api/database/common.html#get--db */
+  info(): Body {
+    return {
+      instance_start_time: "0",
+      db_name: this.name,
+      purge_seq: encodeSeq(this.purgeSeq),
+      update_seq: encodeSeq(this.updateSeq),
+      sizes: { file: 16692 + this.external, external: this.external, active: this.external },
+      props: {},
+      doc_del_count: this.delCount,
+      doc_count: this.docCount,
+      disk_format_version: 8,
+      compact_running: false,
+      cluster: { q: 2, n: 1, w: 1, r: 1 },
+    }
+  }
+  /** Live doc ids in `_all_docs` order, merged lazily so writes stay O(1). */
+  liveIds(): string[] {
+    if (this.added.length === 0 && !this.removed) return this.sorted
+    const isLive = (id: string): boolean => this.docs.get(id)?.winner.deleted === false
+    const old = this.removed ? this.sorted.filter(isLive) : this.sorted
+    const add = [...new Set(this.added.filter(isLive))].sort()
+    const out: string[] = []
+    let i = 0
+    let j = 0
+    while (i < old.length || j < add.length) {
+      const a = old[i]
+      const b = add[j]
+      const next = b === undefined || (a !== undefined && a <= b) ? a : b
+      if (next === a) i++
+      if (next === b) j++
+      if (next !== undefined) out.push(next)
+    }
+    this.sorted = out
+    this.added = []
+    this.removed = false
+    return out
+  }
+}

@@ -1,0 +1,630 @@
+// An in-memory CouchDB 3.x HTTP API for tests, benchmarks and the demo, with fault injection.
+// Behaviour follows https://docs.couchdb.org/en/stable/api/ and apache/couchdb's chttpd; where a detail
+// is not obvious, the comment names its source. Standalone:
+//   bun test/support/couch-server.ts --port 5984 --admin admin:secret [--user u:p] [--version 3.5.0]
+//     [--latency MS] [--error-rate 0.2] [--drop-rate 0.05] [--drop-after-rate 0.05] [--seed N]
+import { createHmac, randomBytes } from "node:crypto"
+import { parseArgs } from "node:util"
+import {
+  type Body,
+  badRequest,
+  CouchError,
+  Db,
+  type DocInput,
+  type DocRecord,
+  decodeSeq,
+  docJson,
+  encodeSeq,
+  fail,
+  findNode,
+  illegalDbName,
+  isObject,
+  NEEDS_REV,
+  parseJson,
+  parseRev,
+  type RevNode,
+  revisionsOf,
+  revOf,
+  sortedLeaves,
+  splitDoc,
+  validateDocId,
+} from "./couch-revs.ts"
+
+export interface Faults {
+  latencyMs?: number
+  /** share of requests answered 500/503/429 (picked at random) without performing them */
+  errorRate?: number
+  /** share of requests whose connection is dropped without an answer, before the operation runs */
+  dropRate?: number
+  /** share of requests that ARE performed, then dropped without an answer (lost responses) */
+  dropAfterRate?: number
+}
+/** A non-admin user: a member of every database (or only of `dbs`), never a server admin. */
+export interface CouchUser {
+  user: string
+  password: string
+  dbs?: string[]
+}
+export interface CouchServerOptions {
+  port?: number
+  admin?: { user: string; password: string }
+  users?: CouchUser[]
+  version?: string
+  faults?: Faults
+  /** default 100 below 3.5.1, unlimited from 3.5.1 on */
+  maxPurgeIds?: number
+  maxPurgeRevs?: number
+  /** seed of the fault PRNG (random when absent) */
+  seed?: number
+}
+export interface CouchServer {
+  url: string
+  setFaults(f: Faults): void
+  stop(): Promise<void>
+}
+
+interface User {
+  name: string | null
+  roles: string[]
+  admin: boolean
+  dbs?: readonly string[]
+  via?: "cookie" | "default"
+}
+interface Ctx {
+  req: Request
+  url: URL
+  q: URLSearchParams
+  method: string
+  user: User
+}
+
+const versionAtLeast = (v: string, min: string): boolean => {
+  const a = v.split(".").map(Number)
+  const b = min.split(".").map(Number)
+  for (let i = 0; i < 3; i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0)
+  return true
+}
+const mulberry32 = (seed: number) => (): number => {
+  seed = (seed + 0x6d2b79f5) | 0
+  let t = Math.imul(seed ^ (seed >>> 15), seed | 1)
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+const intParam = (q: URLSearchParams, name: string, dflt: number): number => {
+  const v = q.get(name)
+  if (v === null) return dflt
+  const n = Number(v)
+  return Number.isInteger(n) && n >= 0
+    ? n
+    : fail(400, "query_parse_error", `Invalid value for integer: "${v}"`)
+}
+const jsonParam = (q: URLSearchParams, ...names: string[]): unknown => {
+  const v = names.map((n) => q.get(n)).find((x) => x !== null)
+  return v == null ? undefined : parseJson(v)
+}
+/** Connection reset before any byte of the answer: the client's fetch rejects (checked on Bun 1.4.5). */
+const dropped = (): Response => new Response(new ReadableStream({ pull: (c) => c.error(undefined) }))
+
+export async function startCouchServer(options: CouchServerOptions = {}): Promise<CouchServer> {
+  const version = options.version ?? "3.5.0"
+  // [purge] max_document_id_number (100) was lifted in 3.5.1; max_revisions_number stays 1000.
+  const maxIds = options.maxPurgeIds ?? (versionAtLeast(version, "3.5.1") ? Number.POSITIVE_INFINITY : 100)
+  const maxRevs = options.maxPurgeRevs ?? 1000
+  const admin = options.admin
+  const users = options.users ?? []
+  const rng = mulberry32(options.seed ?? Math.floor(Math.random() * 2 ** 32))
+  const uuid = randomBytes(16).toString("hex")
+  const secret = randomBytes(16).toString("hex")
+  const dbs = new Map<string, Db>()
+  let faults: Faults = { ...options.faults }
+  const baseHeaders = {
+    "Content-Type": "application/json",
+    "Cache-Control": "must-revalidate",
+    Server: `CouchDB/${version} (Erlang OTP/26)`,
+  }
+  // While drops are injected, no connection is reused: Bun's fetch silently retries a request whose
+  // pooled keep-alive connection resets (even a POST), which would hide the drop from the client.
+  const json = (status: number, body: unknown, headers?: Record<string, string>): Response => {
+    const close: Record<string, string> =
+      faults.dropRate || faults.dropAfterRate ? { Connection: "close" } : {}
+    return new Response(`${JSON.stringify(body)}\n`, {
+      status,
+      headers: { ...baseHeaders, ...close, ...headers },
+    })
+  }
+  // CouchDB's default "sequential" uuids: a random prefix and an increasing suffix.
+  const uuidPrefix = randomBytes(13).toString("hex")
+  let uuidCount = 0
+  const newUuid = (): string => {
+    uuidCount += 1 + (uuidCount % 7)
+    return uuidPrefix + uuidCount.toString(16).padStart(6, "0")
+  }
+
+  // --- authentication: cookie, then basic (couch_httpd_auth) -------------------------------------
+  const accounts = (name: string): { password: string; user: User } | undefined => {
+    if (admin && name === admin.user)
+      return { password: admin.password, user: { name, roles: ["_admin"], admin: true } }
+    const u = users.find((x) => x.user === name)
+    return (
+      u && { password: u.password, user: { name, roles: [], admin: false, ...(u.dbs ? { dbs: u.dbs } : {}) } }
+    )
+  }
+  const cookieHash = (name: string, time: string, password: string): string =>
+    createHmac("sha1", secret + password)
+      .update(`${name}:${time}`)
+      .digest("hex")
+  const makeCookie = (name: string, password: string): string => {
+    const time = Math.floor(Date.now() / 1000)
+      .toString(16)
+      .toUpperCase()
+    const value = Buffer.from(`${name}:${time}:${cookieHash(name, time, password)}`).toString("base64url")
+    return `AuthSession=${value}; Version=1; Path=/; HttpOnly`
+  }
+  const anonymous: User = { name: null, roles: [], admin: false }
+  const authenticate = (req: Request): User => {
+    if (!admin) return { name: null, roles: ["_admin"], admin: true } // admin party
+    const cookie = /(?:^|;\s*)AuthSession=([^;]+)/.exec(req.headers.get("cookie") ?? "")?.[1]
+    if (cookie) {
+      const [name = "", time = "", hash] = Buffer.from(cookie, "base64url").toString().split(":")
+      const acct = accounts(name)
+      const fresh = Date.now() / 1000 < Number.parseInt(time, 16) + 600 // [chttpd_auth] timeout
+      if (acct && fresh && hash === cookieHash(name, time, acct.password))
+        return { ...acct.user, via: "cookie" }
+    }
+    const header = req.headers.get("authorization")
+    if (!header) return anonymous
+    const [scheme = "", value = ""] = header.split(" ")
+    if (scheme.toLowerCase() !== "basic") return badRequest("Authorization header is invalid")
+    const decoded = Buffer.from(value, "base64").toString()
+    const colon = decoded.indexOf(":")
+    if (colon < 0 || decoded === "_:_") return anonymous
+    const acct = accounts(decoded.slice(0, colon))
+    if (!acct || acct.password !== decoded.slice(colon + 1))
+      fail(401, "unauthorized", "Name or password is incorrect.")
+    return { ...acct.user, via: "default" }
+  }
+  // require_admin answers 401 even to an authenticated non-admin (chttpd_auth_request and
+  // chttpd_security_tests:should_disallow_db_member_purge expect "unauthorized").
+  const requireAdmin = (ctx: Ctx, reason = "You are not a server admin."): void => {
+    if (!ctx.user.admin) fail(401, "unauthorized", reason)
+  }
+  // Databases are admin-only by default in 3.x; configured users act as members. couch_db:throw_security_error
+  const requireMember = (ctx: Ctx, db: Db): void => {
+    const u = ctx.user
+    if (u.admin) return
+    if (u.name === null) fail(401, "unauthorized", "You are not authorized to access this db.")
+    if (u.dbs && !u.dbs.includes(db.name)) fail(403, "forbidden", "You are not allowed to access this db.")
+  }
+  const notAllowed = (methods: string): never => fail(405, "method_not_allowed", `Only ${methods} allowed`)
+  const requireJson = (req: Request): void => {
+    if (req.headers.get("content-type")?.split(";")[0] !== "application/json")
+      fail(415, "bad_content_type", "Content-Type must be application/json")
+  }
+  const readJson = async (req: Request): Promise<unknown> => {
+    return parseJson(await req.text())
+  }
+  const readObject = async (req: Request): Promise<Record<string, unknown>> => {
+    const v = await readJson(req)
+    return isObject(v) ? v : badRequest("Request body must be a JSON object")
+  }
+
+  // --- handlers ------------------------------------------------------------------------------------
+  const docReq = async (ctx: Ctx, db: Db, id: string): Promise<Response> => {
+    const { q, method, req } = ctx
+    const isLocal = id.startsWith("_local/")
+    if (method === "GET" || method === "HEAD") {
+      if (isLocal) {
+        const l = db.local.get(id) ?? fail(404, "not_found", "missing")
+        return json(200, { _id: id, _rev: `0-${l.rev}`, ...l.body })
+      }
+      const doc = db.docs.get(id)
+      let node: RevNode | undefined
+      const rev = q.get("rev")
+      if (rev !== null) {
+        const p = parseRev(rev) ?? badRequest("Invalid rev format")
+        node = findNode(doc, p.pos, p.hash)
+        if (!node?.body) fail(404, "not_found", "missing")
+      } else if (!doc) fail(404, "not_found", "missing")
+      else if (doc.winner.deleted) fail(404, "not_found", "deleted")
+      else node = doc.winner
+      const n = node ?? fail(404, "not_found", "missing")
+      const out = docJson(id, n)
+      const leaves = doc ? sortedLeaves(doc).filter((l) => l !== n) : []
+      if (q.get("revs") === "true") out._revisions = revisionsOf(n)
+      const live = leaves.filter((l) => !l.deleted).map(revOf)
+      const dead = leaves.filter((l) => l.deleted).map(revOf)
+      if (q.get("conflicts") === "true" && live.length) out._conflicts = live
+      if (q.get("deleted_conflicts") === "true" && dead.length) out._deleted_conflicts = dead
+      return json(200, out, { ETag: `"${revOf(n)}"` })
+    }
+    if (method !== "PUT" && method !== "DELETE") return notAllowed("DELETE,GET,HEAD,POST,PUT,COPY")
+    let input: DocInput
+    if (method === "PUT") input = splitDoc(await readJson(req))
+    else {
+      // DELETE opens the doc first, so a missing or deleted doc is a 404 (chttpd_db:db_doc_req).
+      const doc = db.docs.get(id)
+      if (isLocal ? !db.local.has(id) : !doc) fail(404, "not_found", "missing")
+      if (doc?.winner.deleted) fail(404, "not_found", "deleted")
+      input = { id, rev: undefined, deleted: true, revisions: undefined, body: {} }
+    }
+    const qsRev = q.get("rev") ?? req.headers.get("if-match")?.replaceAll('"', "") ?? undefined
+    if (qsRev !== undefined && input.rev !== undefined && qsRev !== input.rev)
+      badRequest("Document rev from request body and query string have different values")
+    input.rev ??= qsRev
+    if (input.rev !== undefined && !parseRev(input.rev)) badRequest("Invalid rev format")
+    const newEdits = q.get("new_edits") !== "false"
+    if (!newEdits && !input.rev && !input.revisions) badRequest(NEEDS_REV)
+    const r = db.write(id, input, newEdits)
+    if (r.error) return json(409, { error: r.error, reason: r.reason })
+    return json(method === "PUT" ? 201 : 200, r, { ETag: `"${r.rev}"` })
+  }
+
+  const bulkDocs = async (ctx: Ctx, db: Db): Promise<Response> => {
+    requireJson(ctx.req)
+    const body = await readObject(ctx.req)
+    const docs = body.docs
+    if (docs === undefined) badRequest("POST body must include `docs` parameter.")
+    if (!Array.isArray(docs)) return badRequest("`docs` parameter must be an array.")
+    const newEdits = body.new_edits ?? true
+    if (typeof newEdits !== "boolean") badRequest("`new_edits` parameter must be a boolean.")
+    // Every doc is validated before any is written (chttpd_db: validate_revs per doc, then update).
+    const inputs = docs.map((d) => {
+      const input = splitDoc(d)
+      if (input.id !== undefined) validateDocId(input.id)
+      if (!newEdits && !input.rev && !input.revisions) badRequest(NEEDS_REV)
+      return input
+    })
+    const results = inputs.map((input) => db.write(input.id ?? newUuid(), input, newEdits))
+    // Replicated writes answer only their errors: usually [] (chttpd_db, ?REPLICATED_CHANGES).
+    return json(201, newEdits ? results : results.filter((r) => r.error))
+  }
+
+  // https://docs.couchdb.org/en/stable/api/database/bulk-api.html#db-all-docs
+  const allDocs = async (ctx: Ctx, db: Db): Promise<Response> => {
+    const { q } = ctx
+    let keys = jsonParam(q, "keys")
+    if (ctx.method === "POST") {
+      requireJson(ctx.req)
+      keys = (await readObject(ctx.req)).keys ?? keys
+    }
+    const includeDocs = q.get("include_docs") === "true"
+    const row = (doc: DocRecord): Body => ({
+      id: doc.id,
+      key: doc.id,
+      value: { rev: revOf(doc.winner), ...(doc.winner.deleted ? { deleted: true } : {}) },
+      ...(includeDocs ? { doc: doc.winner.deleted ? null : docJson(doc.id, doc.winner) } : {}),
+    })
+    if (keys !== undefined) {
+      if (!Array.isArray(keys)) badRequest("`keys` body member must be an array.")
+      const rows = (keys as unknown[]).map((k) => {
+        const doc = typeof k === "string" ? db.docs.get(k) : undefined
+        return doc ? row(doc) : { key: k, error: "not_found" }
+      })
+      return json(200, { total_rows: db.docCount, offset: null, rows })
+    }
+    const ids = db.liveIds()
+    const bound = (key: string, strict: boolean): number => {
+      let lo = 0
+      let hi = ids.length
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1
+        const v = ids[mid] ?? ""
+        if (v < key || (strict && v === key)) lo = mid + 1
+        else hi = mid
+      }
+      return lo
+    }
+    const key = jsonParam(q, "key")
+    const startKey = key ?? jsonParam(q, "startkey", "start_key")
+    const endKey = key ?? jsonParam(q, "endkey", "end_key")
+    const inclusive = q.get("inclusive_end") !== "false"
+    const desc = q.get("descending") === "true"
+    const skip = intParam(q, "skip", 0)
+    const limit = intParam(q, "limit", Number.MAX_SAFE_INTEGER)
+    const hasStart = typeof startKey === "string"
+    const hasEnd = typeof endKey === "string"
+    // index range [lo, hi) in ascending order; descending reads it from the top
+    const lo = desc ? (hasEnd ? bound(endKey, !inclusive) : 0) : hasStart ? bound(startKey, false) : 0
+    const hi = desc
+      ? hasStart
+        ? bound(startKey, true)
+        : ids.length
+      : hasEnd
+        ? bound(endKey, inclusive)
+        : ids.length
+    const rows: Body[] = []
+    for (let k = skip; k < hi - lo && rows.length < limit; k++) {
+      const doc = db.docs.get(ids[desc ? hi - 1 - k : lo + k] ?? "")
+      if (doc) rows.push(row(doc))
+    }
+    const offset = Math.min((desc ? ids.length - hi : lo) + skip, ids.length)
+    return json(200, { total_rows: db.docCount, offset, rows })
+  }
+
+  // https://docs.couchdb.org/en/stable/api/database/changes.html
+  const changes = async (ctx: Ctx, db: Db): Promise<Response> => {
+    const { q } = ctx
+    let docIds: unknown = jsonParam(q, "doc_ids")
+    if (ctx.method === "POST") {
+      requireJson(ctx.req)
+      const text = await ctx.req.text()
+      if (text !== "") {
+        const b = parseJson(text)
+        if (!isObject(b)) badRequest("Request body must be a JSON object")
+        docIds = b.doc_ids ?? docIds
+      }
+    }
+    const feed = q.get("feed") ?? "normal"
+    if (feed !== "normal") {
+      if (["continuous", "longpoll", "live", "eventsource"].includes(feed))
+        badRequest(`feed=${feed} is not implemented by the dbsweep CouchDB test server`)
+      badRequest("Supported `feed` types: normal, continuous, live, longpoll, eventsource")
+    }
+    const since = q.get("since") ?? "0"
+    const sinceN =
+      since === "now"
+        ? db.updateSeq
+        : (decodeSeq(since) ?? badRequest("Malformed sequence supplied in 'since' parameter."))
+    const limit = Math.max(1, intParam(q, "limit", Number.MAX_SAFE_INTEGER)) // limit=0 acts as 1
+    const allLeaves = q.get("style") === "all_docs"
+    const includeDocs = q.get("include_docs") === "true"
+    const desc = q.get("descending") === "true"
+    const filter =
+      q.get("filter") === "_doc_ids" && Array.isArray(docIds) ? new Set(docIds.map(String)) : undefined
+    const { log } = db
+    const results: Body[] = []
+    let lastPos = -1
+    const step = desc ? -1 : 1
+    for (
+      let pos = desc ? log.seqs.length - 1 : log.firstAfter(sinceN);
+      pos >= 0 && pos < log.seqs.length && results.length < limit;
+      pos += step
+    ) {
+      if (!log.alive[pos]) continue
+      const id = log.ids[pos] ?? ""
+      const doc = db.docs.get(id)
+      if (!doc || (filter && !filter.has(id))) continue
+      lastPos = pos
+      const revs = allLeaves ? sortedLeaves(doc) : [doc.winner]
+      results.push({
+        seq: encodeSeq(doc.seq),
+        id,
+        changes: revs.map((n) => ({ rev: revOf(n) })),
+        ...(doc.winner.deleted ? { deleted: true } : {}),
+        ...(includeDocs ? { doc: docJson(id, doc.winner) } : {}),
+      })
+    }
+    const full = results.length === limit && lastPos >= 0
+    const lastSeq = full || desc ? (log.seqs[lastPos] ?? 0) : Math.max(sinceN, db.updateSeq)
+    const pending = full && !desc ? log.live - log.before(lastPos + 1) : 0
+    return json(200, { results, last_seq: encodeSeq(lastSeq), pending })
+  }
+
+  // https://docs.couchdb.org/en/stable/api/database/misc.html#db-purge (limits: chttpd_db, [purge])
+  const purge = async (ctx: Ctx, db: Db): Promise<Response> => {
+    requireJson(ctx.req)
+    const entries = Object.entries(await readObject(ctx.req)).map(([id, revs]) => {
+      if (!Array.isArray(revs)) return badRequest("Invalid list of revisions")
+      for (const r of revs) if (!parseRev(r)) badRequest("Invalid rev format")
+      return [id, revs as string[]] as const
+    })
+    if (entries.length > maxIds) badRequest("Exceeded maximum number of documents.")
+    if (entries.reduce((n, [, revs]) => n + revs.length, 0) > maxRevs)
+      badRequest("Exceeded maximum number of revisions.")
+    const purged = db.purge(entries)
+    return json(201, { purge_seq: null, purged })
+  }
+
+  const dbReq = async (ctx: Ctx, name: string, rest: string[]): Promise<Response> => {
+    const { method } = ctx
+    if (rest.length === 0 && (method === "PUT" || method === "DELETE")) {
+      requireAdmin(ctx)
+      if (method === "PUT") {
+        // https://docs.couchdb.org/en/stable/api/database/common.html#put--db
+        const system = ["_users", "_replicator", "_global_changes"].includes(name)
+        if (!system && !/^[a-z][a-z0-9_$()+/-]*$/.test(name)) illegalDbName(name)
+        if (dbs.has(name))
+          fail(412, "file_exists", "The database could not be created, the file already exists.")
+        dbs.set(name, new Db(name))
+        return json(201, { ok: true }, { Location: `${ctx.url.origin}/${encodeURIComponent(name)}` })
+      }
+      if (ctx.q.has("rev"))
+        badRequest(
+          "You tried to DELETE a database with a ?=rev parameter. Did you mean to DELETE a document instead?",
+        )
+      if (!dbs.delete(name)) fail(404, "not_found", "Database does not exist.")
+      return json(200, { ok: true })
+    }
+    if (rest[0] === "_purge") requireAdmin(ctx) // chttpd_auth_request runs before the db lookup
+    const db = dbs.get(name) ?? fail(404, "not_found", "Database does not exist.")
+    requireMember(ctx, db)
+    const [part = "", ...more] = rest
+    const is = (...m: string[]): boolean => m.includes(method)
+    if (rest.length === 0) {
+      if (is("GET", "HEAD")) return json(200, db.info())
+      if (!is("POST")) return notAllowed("DELETE,GET,HEAD,POST")
+      requireJson(ctx.req)
+      const input = splitDoc(await readJson(ctx.req))
+      const id = input.id ?? newUuid()
+      validateDocId(id)
+      const r = db.write(id, input, true)
+      return r.error ? json(409, { error: r.error, reason: r.reason }) : json(201, r)
+    }
+    if (rest.length === 1) {
+      switch (part) {
+        case "_changes":
+          return is("GET", "HEAD", "POST") ? changes(ctx, db) : notAllowed("GET,POST,HEAD")
+        case "_bulk_docs":
+          return is("POST") ? bulkDocs(ctx, db) : notAllowed("POST")
+        case "_all_docs":
+          return is("GET", "HEAD", "POST") ? allDocs(ctx, db) : notAllowed("GET,HEAD,POST")
+        case "_purge":
+          return is("POST") ? purge(ctx, db) : notAllowed("POST")
+        case "_compact":
+          requireAdmin(ctx, "You are not a server or db admin.")
+          return is("POST") ? json(202, { ok: true }) : notAllowed("POST")
+      }
+      validateDocId(part)
+      return docReq(ctx, db, part)
+    }
+    if ((part === "_local" || part === "_design") && more.length === 1)
+      return docReq(ctx, db, `${part}/${more[0]}`)
+    return fail(404, "not_found", "missing")
+  }
+
+  const session = async (ctx: Ctx): Promise<Response> => {
+    if (ctx.method === "POST") {
+      const ct = ctx.req.headers.get("content-type") ?? ""
+      const text = await ctx.req.text()
+      let form: unknown
+      if (ct.startsWith("application/x-www-form-urlencoded"))
+        form = Object.fromEntries(new URLSearchParams(text))
+      else {
+        requireJson(ctx.req)
+        form = parseJson(text)
+      }
+      const acct = isObject(form) ? accounts(String(form.name ?? "")) : undefined
+      if (!acct || !isObject(form) || acct.password !== form.password)
+        fail(401, "unauthorized", "Name or password is incorrect.")
+      const { name, roles } = acct.user
+      return json(200, { ok: true, name, roles }, { "Set-Cookie": makeCookie(String(name), acct.password) })
+    }
+    if (ctx.method === "DELETE")
+      return json(200, { ok: true }, { "Set-Cookie": "AuthSession=; Version=1; Path=/; HttpOnly" })
+    if (ctx.method !== "GET" && ctx.method !== "HEAD") return notAllowed("GET,HEAD,POST,DELETE")
+    const { name, roles, via } = ctx.user
+    const info = { authentication_handlers: ["cookie", "default"], ...(via ? { authenticated: via } : {}) }
+    return json(200, { ok: true, userCtx: { name, roles }, info })
+  }
+
+  const route = async (ctx: Ctx, segs: string[]): Promise<Response> => {
+    const [first, ...rest] = segs
+    const is = (...m: string[]): boolean => m.includes(ctx.method)
+    if (first === undefined) {
+      if (!is("GET", "HEAD")) return notAllowed("GET,HEAD")
+      const features = ["access-ready", "partitioned", "pluggable-storage-engines", "reshard", "scheduler"]
+      const vendor = { name: "The Apache Software Foundation" }
+      return json(200, { couchdb: "Welcome", version, git_sha: "dbsweep0", uuid, features, vendor })
+    }
+    if (!first.startsWith("_") || ["_users", "_replicator", "_global_changes"].includes(first))
+      return dbReq(ctx, first, rest)
+    const path = segs.join("/")
+    if (path === "_up") return is("GET", "HEAD") ? json(200, { status: "ok" }) : notAllowed("GET,HEAD")
+    if (path === "_session") return session(ctx)
+    requireAdmin(ctx) // every other server-level _ path is admin-only (admin_only_all_dbs=true in 3.x)
+    if (path === "_all_dbs") {
+      if (!is("GET", "HEAD")) return notAllowed("GET,HEAD")
+      const names = [...dbs.keys()].sort()
+      const skip = intParam(ctx.q, "skip", 0)
+      return json(200, names.slice(skip, skip + intParam(ctx.q, "limit", names.length)))
+    }
+    if (path === "_scheduler/docs") return json(200, { total_rows: 0, offset: 0, docs: [] })
+    if (path === "_scheduler/jobs") return json(200, { total_rows: 0, offset: 0, jobs: [] })
+    // chttpd treats any other name as a database, which `_x` cannot be.
+    return illegalDbName(first)
+  }
+
+  const setFaults = (f: Faults): void => {
+    const rate = (v: unknown): number => (typeof v === "number" && v > 0 ? Math.min(v, 1) : 0)
+    faults = {
+      latencyMs: typeof f.latencyMs === "number" && f.latencyMs > 0 ? f.latencyMs : 0,
+      errorRate: rate(f.errorRate),
+      dropRate: rate(f.dropRate),
+      dropAfterRate: rate(f.dropAfterRate),
+    }
+    if (faults.dropRate || faults.dropAfterRate) server?.closeIdleConnections()
+  }
+  let server: ReturnType<typeof Bun.serve> | undefined
+  setFaults(faults)
+  const injected = [
+    [500, "unknown_error"],
+    [503, "service_unavailable"],
+    [429, "too_many_requests"],
+  ] as const
+
+  const handle = async (req: Request): Promise<Response> => {
+    const url = new URL(req.url)
+    try {
+      const segs = url.pathname.split("/").slice(1).map(decodeURIComponent)
+      if (segs.at(-1) === "") segs.pop()
+      const ctx: Ctx = { req, url, q: url.searchParams, method: req.method, user: anonymous }
+      if (segs[0] === "_dbsweep_test") {
+        // Test-only control endpoint, never subject to faults.
+        ctx.user = authenticate(req)
+        requireAdmin(ctx)
+        if (segs[1] !== "faults") return fail(404, "not_found", "missing")
+        if (ctx.method === "PUT") setFaults((await readObject(req)) as Faults)
+        else if (ctx.method !== "GET") return notAllowed("GET,PUT")
+        return json(200, { ok: true, faults })
+      }
+      let dropAfter = false
+      if (segs.length > 0) {
+        if (faults.latencyMs) await Bun.sleep(faults.latencyMs)
+        const r = rng()
+        const { dropRate = 0, errorRate = 0, dropAfterRate = 0 } = faults
+        if (r < dropRate) return dropped()
+        if (r < dropRate + errorRate) {
+          const [status, error] = injected[Math.floor(rng() * injected.length)] ?? injected[0]
+          return json(status, { error, reason: "injected" })
+        }
+        dropAfter = r < dropRate + errorRate + dropAfterRate
+      }
+      ctx.user = authenticate(req)
+      const res = await route(ctx, segs)
+      return dropAfter ? dropped() : res
+    } catch (e) {
+      if (e instanceof CouchError) return json(e.status, { error: e.error, reason: e.reason })
+      if (e instanceof URIError) return json(400, { error: "bad_request", reason: "invalid URL encoding" })
+      return json(500, { error: "unknown_error", reason: String(e) })
+    }
+  }
+
+  const srv = Bun.serve({ hostname: "127.0.0.1", port: options.port ?? 0, fetch: handle, idleTimeout: 60 })
+  server = srv
+  return { url: `http://127.0.0.1:${srv.port}`, setFaults, stop: () => srv.stop(true) }
+}
+
+if (import.meta.main) {
+  const { values: v } = parseArgs({
+    options: {
+      port: { type: "string", default: "0" },
+      admin: { type: "string" },
+      user: { type: "string", multiple: true },
+      version: { type: "string" },
+      latency: { type: "string" },
+      "error-rate": { type: "string" },
+      "drop-rate": { type: "string" },
+      "drop-after-rate": { type: "string" },
+      seed: { type: "string" },
+      "max-purge-ids": { type: "string" },
+      "max-purge-revs": { type: "string" },
+    },
+  })
+  const pair = (s: string): { user: string; password: string } => {
+    const i = s.indexOf(":")
+    if (i < 1) throw new Error(`expected user:password, got "${s}"`)
+    return { user: s.slice(0, i), password: s.slice(i + 1) }
+  }
+  const num = (s: string | undefined): number | undefined => (s === undefined ? undefined : Number(s))
+  const server = await startCouchServer({
+    port: Number(v.port),
+    admin: v.admin ? pair(v.admin) : undefined,
+    users: (v.user ?? []).map(pair),
+    version: v.version,
+    faults: {
+      latencyMs: num(v.latency),
+      errorRate: num(v["error-rate"]),
+      dropRate: num(v["drop-rate"]),
+      dropAfterRate: num(v["drop-after-rate"]),
+    },
+    seed: num(v.seed),
+    maxPurgeIds: num(v["max-purge-ids"]),
+    maxPurgeRevs: num(v["max-purge-revs"]),
+  })
+  process.stdout.write(`${server.url}\n`)
+  const stop = (): void => {
+    void server.stop().then(() => process.exit(0))
+  }
+  process.on("SIGINT", stop)
+  process.on("SIGTERM", stop)
+}
