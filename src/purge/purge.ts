@@ -139,12 +139,18 @@ export const runPurge = Effect.fn("Purge.run")(function* (options: PurgeOptions)
       ),
     )
 
-  const server = yield* retried(couch.serverInfo)
-  const info = yield* retried(couch.dbInfo(db))
+  // Independent look-ups: asked at once, so a slow network costs one round trip, not three.
+  const [server, info, stored] = yield* Effect.all(
+    [
+      retried(couch.serverInfo),
+      retried(couch.dbInfo(db)),
+      Option.isSome(options.since) ? Effect.succeedNone : retried(store.load(db)),
+    ],
+    { concurrency: "unbounded" },
+  )
   const initialLimits =
     options.batch === "auto" ? autoLimits(server.version) : { maxIds: options.batch, maxRevs: 1000 }
   const limits = yield* Ref.make(initialLimits)
-  const stored = Option.isSome(options.since) ? Option.none<string>() : yield* retried(store.load(db))
   const since = Option.getOrElse(options.since, () => Option.getOrElse(stored, () => "0"))
   const pageSize = options.pageSize > 0 ? options.pageSize : clamp(initialLimits.maxIds * 50, 2000, 10_000)
   const mark = yield* Ref.make(emptyWatermark)
@@ -297,12 +303,15 @@ export const runPurge = Effect.fn("Purge.run")(function* (options: PurgeOptions)
       yield* progress.advance(docs)
     })
 
-  const pages = Stream.paginateChunkEffect(since, (from) =>
+  // The first page is small, so purging starts after a short read; later pages are full size.
+  const firstPage = Math.min(pageSize, initialLimits.maxIds * options.concurrency)
+  const pages = Stream.paginateChunkEffect({ from: since, limit: firstPage }, ({ from, limit }) =>
     Effect.gen(function* () {
-      if (yield* options.stopping) return [Chunk.empty<ChangesPage>(), Option.none<string>()] as const
-      const page = yield* retried(couch.changes(db, { since: from, limit: pageSize, style: "all_docs" }))
-      const last = page.results.length < pageSize || page.pending === 0
-      return [Chunk.of(page), last ? Option.none<string>() : Option.some(page.last_seq)] as const
+      const none = Option.none<{ from: string; limit: number }>()
+      if (yield* options.stopping) return [Chunk.empty<ChangesPage>(), none] as const
+      const page = yield* retried(couch.changes(db, { since: from, limit, style: "all_docs" }))
+      const last = page.results.length < limit || page.pending === 0
+      return [Chunk.of(page), last ? none : Option.some({ from: page.last_seq, limit: pageSize })] as const
     }),
   )
   const unitCount = yield* Ref.make(0)
