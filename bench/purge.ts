@@ -147,7 +147,9 @@ try {
   const tb = await original(b.db)
   const c = await tombstoneDb(N)
   const tc = await raw(c.db, c.tombs)
-  console.log(`(a) dbsweep purge          ${ta.seconds.toFixed(2)} s (process start to exit; ${ta.inside.toFixed(2)} s inside the job)`)
+  console.log(
+    `(a) dbsweep purge          ${ta.seconds.toFixed(2)} s (process start to exit; ${ta.inside.toFixed(2)} s inside the job)`,
+  )
   console.log(`(b) original method        ${tb.toFixed(2)} s`)
   console.log(`(c) raw 100-id requests    ${tc.toFixed(2)} s`)
   console.log(`speed-up over the original b/a = ${(tb / ta.seconds).toFixed(1)}x (goal >= 20x)`)
