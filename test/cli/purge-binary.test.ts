@@ -83,6 +83,13 @@ describe("dbsweep purge (compiled binary)", () => {
     const r = await runBinary(["purge", "--json"], { env: { COUCHDB_DB_NAME: db }, cwd: dir })
     expect(r.code).toBe(0)
     expect((JSON.parse(r.stdout) as { tombstones: number }).tombstones).toBe(5)
+    // The password can come from a file (COUCHDB_PASSWORD_FILE), e.g. a mounted secret.
+    writeFileSync(join(dir, "pw"), `${t.password}\n`)
+    const fromFile = await runBinary(["purge", "--no-env-file", "--db", db, "--json"], {
+      env: { COUCHDB_URL: t.url, COUCHDB_USER: t.user, COUCHDB_PASSWORD_FILE: join(dir, "pw") },
+      cwd: dir,
+    })
+    expect(fromFile.code).toBe(0)
     const ignored = await runBinary(["purge", "--no-env-file"], { env: { COUCHDB_DB_NAME: db }, cwd: dir })
     expect(ignored.code).toBe(2)
     expect(ignored.stderr).toContain("COUCHDB_URL")
