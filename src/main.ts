@@ -2,6 +2,7 @@
 import { Command } from "@effect/cli"
 import { BunContext, BunRuntime } from "@effect/platform-bun"
 import { Config, Effect, Layer, Logger, LogLevel, Option } from "effect"
+import { cleanupCommand } from "./cli/cleanup.ts"
 import { outcomeOf } from "./cli/exit.ts"
 import { purgeCommand } from "./cli/purge.ts"
 import { configProviderLayer, envFileChoice, takeLogLevelFlag } from "./shared/config.ts"
@@ -11,7 +12,7 @@ import { version } from "./version.ts"
 
 const dbsweep = Command.make("dbsweep").pipe(
   Command.withDescription("Database hygiene jobs: CouchDB tombstone purge, PostgreSQL pending-user cleanup"),
-  Command.withSubcommands([purgeCommand]),
+  Command.withSubcommands([purgeCommand, cleanupCommand]),
 )
 
 const cli = Command.run(dbsweep, { name: "dbsweep", version })

@@ -1,0 +1,348 @@
+import { hostname } from "node:os"
+import { Clock, Duration, Effect, Option, Ref, Schema, Stream } from "effect"
+import { type AdvisoryLock, tryAdvisoryLock } from "../pg/advisory-lock.ts"
+import { decodeRows, type PgClientShape, type ReservedSql, type Sql } from "../pg/client.ts"
+import { isRetryable, type PgError } from "../pg/errors.ts"
+import { JobFailed } from "../shared/errors.ts"
+import { type RetryPolicy, withRetry } from "../shared/retry.ts"
+import { type ArchiveFile, type ArchiveFileError, openArchiveFile } from "./archive-file.ts"
+import { maskEmail } from "./mask.ts"
+import { MatchList } from "./match-list.ts"
+import * as Statements from "./statements.ts"
+import { type CleanupTarget, type ResolvedTarget, resolveTarget } from "./target.ts"
+
+export interface CleanupOptions {
+  readonly target: CleanupTarget
+  /** Most pending rows per batch transaction. */
+  readonly batchSize: number
+  /** Batch transactions at once (each on its own connection). */
+  readonly concurrency: number
+  readonly lockTimeout: Duration.Duration
+  readonly statementTimeout: Duration.Duration
+  readonly dryRun: boolean
+  /** Rows shown by a dry run. */
+  readonly sample: number
+  readonly showEmails: boolean
+  /** Table (in the target schema) that receives the deleted rows, created if missing. */
+  readonly archiveTable: Option.Option<string>
+  /** NDJSON file that receives the deleted rows. */
+  readonly archiveFile: Option.Option<string>
+  /** Table (in the target schema) that gets one row per run. */
+  readonly historyTable: Option.Option<string>
+  readonly retry: RetryPolicy
+}
+
+export interface SampleRow {
+  readonly id: string
+  readonly email: string
+}
+
+export interface CleanupSummary {
+  /** The pending table, `"schema"."table"`. */
+  readonly target: string
+  readonly dryRun: boolean
+  /** Another instance held the lock, so this run did nothing. */
+  readonly skipped: boolean
+  /** Dry run: rows that a run would delete now. */
+  readonly matched: number
+  readonly sample: ReadonlyArray<SampleRow>
+  readonly deleted: number
+  readonly batches: number
+  readonly failedBatches: number
+  readonly retries: number
+  readonly longestBatchMs: number
+  /** Stopped early (Ctrl-C / SIGTERM) after the batches in flight. */
+  readonly interrupted: boolean
+  readonly startedAt: string
+  readonly endedAt: string
+  readonly durationMs: number
+}
+
+/** The advisory lock is per target table, so cleanups of different tables do not exclude each other. */
+export const lockName = (target: ResolvedTarget) => `dbsweep.cleanup:${target.pendingName}`
+
+const Count = Schema.Struct({ n: Schema.NumberFromString })
+const Sample = Schema.Struct({ id: Schema.String, email: Schema.String })
+const Deleted = Schema.Struct({ id: Schema.String, row: Schema.optional(Schema.String) })
+
+interface Counts {
+  readonly deleted: number
+  readonly batches: number
+  readonly failedBatches: number
+  readonly retries: number
+  readonly longestBatchMs: number
+}
+
+const iso = (millis: number) => new Date(millis).toISOString()
+
+/**
+ * One cleanup run: check the target, take the advisory lock (or skip), then either count and
+ * sample (dry run) or delete in batches. `stopping` is checked before each batch: once it is
+ * true no new batch starts and the run ends after the batches in flight.
+ */
+export const runCleanup = Effect.fn("Cleanup.run")(function* (
+  client: PgClientShape,
+  options: CleanupOptions,
+  stopping: Effect.Effect<boolean>,
+) {
+  const startedAt = yield* Clock.currentTimeMillis
+  const target = yield* resolveTarget(client, options.target, { delete: !options.dryRun })
+  const summary = (partial: Partial<CleanupSummary>) =>
+    Clock.currentTimeMillis.pipe(
+      Effect.map(
+        (now): CleanupSummary => ({
+          target: target.pendingName,
+          dryRun: options.dryRun,
+          skipped: false,
+          matched: 0,
+          sample: [],
+          deleted: 0,
+          batches: 0,
+          failedBatches: 0,
+          retries: 0,
+          longestBatchMs: 0,
+          interrupted: false,
+          ...partial,
+          startedAt: iso(startedAt),
+          endedAt: iso(now),
+          durationMs: now - startedAt,
+        }),
+      ),
+    )
+
+  return yield* Effect.scoped(
+    Effect.gen(function* () {
+      const lock = yield* tryAdvisoryLock(client, lockName(target))
+      if (Option.isNone(lock)) {
+        yield* Effect.logInfo(
+          `another dbsweep cleanup of ${target.pendingName} is running; skipping this run`,
+        )
+        return yield* summary({ skipped: true })
+      }
+      if (options.dryRun) return yield* summary(yield* dryRun(client, target, options))
+      const counts = yield* deleteAll(client, target, options, lock.value, stopping)
+      return yield* summary(counts)
+    }),
+  )
+})
+
+const dryRun = Effect.fn("Cleanup.dryRun")(function* (
+  client: PgClientShape,
+  target: ResolvedTarget,
+  options: CleanupOptions,
+) {
+  const counted = yield* client
+    .query("counting matches", (sql) => Statements.countMatches(sql, target))
+    .pipe(Effect.flatMap(decodeRows(Count, "counting matches")))
+  const rows =
+    options.sample > 0
+      ? yield* client
+          .query("sampling matches", (sql) => Statements.sampleMatches(sql, target, options.sample))
+          .pipe(Effect.flatMap(decodeRows(Sample, "sampling matches")))
+      : []
+  const sample = rows.map((r) => ({ id: r.id, email: options.showEmails ? r.email : maskEmail(r.email) }))
+  return { matched: counted[0]?.n ?? 0, sample }
+})
+
+const deleteAll = Effect.fn("Cleanup.deleteAll")(function* (
+  client: PgClientShape,
+  target: ResolvedTarget,
+  options: CleanupOptions,
+  firstLock: AdvisoryLock,
+  stopping: Effect.Effect<boolean>,
+) {
+  const archiveTable = Option.getOrUndefined(options.archiveTable)
+  if (archiveTable !== undefined) {
+    yield* client.query("creating the archive table", (sql) =>
+      Statements.createArchiveTable(sql, target, archiveTable),
+    )
+    yield* client.query("creating the archive table", (sql) =>
+      Statements.addArchivedAt(sql, target, archiveTable),
+    )
+  }
+  const file = Option.isSome(options.archiveFile)
+    ? yield* openArchiveFile(options.archiveFile.value)
+    : undefined
+  const mode: Statements.ArchiveMode =
+    archiveTable !== undefined ? "table" : file !== undefined ? "rows" : "none"
+  // A file batch must commit right after its lines are synced, and be undone if it does not: one at a time.
+  const fileTurn = yield* Effect.makeSemaphore(1)
+
+  const counts = yield* Ref.make<Counts>({
+    deleted: 0,
+    batches: 0,
+    failedBatches: 0,
+    retries: 0,
+    longestBatchMs: 0,
+  })
+  const interrupted = yield* Ref.make(false)
+  const held = yield* Ref.make(firstLock)
+  const lockTurn = yield* Effect.makeSemaphore(1)
+
+  /** The lock dies with its connection (a restart, pg_terminate_backend): take it again or stop. */
+  const ensureLock = lockTurn.withPermits(1)(
+    Ref.get(held).pipe(
+      Effect.flatMap((lock) => lock.check),
+      Effect.catchAll(() =>
+        Effect.logWarning("lost the connection holding the advisory lock; taking the lock again").pipe(
+          Effect.zipRight(
+            tryAdvisoryLock(client, lockName(target)).pipe(
+              withRetry(options.retry, isRetryable, (e) => Effect.logWarning(`${e.message}; retrying`)),
+            ),
+          ),
+          Effect.flatMap(
+            Option.match({
+              onNone: () =>
+                new JobFailed({
+                  message: `another dbsweep cleanup took the lock on ${target.pendingName} while this run was reconnecting: this run stopped; the other finishes the work`,
+                }),
+              onSome: (lock) => Ref.set(held, lock),
+            }),
+          ),
+        ),
+      ),
+    ),
+  )
+
+  const limited = yield* client.limited({
+    max: options.concurrency,
+    lockTimeout: options.lockTimeout,
+    statementTimeout: options.statementTimeout,
+  })
+  const lockMs = `${Math.round(Duration.toMillis(options.lockTimeout))}`
+  const statementMs = `${Math.round(Duration.toMillis(options.statementTimeout))}`
+
+  type Batch = { readonly pending: ReadonlyArray<string>; readonly users: ReadonlyArray<string> }
+  const attempt = (n: number, matches: Batch) => {
+    const operation = `cleanup batch ${n}`
+    const statement = (sql: Sql | ReservedSql) =>
+      Statements.deleteBatch(sql, target, matches.pending, matches.users, { mode, table: archiveTable })
+    // Without a file, the batch is one statement: a transaction of its own, under the limits.
+    if (file === undefined) {
+      return limited.query(operation, statement).pipe(
+        Effect.flatMap(decodeRows(Deleted, operation)),
+        Effect.map((rows) => rows.length),
+      )
+    }
+    // With a file, the lines must be on disk before the commit, and undone if it does not happen.
+    const body = client.transaction(operation, (tx) =>
+      Effect.gen(function* () {
+        yield* tx.query(
+          operation,
+          (sql) =>
+            sql`select set_config('lock_timeout', ${lockMs}, true), set_config('statement_timeout', ${statementMs}, true)`,
+        )
+        const rows = yield* tx
+          .query(operation, statement)
+          .pipe(Effect.flatMap(decodeRows(Deleted, operation)))
+        yield* file.append(rows.flatMap((r) => (r.row === undefined ? [] : [r.row])))
+        return rows.length
+      }),
+    )
+    return fileTurn.withPermits(1)(
+      Effect.gen(function* () {
+        const size = yield* file.append([])
+        return yield* body.pipe(Effect.onError(() => undoFile(file, size)))
+      }),
+    )
+  }
+
+  const batch = (n: number, matches: Batch) =>
+    Effect.gen(function* () {
+      yield* ensureLock
+      const started = yield* Clock.currentTimeMillis
+      const deleted = yield* attempt(n, matches).pipe(
+        withRetry(
+          options.retry,
+          (e: PgError | ArchiveFileError) => e._tag !== "ArchiveFileError" && isRetryable(e),
+          (e) =>
+            Ref.update(counts, (c) => ({ ...c, retries: c.retries + 1 })).pipe(
+              Effect.zipRight(Effect.logWarning(`batch ${n}: ${e.message}; retrying`)),
+            ),
+        ),
+        Effect.catchIf(
+          (e) => e._tag !== "PgConnectError" && e._tag !== "ArchiveFileError",
+          (e) =>
+            Ref.update(counts, (c) => ({ ...c, failedBatches: c.failedBatches + 1 })).pipe(
+              Effect.zipRight(Effect.logError(`batch ${n} failed and was skipped: ${e.message}`)),
+              Effect.as(0),
+            ),
+        ),
+      )
+      const ms = (yield* Clock.currentTimeMillis) - started
+      yield* Ref.update(counts, (c) => ({
+        ...c,
+        deleted: c.deleted + deleted,
+        batches: c.batches + 1,
+        longestBatchMs: Math.max(c.longestBatchMs, ms),
+      }))
+      yield* Effect.logDebug(`batch ${n}: deleted ${deleted} of ${matches.pending.length} in ${ms} ms`)
+    })
+
+  let batchFailed = false
+  let number = 0
+  // One pass computes the match list (one hash join) and deletes it batch by batch. If the list's
+  // connection drops, a new pass recomputes it: rows already deleted are no longer in it.
+  const pass = Effect.gen(function* () {
+    const list = new MatchList()
+    yield* client.forEach(
+      "reading the match list",
+      (sql) => Statements.matchList(sql, target),
+      (row) => list.push(String(row.p), String(row.u)),
+    )
+    yield* Effect.logDebug(`match list: ${list.length} matches`)
+    yield* Stream.fromIterable(list.batches(options.batchSize)).pipe(
+      Stream.mapEffect(
+        (matches) =>
+          stopping.pipe(
+            Effect.flatMap((stop) => {
+              if (stop) return Ref.set(interrupted, true).pipe(Effect.as(false))
+              number += 1
+              // A batch that has started always finishes (or rolls back) before the run ends.
+              return Effect.uninterruptible(
+                batch(number, matches).pipe(Effect.tapError(() => Effect.sync(() => (batchFailed = true)))),
+              ).pipe(Effect.as(true))
+            }),
+          ),
+        { concurrency: options.concurrency },
+      ),
+      Stream.takeWhile((continued) => continued),
+      Stream.runDrain,
+    )
+  })
+  yield* pass.pipe(
+    withRetry(
+      options.retry,
+      (e: PgError | JobFailed | ArchiveFileError) =>
+        !batchFailed && e._tag === "PgConnectError" && isRetryable(e),
+      (e) => Effect.logWarning(`${e.message}; reading the match list again`),
+    ),
+  )
+  const final = yield* Ref.get(counts)
+  return { ...final, interrupted: yield* Ref.get(interrupted) }
+})
+
+const undoFile = (file: ArchiveFile, size: number) =>
+  file
+    .truncate(size)
+    .pipe(
+      Effect.catchAll((e) =>
+        Effect.logError(`${e.message}; lines of a rolled-back batch may remain at its end`),
+      ),
+    )
+
+/** Appends one row to the history table (created if missing); a failure here only warns. */
+export const recordHistory = (
+  client: PgClientShape,
+  schema: string,
+  name: string,
+  row: Omit<Statements.HistoryRow, "host">,
+) =>
+  Effect.gen(function* () {
+    yield* client.query("creating the history table", (sql) =>
+      Statements.createHistoryTable(sql, schema, name),
+    )
+    yield* client.query("recording the run", (sql) =>
+      Statements.insertHistory(sql, schema, name, { ...row, host: hostname() }),
+    )
+  }).pipe(Effect.catchAll((e) => Effect.logWarning(`could not record the run in ${name}: ${e.message}`)))

@@ -1,0 +1,129 @@
+import type postgres from "postgres"
+import type { ResolvedTarget } from "./target.ts"
+
+/**
+ * The SQL of the cleanup. Every identifier goes through the driver's quoting (`sql(name)`);
+ * values are parameters. `p` is the pending table, `u` the users table.
+ */
+type Sql = postgres.Sql | postgres.ReservedSql
+
+const table = (sql: Sql, schema: string, name: string) => sql`${sql(schema)}.${sql(name)}`
+const pending = (sql: Sql, t: ResolvedTarget) => table(sql, t.schema, t.pendingTable)
+const users = (sql: Sql, t: ResolvedTarget) => table(sql, t.schema, t.usersTable)
+
+/** The rule: the emails are equal, ignoring case unless asked not to. */
+const sameEmail = (sql: Sql, t: ResolvedTarget) =>
+  t.caseSensitive
+    ? sql`p.${sql(t.pendingEmailColumn)} = u.${sql(t.usersEmailColumn)}`
+    : sql`lower(p.${sql(t.pendingEmailColumn)}) = lower(u.${sql(t.usersEmailColumn)})`
+
+const matching = (sql: Sql, t: ResolvedTarget) =>
+  sql`exists (select 1 from ${users(sql, t)} u where ${sameEmail(sql, t)})`
+
+/** How many pending rows the rule matches now: what a run would delete. */
+export const countMatches = (sql: Sql, t: ResolvedTarget) =>
+  sql`select count(*)::text as n from ${pending(sql, t)} p where ${matching(sql, t)}`
+
+/** A few of them, by primary key. */
+export const sampleMatches = (sql: Sql, t: ResolvedTarget, limit: number) =>
+  sql`select p.${sql(t.pendingKey)}::text as id, p.${sql(t.pendingEmailColumn)}::text as email
+      from ${pending(sql, t)} p where ${matching(sql, t)} order by p.${sql(t.pendingKey)} limit ${limit}`
+
+/**
+ * The match list, computed once by one hash join: the row address of each matching pending row
+ * and of a user row it matches. Batches walk this list, so none rescans what another visited.
+ */
+export const matchList = (sql: Sql, t: ResolvedTarget) =>
+  sql`select p.ctid::text as p, u.ctid::text as u from ${pending(sql, t)} p join ${users(sql, t)} u on ${sameEmail(sql, t)}`
+
+/** `{"(0,1)","(0,2)"}`: a tid[] literal passed as one parameter. */
+export const tidArray = (tids: ReadonlyArray<string>) => `{${tids.map((t) => `"${t}"`).join(",")}}`
+
+/**
+ * One batch: lock the listed pending rows that still match a listed user row, skipping rows
+ * another transaction holds, and delete them. Users are re-read now, so a user deleted (or whose
+ * email changed) since the list was made keeps their pending row. Row addresses make both
+ * lookups direct (a TID scan), whatever indexes exist.
+ */
+const lockedBatch = (sql: Sql, t: ResolvedTarget, pendingTids: string, userTids: string) =>
+  sql`select p.ctid as c from ${pending(sql, t)} p
+      where p.ctid = any(${pendingTids}::tid[])
+        and ${t.caseSensitive ? sql`p.${sql(t.pendingEmailColumn)}` : sql`lower(p.${sql(t.pendingEmailColumn)})`} in (
+          select ${t.caseSensitive ? sql`u.${sql(t.usersEmailColumn)}` : sql`lower(u.${sql(t.usersEmailColumn)})`}
+          from ${users(sql, t)} u where u.ctid = any(${userTids}::tid[]))
+      for update of p skip locked`
+
+export type ArchiveMode = "none" | "rows" | "table"
+
+/**
+ * Deletes one batch and returns the primary key of each deleted row; with `rows`, also the whole
+ * row as JSON (for the archive file); with `table`, the rows go into `archive` in the same statement.
+ */
+export const deleteBatch = (
+  sql: Sql,
+  t: ResolvedTarget,
+  pendingTids: ReadonlyArray<string>,
+  userTids: ReadonlyArray<string>,
+  archive: { readonly mode: ArchiveMode; readonly table?: string | undefined },
+) => {
+  const locked = lockedBatch(sql, t, tidArray(pendingTids), tidArray(userTids))
+  const target = pending(sql, t)
+  const key = sql(t.pendingKey)
+  if (archive.mode === "table" && archive.table !== undefined) {
+    return sql`with b as (${locked}),
+      d as (delete from ${target} p where p.ctid = any(array(select c from b)) returning p.*)
+      insert into ${table(sql, t.schema, archive.table)} select d.* from d returning ${key}::text as id`
+  }
+  if (archive.mode === "rows") {
+    return sql`with b as (${locked})
+      delete from ${target} p where p.ctid = any(array(select c from b))
+      returning p.${key}::text as id, row_to_json(p.*)::text as row`
+  }
+  return sql`with b as (${locked})
+    delete from ${target} p where p.ctid = any(array(select c from b)) returning p.${key}::text as id`
+}
+
+/** The archive table: the pending table's columns plus when the row was archived. */
+export const createArchiveTable = (sql: Sql, t: ResolvedTarget, name: string) =>
+  sql`create table if not exists ${table(sql, t.schema, name)} (like ${pending(sql, t)})`
+
+export const addArchivedAt = (sql: Sql, t: ResolvedTarget, name: string) =>
+  sql`alter table ${table(sql, t.schema, name)} add column if not exists archived_at timestamptz not null default now()`
+
+/** One row per run, so status survives restarts and replicas see each other's runs. */
+export const createHistoryTable = (sql: Sql, schema: string, name: string) =>
+  sql`create table if not exists ${table(sql, schema, name)} (
+        id bigserial primary key,
+        started_at timestamptz not null,
+        ended_at timestamptz not null,
+        host text not null,
+        target text not null,
+        dry_run boolean not null,
+        skipped boolean not null,
+        deleted bigint not null,
+        batches integer not null,
+        failed_batches integer not null,
+        error text)`
+
+export interface HistoryRow {
+  readonly startedAt: Date
+  readonly endedAt: Date
+  readonly host: string
+  readonly target: string
+  readonly dryRun: boolean
+  readonly skipped: boolean
+  readonly deleted: number
+  readonly batches: number
+  readonly failedBatches: number
+  readonly error: string | null
+}
+
+export const insertHistory = (sql: Sql, schema: string, name: string, row: HistoryRow) =>
+  sql`insert into ${table(sql, schema, name)}
+        (started_at, ended_at, host, target, dry_run, skipped, deleted, batches, failed_batches, error)
+      values (${row.startedAt}, ${row.endedAt}, ${row.host}, ${row.target}, ${row.dryRun}, ${row.skipped},
+              ${row.deleted}, ${row.batches}, ${row.failedBatches}, ${row.error})`
+
+export const lastHistory = (sql: Sql, schema: string, name: string) =>
+  sql`select started_at, ended_at, deleted::text as deleted, batches, failed_batches, error, skipped, dry_run
+      from ${table(sql, schema, name)} order by id desc limit 1`
