@@ -1,0 +1,123 @@
+import { afterEach, describe, expect, test } from "bun:test"
+import {
+  checksum,
+  connect,
+  count,
+  ensureBinary,
+  runBinary,
+  seed,
+  spawnBinary,
+} from "../support/pg-fixtures.ts"
+import { freshDatabase, pgPassword, unusedPort } from "../support/pg-server.ts"
+
+const opened: Array<{ end: () => Promise<void> }> = []
+const database = async (size: { users: number; pending: number }) => {
+  ensureBinary()
+  const url = await freshDatabase("bin")
+  const sql = connect(url)
+  opened.push(sql)
+  await seed(sql, size)
+  return { url, sql }
+}
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((s) => s.end()))
+})
+
+const matching = `select 1 from pending_users p where exists (select 1 from users u where lower(u.email) = lower(p.email))`
+
+interface Summary {
+  readonly skipped: boolean
+  readonly deleted: number
+  readonly batches: number
+}
+const summaries = (stdout: string): Array<Summary> =>
+  stdout
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Summary)
+
+describe("dbsweep cleanup (compiled binary)", () => {
+  test("two processes started at once: one skips on the advisory lock, and deletions are exact", async () => {
+    const { url, sql } = await database({ users: 6000, pending: 6000 })
+    const users = await checksum(sql, "users")
+    const args = ["cleanup", "--json", "--batch", "5", "--concurrency", "1"]
+    const a = spawnBinary(args, { DATABASE_URL: url })
+    const b = spawnBinary(args, { DATABASE_URL: url })
+    const outs = await Promise.all(
+      [a, b].map(async (p) => ({ code: await p.exited, out: await new Response(p.stdout).text() })),
+    )
+    expect(outs.map((o) => o.code)).toEqual([0, 0])
+    const runs = outs.flatMap((o) => summaries(o.out))
+    expect(runs).toHaveLength(2)
+    expect(runs.filter((r) => r.skipped)).toHaveLength(1)
+    expect(runs.reduce((n, r) => n + r.deleted, 0)).toBe(3000)
+    expect(await count(sql, matching)).toBe(0)
+    expect(await count(sql, "select 1 from pending_users")).toBe(3000)
+    expect(await checksum(sql, "users")).toBe(users)
+  })
+
+  test("the daemon runs at a short interval, picks up new matches, and stops on SIGTERM with exit 0", async () => {
+    const { url, sql } = await database({ users: 200, pending: 200 })
+    const daemon = spawnBinary(["cleanup", "--every", "300ms", "--json"], { DATABASE_URL: url })
+    const stdout = new Response(daemon.stdout).text()
+    for (let i = 0; i < 100 && (await count(sql, matching)) > 0; i++) await Bun.sleep(50)
+    expect(await count(sql, matching)).toBe(0)
+    // A sign-up whose email later turns out to be a user's: the next run removes it.
+    await sql`insert into pending_users (email) values ('Late@Example.com')`
+    await sql`insert into users (email) values ('late@example.com')`
+    for (let i = 0; i < 100 && (await count(sql, matching)) > 0; i++) await Bun.sleep(50)
+    expect(await count(sql, matching)).toBe(0)
+    daemon.kill("SIGTERM")
+    expect(await daemon.exited).toBe(0)
+    const runs = summaries(await stdout)
+    expect(runs.length).toBeGreaterThanOrEqual(2)
+    expect(runs.reduce((n, r) => n + r.deleted, 0)).toBe(101)
+  })
+
+  test("a wrong password exits 3 with one line, and the password appears nowhere", async () => {
+    const { url } = await database({ users: 1, pending: 1 })
+    const wrong = new URL(url)
+    const secret = "N0t-The-Passw0rd"
+    wrong.password = secret
+    const r = await runBinary(["cleanup", "--retries", "1", "--retry-base", "10ms"], {
+      DATABASE_URL: wrong.toString(),
+    })
+    expect(r.code).toBe(3)
+    expect(r.stdout + r.stderr).not.toContain(secret)
+    expect(r.stdout + r.stderr).not.toContain(pgPassword)
+    expect(
+      r.stderr
+        .trim()
+        .split("\n")
+        .filter((l) => !l.startsWith("{")),
+    ).toHaveLength(1)
+  })
+
+  test("a server that is down: retried, then exit 3 naming the server", async () => {
+    const port = await unusedPort()
+    const r = await runBinary(["cleanup", "--retries", "2", "--retry-base", "10ms"], {
+      DATABASE_URL: `postgres://app:${pgPassword}@127.0.0.1:${port}/app`,
+    })
+    expect(r.code).toBe(3)
+    expect(r.stderr).toContain(`127.0.0.1:${port}`)
+    expect(r.stdout + r.stderr).not.toContain(pgPassword)
+  })
+
+  test("a missing table or column, or a malicious identifier, exits 2 and executes nothing", async () => {
+    const { url, sql } = await database({ users: 50, pending: 50 })
+    await sql`create table x (id int)`
+    const before = await count(sql, "select 1 from pending_users")
+    for (const flags of [
+      ["--users-table", "users; drop table x"],
+      ["--pending-table", 'pending_users"; drop table x; --'],
+      ["--users-table", "no_such_table"],
+      ["--pending-email-column", "no_such_column"],
+    ]) {
+      const r = await runBinary(["cleanup", ...flags], { DATABASE_URL: url })
+      expect(r.code).toBe(2)
+      expect(r.stderr).toContain(flags[1]!.split(";")[0]!.replaceAll('"', ""))
+    }
+    expect(await count(sql, "select 1 from x")).toBe(0)
+    expect(await count(sql, "select 1 from pending_users")).toBe(before)
+  })
+})
