@@ -66,8 +66,11 @@ const cleanup = () => {
 }
 
 // Each test file that uses the server stops it when its tests end (bun test does not always run
-// exit hooks); the hooks below cover interrupted runs.
-afterAll(cleanup)
+// exit hooks); the hooks below cover interrupted runs. Outside the test runner (the benchmark,
+// the demo) afterAll does not exist and the exit hooks alone apply.
+try {
+  afterAll(cleanup)
+} catch {}
 process.on("exit", cleanup)
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
