@@ -2,8 +2,8 @@ import { hostname } from "node:os"
 import { Clock, Duration, Effect, Option, Ref, Schema, Stream } from "effect"
 import { type AdvisoryLock, tryAdvisoryLock } from "../pg/advisory-lock.ts"
 import { decodeRows, type PgClientShape, type ReservedSql, type Sql } from "../pg/client.ts"
-import { isRetryable, type PgError } from "../pg/errors.ts"
-import { JobFailed } from "../shared/errors.ts"
+import { isRetryable, PgConnectError, type PgError } from "../pg/errors.ts"
+import type { JobFailed } from "../shared/errors.ts"
 import { type RetryPolicy, withRetry } from "../shared/retry.ts"
 import { type ArchiveFile, type ArchiveFileError, openArchiveFile } from "./archive-file.ts"
 import { maskEmail } from "./mask.ts"
@@ -177,30 +177,22 @@ const deleteAll = Effect.fn("Cleanup.deleteAll")(function* (
   })
   const interrupted = yield* Ref.make(false)
   const held = yield* Ref.make(firstLock)
-  const lockTurn = yield* Effect.makeSemaphore(1)
 
-  /** The lock dies with its connection (a restart, pg_terminate_backend): take it again or stop. */
-  const ensureLock = lockTurn.withPermits(1)(
-    Ref.get(held).pipe(
-      Effect.flatMap((lock) => lock.check),
-      Effect.catchAll(() =>
-        Effect.logWarning("lost the connection holding the advisory lock; taking the lock again").pipe(
-          Effect.zipRight(
-            tryAdvisoryLock(client, lockName(target)).pipe(
-              withRetry(options.retry, isRetryable, (e) => Effect.logWarning(`${e.message}; retrying`)),
-            ),
-          ),
-          Effect.flatMap(
-            Option.match({
-              onNone: () =>
-                new JobFailed({
-                  message: `another dbsweep cleanup took the lock on ${target.pendingName} while this run was reconnecting: this run stopped; the other finishes the work`,
-                }),
-              onSome: (lock) => Ref.set(held, lock),
-            }),
-          ),
-        ),
-      ),
+  /**
+   * The lock dies with its connection (a restart, pg_terminate_backend). Then another instance may
+   * already be running, so this run stops cleanly before its next batch: every batch is its own
+   * transaction, so nothing is half-done, and the next run continues. (Taking the lock again on the
+   * same pool was tried: postgres 3.4.9 can leave a connection the server cut unable to send, and
+   * the run hung.)
+   */
+  const ensureLock = Ref.get(held).pipe(
+    Effect.flatMap((lock) => lock.check),
+    Effect.catchAll(
+      (e) =>
+        new PgConnectError({
+          target: client.endpoint.display,
+          reason: `lost the session holding the advisory lock on ${target.pendingName} (${e.message.split(" (")[0]}); stopped before the next batch, nothing half-done: run again`,
+        }),
     ),
   )
 

@@ -15,7 +15,7 @@ import postgres from "postgres"
 import { ConfigError } from "../shared/errors.ts"
 import { type RetryPolicy, withRetry } from "../shared/retry.ts"
 import { endpointOf, type PgEndpoint, type PgSettings } from "./config.ts"
-import { fromDriver, isRetryable, type PgError, PgQueryError } from "./errors.ts"
+import { fromDriver, isRetryable, PgConnectError, type PgError, PgQueryError } from "./errors.ts"
 
 export type Sql = postgres.Sql
 export type ReservedSql = postgres.ReservedSql
@@ -99,6 +99,26 @@ const make = Effect.fn("PgClient.make")(function* (settings: PgSettings, retry: 
   })
   const target = endpoint.display
 
+  /**
+   * The driver can leave a query's promise unsettled when the server cuts its connection mid-way
+   * (pg_terminate_backend, a failover). A query that outlives every server-side limit is taken for
+   * a lost connection: a retryable PgConnectError instead of a hang.
+   */
+  const watchdog =
+    (limit: Duration.Duration) =>
+    <A>(operation: string, effect: Effect.Effect<A, PgError>): Effect.Effect<A, PgError> =>
+      effect.pipe(
+        Effect.timeoutFail({
+          duration: limit,
+          onTimeout: () =>
+            new PgConnectError({
+              target,
+              reason: `no answer to ${operation} within ${Duration.format(limit)}; the connection was probably cut`,
+            }),
+        }),
+      )
+  const guard = watchdog(Duration.sum(settings.connectTimeout, Duration.minutes(2)))
+
   const open = (max: number, session: Record<string, string>) =>
     Effect.acquireRelease(
       Effect.sync(() =>
@@ -122,19 +142,28 @@ const make = Effect.fn("PgClient.make")(function* (settings: PgSettings, retry: 
   const sql = yield* open(settings.poolSize, {})
 
   const query = <A>(operation: string, run: (s: Sql) => Promise<A>) =>
-    Effect.tryPromise({ try: () => run(sql), catch: (e) => fromDriver(e, target, operation) })
+    guard(
+      operation,
+      Effect.tryPromise({ try: () => run(sql), catch: (e) => fromDriver(e, target, operation) }),
+    )
 
   const session: PgClientShape["session"] = Effect.acquireRelease(
-    Effect.tryPromise({
-      try: () => sql.reserve(),
-      catch: (e) => fromDriver(e, target, "taking a connection"),
-    }),
+    guard(
+      "taking a connection",
+      Effect.tryPromise({
+        try: () => sql.reserve(),
+        catch: (e) => fromDriver(e, target, "taking a connection"),
+      }),
+    ),
     (reserved) => Effect.sync(() => reserved.release()),
   ).pipe(
     Effect.map(
       (reserved): PgSession => ({
         query: (operation, run) =>
-          Effect.tryPromise({ try: () => run(reserved), catch: (e) => fromDriver(e, target, operation) }),
+          guard(
+            operation,
+            Effect.tryPromise({ try: () => run(reserved), catch: (e) => fromDriver(e, target, operation) }),
+          ),
       }),
     ),
   )
@@ -179,10 +208,18 @@ const make = Effect.fn("PgClient.make")(function* (settings: PgSettings, retry: 
       lock_timeout: `${Math.round(Duration.toMillis(limits.lockTimeout))}`,
       statement_timeout: `${Math.round(Duration.toMillis(limits.statementTimeout))}`,
     }).pipe(
-      Effect.map((pool) => ({
-        query: <A>(operation: string, run: (s: Sql) => Promise<A>) =>
-          Effect.tryPromise({ try: () => run(pool), catch: (e) => fromDriver(e, target, operation) }),
-      })),
+      Effect.map((pool) => {
+        const limit = watchdog(
+          Duration.sum(settings.connectTimeout, Duration.sum(limits.lockTimeout, limits.statementTimeout)),
+        )
+        return {
+          query: <A>(operation: string, run: (s: Sql) => Promise<A>) =>
+            limit(
+              operation,
+              Effect.tryPromise({ try: () => run(pool), catch: (e) => fromDriver(e, target, operation) }),
+            ),
+        }
+      }),
     )
 
   return PgClient.of({ endpoint, forEach, limited, query, session, transaction })

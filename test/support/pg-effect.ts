@@ -45,7 +45,7 @@ export const withClient = <A, E>(
     }).pipe(
       Effect.provide(PgClient.layer(settingsFor(url, 6), retry)),
       Effect.scoped,
-      Logger.withMinimumLogLevel(LogLevel.Error),
+      Logger.withMinimumLogLevel(process.env.PG_TEST_LOG === "debug" ? LogLevel.Debug : LogLevel.Error),
     ),
   )
 
