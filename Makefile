@@ -40,6 +40,7 @@ demo: build
 
 bench: build
 	$(BUN) bench/purge.ts
+	$(BUN) bench/cleanup.ts
 
 clean:
 	rm -rf dist
