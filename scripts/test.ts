@@ -2,7 +2,7 @@
  * Runs `bun test` and ends with one line `N passed, N failed` (the line CI reads), keeping
  * bun's own output and exit code.
  */
-const proc = Bun.spawn([process.execPath, "test", ...process.argv.slice(2)], {
+const proc = Bun.spawn([process.execPath, "test", "--timeout", "60000", ...process.argv.slice(2)], {
   stdout: "inherit",
   stderr: "pipe",
   env: process.env,
