@@ -122,7 +122,10 @@ const runDbsweep = async (url: string) => {
     .filter((line) => line.startsWith("{"))
     .map((line) => JSON.parse(line) as { message: string; timestamp: string })
   const at = (line: { timestamp: string }) => Date.parse(line.timestamp)
-  const listed = logs.find((l) => l.message.startsWith("match list:"))
+  // The batches start after the match list (no index) or the table's sizing (block ranges).
+  const listed = logs.find(
+    (l) => l.message.startsWith("match list:") || / blocks, ranges from /.test(l.message),
+  )
   const batchLines = logs.filter((l) => /^batch \d+: deleted/.test(l.message))
   const batchMs = batchLines.map((l) => Number(/in (\d+) ms$/.exec(l.message)?.[1])).sort((x, y) => x - y)
   const start = Date.parse(summary.startedAt)
@@ -233,7 +236,7 @@ try {
   const s = a.summary
   const inside = s.durationMs / 1000
   console.log(
-    `(a) dbsweep cleanup        ${a.wall.toFixed(2)} s (process start to exit; ${inside.toFixed(2)} s inside the job: ${(a.listMs / 1000).toFixed(2)} s checks + lock + match list, ${(a.batchesMs / 1000).toFixed(2)} s for ${s.batches} batches)`,
+    `(a) dbsweep cleanup        ${a.wall.toFixed(2)} s (process start to exit; ${inside.toFixed(2)} s inside the job: ${(a.listMs / 1000).toFixed(2)} s checks + lock + match list or sizing, ${(a.batchesMs / 1000).toFixed(2)} s for ${s.batches} batches)`,
   )
   console.log(`(b) one DELETE … USING     ${b.toFixed(2)} s`)
   const extrapolated =

@@ -62,6 +62,7 @@ export interface CleanupSummary {
 export const lockName = (target: ResolvedTarget) => `dbsweep.cleanup:${target.pendingName}`
 
 const Count = Schema.Struct({ n: Schema.NumberFromString })
+const Blocks = Schema.Struct({ blocks: Schema.Number, tuples: Schema.Number, pages: Schema.Number })
 const Sample = Schema.Struct({ id: Schema.String, email: Schema.String })
 const Deleted = Schema.Struct({ id: Schema.String, row: Schema.optional(Schema.String) })
 
@@ -204,11 +205,11 @@ const deleteAll = Effect.fn("Cleanup.deleteAll")(function* (
   const lockMs = `${Math.round(Duration.toMillis(options.lockTimeout))}`
   const statementMs = `${Math.round(Duration.toMillis(options.statementTimeout))}`
 
-  type Batch = { readonly pending: ReadonlyArray<string>; readonly users: ReadonlyArray<string> }
+  type Batch = Statements.BatchSpec
   const attempt = (n: number, matches: Batch) => {
     const operation = `cleanup batch ${n}`
     const statement = (sql: Sql | ReservedSql) =>
-      Statements.deleteBatch(sql, target, matches.pending, matches.users, { mode, table: archiveTable })
+      Statements.deleteBatch(sql, target, matches, { mode, table: archiveTable })
     // Without a file, the batch is one statement: a transaction of its own, under the limits.
     if (file === undefined) {
       return limited.query(operation, statement).pipe(
@@ -268,14 +269,73 @@ const deleteAll = Effect.fn("Cleanup.deleteAll")(function* (
         batches: c.batches + 1,
         longestBatchMs: Math.max(c.longestBatchMs, ms),
       }))
-      yield* Effect.logDebug(`batch ${n}: deleted ${deleted} of ${matches.pending.length} in ${ms} ms`)
+      const of =
+        matches.kind === "list"
+          ? `of ${matches.pending.length} listed`
+          : `in blocks ${matches.from}-${matches.to - 1}`
+      yield* Effect.logDebug(`batch ${n}: deleted ${deleted} ${of} in ${ms} ms`)
+      return deleted
     })
 
   let batchFailed = false
   let number = 0
-  // One pass computes the match list (one hash join) and deletes it batch by batch. If the list's
-  // connection drops, a new pass recomputes it: rows already deleted are no longer in it.
-  const pass = Effect.gen(function* () {
+  /** Runs one batch unless stopping; a batch that has started always finishes (or rolls back). */
+  const step = (matches: Batch) =>
+    stopping.pipe(
+      Effect.flatMap((stop) => {
+        if (stop) return Ref.set(interrupted, true).pipe(Effect.as(Option.none<number>()))
+        number += 1
+        return Effect.uninterruptible(
+          batch(number, matches).pipe(Effect.tapError(() => Effect.sync(() => (batchFailed = true)))),
+        ).pipe(Effect.map(Option.some))
+      }),
+    )
+
+  // With an index serving the match, batches walk the pending table by block range and probe the
+  // index: no list to read first, and no batch rescans another's blocks. A range holding more
+  // matches than --batch is taken again until it yields fewer.
+  const rangePass = Effect.gen(function* () {
+    const [size] = yield* client
+      .query("sizing the pending table", (sql) => Statements.pendingBlocks(sql, target))
+      .pipe(Effect.flatMap(decodeRows(Blocks, "sizing the pending table")))
+    const blocks = size?.blocks ?? 0
+    const perBlock = Math.max(1, (size?.tuples ?? 0) / (size?.pages ?? 1))
+    // A range starts at about --batch rows; while ranges yield under half a batch (few matches), the
+    // next ones widen, up to 16 times, so sparse tables are not walked in needlessly small statements.
+    const initial = Math.max(1, Math.floor(options.batchSize / perBlock))
+    let width = initial
+    const ranges = function* () {
+      for (let from = 0; from < blocks; from = Math.min(blocks, from + width)) {
+        yield { from, to: Math.min(blocks, from + width) }
+      }
+    }
+    yield* Effect.logDebug(`${blocks} blocks, ranges from ${initial} blocks`)
+    const drain = (range: {
+      readonly from: number
+      readonly to: number
+    }): Effect.Effect<boolean, PgError | JobFailed | ArchiveFileError> =>
+      step({ kind: "range", ...range, limit: options.batchSize }).pipe(
+        Effect.flatMap(
+          Option.match({
+            onNone: () => Effect.succeed(false),
+            onSome: (deleted) => {
+              if (deleted >= options.batchSize) return drain(range)
+              if (deleted < options.batchSize / 2) width = Math.min(width * 2, initial * 16)
+              return Effect.succeed(true)
+            },
+          }),
+        ),
+      )
+    yield* Stream.fromIterable({ [Symbol.iterator]: ranges }).pipe(
+      Stream.mapEffect(drain, { concurrency: options.concurrency }),
+      Stream.takeWhile((continued) => continued),
+      Stream.runDrain,
+    )
+  })
+
+  // Without one: one pass computes the match list (one hash join) and deletes it batch by batch. If
+  // the list's connection drops, a new pass recomputes it: rows already deleted are no longer in it.
+  const listPass = Effect.gen(function* () {
     const list = new MatchList()
     yield* client.forEach(
       "reading the match list",
@@ -284,25 +344,14 @@ const deleteAll = Effect.fn("Cleanup.deleteAll")(function* (
     )
     yield* Effect.logDebug(`match list: ${list.length} matches`)
     yield* Stream.fromIterable(list.batches(options.batchSize)).pipe(
-      Stream.mapEffect(
-        (matches) =>
-          stopping.pipe(
-            Effect.flatMap((stop) => {
-              if (stop) return Ref.set(interrupted, true).pipe(Effect.as(false))
-              number += 1
-              // A batch that has started always finishes (or rolls back) before the run ends.
-              return Effect.uninterruptible(
-                batch(number, matches).pipe(Effect.tapError(() => Effect.sync(() => (batchFailed = true)))),
-              ).pipe(Effect.as(true))
-            }),
-          ),
-        { concurrency: options.concurrency },
-      ),
+      Stream.mapEffect((matches) => step({ kind: "list", ...matches }).pipe(Effect.map(Option.isSome)), {
+        concurrency: options.concurrency,
+      }),
       Stream.takeWhile((continued) => continued),
       Stream.runDrain,
     )
   })
-  yield* pass.pipe(
+  yield* (target.usersIndexed ? rangePass : listPass).pipe(
     withRetry(
       options.retry,
       (e: PgError | JobFailed | ArchiveFileError) =>

@@ -53,20 +53,44 @@ const lockedBatch = (sql: Sql, t: ResolvedTarget, pendingTids: string, userTids:
           from ${users(sql, t)} u where u.ctid = any(${userTids}::tid[]))
       for update of p skip locked`
 
+/**
+ * One batch by block range: the pending rows stored in blocks [from, to) that match a user now,
+ * by the index on the users table (a TID range scan, then one index probe per row), at most
+ * `limit` of them, locked `FOR UPDATE SKIP LOCKED`. Ranges never overlap, so no batch rescans
+ * what another visited.
+ */
+const lockedRange = (sql: Sql, t: ResolvedTarget, from: number, to: number, limit: number) =>
+  sql`select p.ctid as c from ${pending(sql, t)} p
+      where p.ctid >= ${`(${from},0)`}::tid and p.ctid < ${`(${to},0)`}::tid and ${matching(sql, t)}
+      limit ${limit}
+      for update of p skip locked`
+
+/** Blocks the pending table has now, and about how many rows each holds. */
+export const pendingBlocks = (sql: Sql, t: ResolvedTarget) =>
+  sql`select (pg_relation_size(c.oid) / current_setting('block_size')::bigint)::int as blocks,
+             greatest(c.reltuples, 0)::float8 as tuples, greatest(c.relpages, 1)::int as pages
+      from pg_class c where c.oid = (quote_ident(${t.schema}) || '.' || quote_ident(${t.pendingTable}))::regclass`
+
 export type ArchiveMode = "none" | "rows" | "table"
 
 /**
  * Deletes one batch and returns the primary key of each deleted row; with `rows`, also the whole
  * row as JSON (for the archive file); with `table`, the rows go into `archive` in the same statement.
  */
+export type BatchSpec =
+  | { readonly kind: "list"; readonly pending: ReadonlyArray<string>; readonly users: ReadonlyArray<string> }
+  | { readonly kind: "range"; readonly from: number; readonly to: number; readonly limit: number }
+
 export const deleteBatch = (
   sql: Sql,
   t: ResolvedTarget,
-  pendingTids: ReadonlyArray<string>,
-  userTids: ReadonlyArray<string>,
+  batch: BatchSpec,
   archive: { readonly mode: ArchiveMode; readonly table?: string | undefined },
 ) => {
-  const locked = lockedBatch(sql, t, tidArray(pendingTids), tidArray(userTids))
+  const locked =
+    batch.kind === "list"
+      ? lockedBatch(sql, t, tidArray(batch.pending), tidArray(batch.users))
+      : lockedRange(sql, t, batch.from, batch.to, batch.limit)
   const target = pending(sql, t)
   const key = sql(t.pendingKey)
   if (archive.mode === "table" && archive.table !== undefined) {

@@ -30,6 +30,8 @@ export interface ResolvedTarget extends CleanupTarget {
   /** `"schema"."table"` of the pending table, for messages and the advisory lock name. */
   readonly pendingName: string
   readonly usersName: string
+  /** An index on the users table serves the email match (then batches probe it by block range). */
+  readonly usersIndexed: boolean
 }
 
 /** `"schema"."name"` with embedded quotes doubled: for messages and suggested statements only. */
@@ -195,9 +197,10 @@ export const resolveTarget = Effect.fn("Cleanup.resolveTarget")(function* (
     pendingKey: keys[0]!.name,
     pendingName: quoted(target.schema, target.pendingTable),
     usersName: quoted(target.schema, target.usersTable),
+    usersIndexed: false,
   }
-  yield* warnWithoutIndex(client, resolved, usersOid)
-  return resolved
+  const usersIndexed = yield* servingIndex(client, resolved, usersOid)
+  return { ...resolved, usersIndexed }
 })
 
 const normalize = (def: string) =>
@@ -207,10 +210,11 @@ const normalize = (def: string) =>
     .toLowerCase()
 
 /**
- * The batches re-check each match by row address, so they need no index; but the dry run, and
- * anyone else matching by email, does: suggest the one that serves the rule.
+ * Whether an index on the users table serves the rule. With one, batches walk the pending table by
+ * block range and probe it; without, they fall back to a match list computed once by a hash join
+ * (no index needed), and the dry run scans: warn with the statement that creates the index.
  */
-const warnWithoutIndex = Effect.fn("Cleanup.warnWithoutIndex")(function* (
+const servingIndex = Effect.fn("Cleanup.servingIndex")(function* (
   client: PgClientShape,
   target: ResolvedTarget,
   usersOid: string,
@@ -224,9 +228,10 @@ const warnWithoutIndex = Effect.fn("Cleanup.warnWithoutIndex")(function* (
     .pipe(Effect.flatMap(decodeRows(IndexDef, "checking indexes")))
   const column = target.usersEmailColumn
   const wanted = normalize(target.caseSensitive ? quoted(column) : `lower(${quoted(column)})`)
-  if (defs.some((d) => normalize(d.def) === wanted)) return
+  if (defs.some((d) => normalize(d.def) === wanted)) return true
   const expression = target.caseSensitive ? quoted(column) : `lower(${quoted(column)})`
   yield* Effect.logWarning(
     `no index on ${target.usersName} serves the email match; matching will scan the table: CREATE INDEX CONCURRENTLY ON ${target.usersName} (${expression});`,
   )
+  return false
 })
