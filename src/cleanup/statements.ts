@@ -74,8 +74,9 @@ export const pendingBlocks = (sql: Sql, t: ResolvedTarget) =>
 export type ArchiveMode = "none" | "rows" | "table"
 
 /**
- * Deletes one batch and returns the primary key of each deleted row; with `rows`, also the whole
- * row as JSON (for the archive file); with `table`, the rows go into `archive` in the same statement.
+ * Deletes one batch. With `rows` it returns each deleted row's primary key and the row as JSON (for
+ * the archive file); otherwise one row `{ n }`, the number deleted; with `table`, the rows go into
+ * `archive` in the same statement.
  */
 export type BatchSpec =
   | { readonly kind: "list"; readonly pending: ReadonlyArray<string>; readonly users: ReadonlyArray<string> }
@@ -93,18 +94,21 @@ export const deleteBatch = (
       : lockedRange(sql, t, batch.from, batch.to, batch.limit)
   const target = pending(sql, t)
   const key = sql(t.pendingKey)
-  if (archive.mode === "table" && archive.table !== undefined) {
-    return sql`with b as (${locked}),
-      d as (delete from ${target} p where p.ctid = any(array(select c from b)) returning p.*)
-      insert into ${table(sql, t.schema, archive.table)} select d.* from d returning ${key}::text as id`
-  }
   if (archive.mode === "rows") {
     return sql`with b as (${locked})
       delete from ${target} p where p.ctid = any(array(select c from b))
       returning p.${key}::text as id, row_to_json(p.*)::text as row`
   }
-  return sql`with b as (${locked})
-    delete from ${target} p where p.ctid = any(array(select c from b)) returning p.${key}::text as id`
+  // Without an archive file only the number deleted is needed: counted by the server, not shipped.
+  if (archive.mode === "table" && archive.table !== undefined) {
+    return sql`with b as (${locked}),
+      d as (delete from ${target} p where p.ctid = any(array(select c from b)) returning p.*),
+      a as (insert into ${table(sql, t.schema, archive.table)} select d.* from d returning 1)
+      select count(*)::int as n from a`
+  }
+  return sql`with b as (${locked}),
+    d as (delete from ${target} p where p.ctid = any(array(select c from b)) returning p.${key})
+    select count(*)::int as n from d`
 }
 
 /** The archive table: the pending table's columns plus when the row was archived. */

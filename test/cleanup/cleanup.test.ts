@@ -155,7 +155,7 @@ describe("cleanup rule", () => {
               s,
               target,
               { kind: "list", pending: list.map((m) => String(m.p)), users: list.map((m) => String(m.u)) },
-              { mode: "none" },
+              { mode: "rows" },
             ),
           ),
         )
@@ -180,7 +180,7 @@ describe("cleanup rule", () => {
             s,
             target,
             { kind: "range", from: 0, to: 1000, limit: 1000 },
-            { mode: "none" },
+            { mode: "rows" },
           ),
         )
       }),

@@ -4,7 +4,6 @@
  * DATABASE_URL. Each test gets its own database, cloned from a template. Everything is stopped and
  * removed when the process ends, also when tests fail or the run is interrupted.
  */
-import { afterAll } from "bun:test"
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
@@ -60,17 +59,16 @@ const stopServer = () => {
   dir = undefined
 }
 
-const cleanup = () => {
+/** Stops the shared server and removes its directory (idempotent). */
+export const stopPgServer = () => {
   stopServer()
   started = undefined
 }
+const cleanup = stopPgServer
 
-// Each test file that uses the server stops it when its tests end (bun test does not always run
-// exit hooks); the hooks below cover interrupted runs. Outside the test runner (the benchmark,
-// the demo) afterAll does not exist and the exit hooks alone apply.
-try {
-  afterAll(cleanup)
-} catch {}
+// Under bun test the server is shared by every test file and stopped once, after all of them, by
+// the preloaded test/support/teardown.ts (bun test does not always run exit hooks). The hooks
+// below cover scripts (the benchmark, the demo) and interrupted runs.
 process.on("exit", cleanup)
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
