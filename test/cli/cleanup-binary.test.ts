@@ -67,6 +67,8 @@ describe("dbsweep cleanup (compiled binary)", () => {
     await sql`insert into users (email) values ('late@example.com')`
     for (let i = 0; i < 100 && (await count(sql, matching)) > 0; i++) await Bun.sleep(50)
     expect(await count(sql, matching)).toBe(0)
+    // Let the run that deleted it end and print its summary (the next starts 300 ms later).
+    await Bun.sleep(600)
     daemon.kill("SIGTERM")
     expect(await daemon.exited).toBe(0)
     const runs = summaries(await stdout)
