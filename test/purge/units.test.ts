@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test"
 import type { ChangesPage } from "../../src/couch/schema.ts"
-import { autoLimits, unitsOf } from "../../src/purge/purge.ts"
+import { autoLimits, unitsOf } from "../../src/purge/units.ts"
 
 const row = (i: number, deleted: boolean, revs = 1) => ({
   seq: `${i}-opaque`,

@@ -1,0 +1,44 @@
+import type { ChangesPage } from "../couch/schema.ts"
+import type { BatchLimits, Tombstone } from "./batches.ts"
+
+/** CouchDB 3.5.1 dropped the 100-id limit of `_purge`; the 1000-rev limit stays. */
+export const autoLimits = (version: string): BatchLimits => {
+  const [major = 0, minor = 0, patch = 0] = version.split(".").map((p) => Number.parseInt(p, 10) || 0)
+  const lifted = major > 3 || (major === 3 && (minor > 5 || (minor === 5 && patch >= 1)))
+  return { maxIds: lifted ? 500 : 100, maxRevs: 1000 }
+}
+
+/** Turns one feed page into work units within `limits`; a page without tombstones is one empty unit. */
+export const unitsOf = (page: ChangesPage, limits: BatchLimits, first: number): ReadonlyArray<Unit> => {
+  const units: Array<Unit> = []
+  let pending: Array<Tombstone> = []
+  let revs = 0
+  let previousSeq: string | undefined
+  const close = (seq: string) => {
+    units.push({ n: first + units.length, seq, tombstones: pending })
+    pending = []
+    revs = 0
+  }
+  for (const row of page.results) {
+    // A deleted winner means every leaf is deleted (CouchDB always prefers a live leaf as winner),
+    // so every rev that style=all_docs lists for such a row is a deleted leaf.
+    // https://docs.couchdb.org/en/stable/replication/conflicts.html#working-with-conflicting-documents
+    if (row.deleted === true && row.changes.length > 0) {
+      const leafRevs = row.changes.map((c) => c.rev)
+      const full = pending.length + 1 > limits.maxIds || revs + leafRevs.length > limits.maxRevs
+      if (pending.length > 0 && full && previousSeq !== undefined) close(previousSeq)
+      pending.push({ id: row.id, revs: leafRevs })
+      revs += leafRevs.length
+    }
+    previousSeq = row.seq
+  }
+  close(page.last_seq)
+  return units
+}
+
+export interface Unit {
+  readonly n: number
+  /** The feed position that everything in (and before) this unit reaches. */
+  readonly seq: string
+  readonly tombstones: ReadonlyArray<Tombstone>
+}
