@@ -308,15 +308,18 @@ const deleteAll = Effect.fn("Cleanup.deleteAll")(function* (
       .pipe(Effect.flatMap(decodeRows(Blocks, "sizing the pending table")))
     const blocks = size?.blocks ?? 0
     const perBlock = Math.max(1, (size?.tuples ?? 0) / (size?.pages ?? 1))
-    // A range starts at about --batch rows; while ranges yield under half a batch (few matches), the
-    // next ones widen, up to 16 times, so sparse tables are not walked in needlessly small statements.
+    // A range starts at about --batch rows; then ranges are sized from the matches per block seen so
+    // far (up to 16 times wider), so a batch deletes close to --batch rows and sparse tables are not
+    // walked in needlessly small statements.
     const initial = Math.max(1, Math.floor(options.batchSize / perBlock))
     let width = initial
-    const ranges = function* () {
-      for (let from = 0; from < blocks; from = Math.min(blocks, from + width)) {
-        yield { from, to: Math.min(blocks, from + width) }
-      }
-    }
+    // Unfolded one range at a time (not from an iterable, which a stream reads in chunks), so each
+    // range takes the width known when it is pulled.
+    const ranges = Stream.unfold(0, (from) =>
+      from < blocks
+        ? Option.some([{ from, to: Math.min(blocks, from + width) }, Math.min(blocks, from + width)] as const)
+        : Option.none(),
+    )
     yield* Effect.logDebug(`${blocks} blocks, ranges from ${initial} blocks`)
     const drain = (range: {
       readonly from: number
@@ -328,13 +331,15 @@ const deleteAll = Effect.fn("Cleanup.deleteAll")(function* (
             onNone: () => Effect.succeed(false),
             onSome: (deleted) => {
               if (deleted >= options.batchSize) return drain(range)
-              if (deleted < options.batchSize / 2) width = Math.min(width * 2, initial * 16)
+              // Aim the next ranges at ~90% of a batch of matches (a full batch means scanning again).
+              const share = Math.max(deleted, 1) / Math.max(range.to - range.from, 1)
+              width = Math.round(Math.min(initial * 16, Math.max(initial, (0.9 * options.batchSize) / share)))
               return Effect.succeed(true)
             },
           }),
         ),
       )
-    yield* Stream.fromIterable({ [Symbol.iterator]: ranges }).pipe(
+    yield* ranges.pipe(
       Stream.mapEffect(drain, { concurrency: options.concurrency }),
       Stream.takeWhile((continued) => continued),
       Stream.runDrain,
