@@ -76,6 +76,24 @@ describe("dbsweep cleanup (compiled binary)", () => {
     expect(runs.reduce((n, r) => n + r.deleted, 0)).toBe(101)
   })
 
+  test("--history-table keeps one row per run, dry runs included", async () => {
+    const { url, sql } = await database({ users: 30, pending: 30 })
+    const dry = await runBinary(["cleanup", "--dry-run", "--history-table", "cleanup_runs"], {
+      DATABASE_URL: url,
+    })
+    expect(dry.code).toBe(0)
+    const real = await runBinary(["cleanup", "--history-table", "cleanup_runs"], { DATABASE_URL: url })
+    expect(real.code).toBe(0)
+    const rows = await sql<
+      Array<{ dry_run: boolean; deleted: string; skipped: boolean; error: string | null }>
+    >`
+      select dry_run, deleted::text as deleted, skipped, error from cleanup_runs order by id`
+    expect(rows.map((r) => [r.dry_run, Number(r.deleted), r.skipped, r.error])).toEqual([
+      [true, 0, false, null],
+      [false, 15, false, null],
+    ])
+  })
+
   test("a wrong password exits 3 with one line, and the password appears nowhere", async () => {
     const { url } = await database({ users: 1, pending: 1 })
     const wrong = new URL(url)
