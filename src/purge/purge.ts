@@ -2,7 +2,7 @@ import { Chunk, Console, Effect, Option, Ref, Stream } from "effect"
 import { CouchClient } from "../couch/client.ts"
 import { type CouchError, isRetryable } from "../couch/errors.ts"
 import type { ChangesPage, PurgeOutcome } from "../couch/schema.ts"
-import type { ConfigError } from "../shared/errors.ts"
+import { ConfigError } from "../shared/errors.ts"
 import { Progress } from "../shared/progress.ts"
 import { type RetryPolicy, withRetry } from "../shared/retry.ts"
 import { type BatchLimits, purgeBody, splitBatches, type Tombstone } from "./batches.ts"
@@ -268,7 +268,21 @@ export const runPurge = Effect.fn("Purge.run")(function* (options: PurgeOptions)
     Effect.gen(function* () {
       const none = Option.none<{ from: string; limit: number }>()
       if (yield* options.stopping) return [Chunk.empty<ChangesPage>(), none] as const
-      const page = yield* retried(couch.changes(db, { since: from, limit, style: "all_docs" }))
+      const page = yield* retried(couch.changes(db, { since: from, limit, style: "all_docs" })).pipe(
+        // Only the first `since` comes from outside (flag or checkpoint); CouchDB refuses a seq it
+        // cannot read with 400 (e.g. a last_seq.txt written for another database).
+        Effect.catchTag("CouchBadRequest", (e) =>
+          from === since && /sequence|since/i.test(e.reason)
+            ? Effect.fail<ConfigError | CouchError>(
+                new ConfigError({
+                  message: Option.isSome(options.since)
+                    ? `--since ${since} is not a seq database "${db}" accepts (${e.reason}): use 0, now or a seq from its _changes feed`
+                    : `the checkpoint in ${store.describe(db)} holds a seq database "${db}" refuses (${e.reason}): remove it, or pass --since 0 to start over`,
+                }),
+              )
+            : Effect.fail(e),
+        ),
+      )
       const last = page.results.length < limit || page.pending === 0
       return [Chunk.of(page), last ? none : Option.some({ from: page.last_seq, limit: pageSize })] as const
     }),

@@ -196,6 +196,21 @@ describe("dbsweep purge (compiled binary)", () => {
     expect(batch.stderr).toContain("--batch")
   })
 
+  test("a seq the database refuses (--since, or a checkpoint file from elsewhere) exits 2 and says what to do", async () => {
+    const db = await createDb(t)
+    await seed(t, db, { tombstones: 3 })
+    const since = await runBinary(["purge", "--db", db, "--since", "not-a-seq"], { env: env(), cwd })
+    expect(since.code).toBe(2)
+    expect(since.stderr).toContain("--since not-a-seq")
+    const file = join(cwd, `${db}.seq`)
+    writeFileSync(file, "garbage-from-elsewhere\n")
+    const stale = await runBinary(["purge", "--db", db, "--checkpoint-file", file], { env: env(), cwd })
+    expect(stale.code).toBe(2)
+    expect(stale.stderr).toContain(file)
+    expect(stale.stderr).toContain("--since 0")
+    expect((await dbInfo(t, db)).doc_del_count).toBe(3)
+  })
+
   test("a server that is not there exits 3 and says which URL to check", async () => {
     const r = await runBinary(["purge", "--db", "x", "--retries", "1", "--retry-base", "10ms"], {
       env: env({ COUCHDB_URL: "http://127.0.0.1:9" }),
