@@ -6,22 +6,17 @@ import { Duration, Effect, Exit, Option } from "effect"
 import * as Statements from "../../src/cleanup/statements.ts"
 import { defaultTarget, resolveTarget } from "../../src/cleanup/target.ts"
 import { cleanup, withClient } from "../support/pg-effect.ts"
-import { checksum, connect, count, expectedMatches, seed } from "../support/pg-fixtures.ts"
-import { freshDatabase } from "../support/pg-server.ts"
+import {
+  checksum,
+  closeDatabases,
+  count,
+  expectedMatches,
+  matching,
+  seededDatabase,
+} from "../support/pg-fixtures.ts"
 
-const opened: Array<{ end: () => Promise<void> }> = []
-const database = async (size = { users: 100, pending: 100 }) => {
-  const url = await freshDatabase("c")
-  const sql = connect(url)
-  opened.push(sql)
-  await seed(sql, size)
-  return { url, sql }
-}
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((s) => s.end()))
-})
-
-const matching = `select 1 from pending_users p where exists (select 1 from users u where lower(u.email) = lower(p.email))`
+afterEach(closeDatabases)
+const database = (size = { users: 100, pending: 100 }) => seededDatabase(size, "c")
 
 describe("cleanup rule", () => {
   test("matches emails case-insensitively and deletes only matches; users untouched", async () => {

@@ -1,21 +1,12 @@
 import { afterEach, describe, expect, test } from "bun:test"
 import { startCleanupWorker } from "../../src/index.ts"
-import { connect, count, seed } from "../support/pg-fixtures.ts"
-import { freshDatabase } from "../support/pg-server.ts"
+import { closeDatabases, count, matching, seededDatabase } from "../support/pg-fixtures.ts"
 
-const opened: Array<{ end: () => Promise<void> }> = []
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((s) => s.end()))
-})
-
-const matching = `select 1 from pending_users p where exists (select 1 from users u where lower(u.email) = lower(p.email))`
+afterEach(closeDatabases)
 
 describe("startCleanupWorker (library API)", () => {
   test("runNow deletes and returns the count; status reports the last run; stop closes it", async () => {
-    const url = await freshDatabase("worker")
-    const sql = connect(url)
-    opened.push(sql)
-    await seed(sql, { users: 100, pending: 100 })
+    const { url, sql } = await seededDatabase({ users: 100, pending: 100 }, "worker")
     const worker = await startCleanupWorker({ databaseUrl: url })
     try {
       const before = await worker.status()
@@ -33,10 +24,7 @@ describe("startCleanupWorker (library API)", () => {
   })
 
   test("a schedule runs by itself and status shows it", async () => {
-    const url = await freshDatabase("worker")
-    const sql = connect(url)
-    opened.push(sql)
-    await seed(sql, { users: 40, pending: 40 })
+    const { url, sql } = await seededDatabase({ users: 40, pending: 40 }, "worker")
     const worker = await startCleanupWorker({ databaseUrl: url, every: "200ms" })
     try {
       // The rows go when the batch commits; the run is counted when it ends, a moment later.

@@ -1,29 +1,15 @@
 import { afterEach, describe, expect, test } from "bun:test"
 import {
   checksum,
-  connect,
+  closeDatabases,
   count,
   ensureBinary,
+  matching,
   runBinary,
-  seed,
+  seededDatabase,
   spawnBinary,
 } from "../support/pg-fixtures.ts"
-import { freshDatabase, pgPassword, unusedPort } from "../support/pg-server.ts"
-
-const opened: Array<{ end: () => Promise<void> }> = []
-const database = async (size: { users: number; pending: number }) => {
-  ensureBinary()
-  const url = await freshDatabase("bin")
-  const sql = connect(url)
-  opened.push(sql)
-  await seed(sql, size)
-  return { url, sql }
-}
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((s) => s.end()))
-})
-
-const matching = `select 1 from pending_users p where exists (select 1 from users u where lower(u.email) = lower(p.email))`
+import { pgPassword, unusedPort } from "../support/pg-server.ts"
 
 interface Summary {
   readonly skipped: boolean
@@ -35,6 +21,12 @@ const summaries = (stdout: string): Array<Summary> =>
     .split("\n")
     .filter((l) => l.startsWith("{"))
     .map((l) => JSON.parse(l) as Summary)
+
+afterEach(closeDatabases)
+const database = (size: { users: number; pending: number }) => {
+  ensureBinary()
+  return seededDatabase(size, "bin")
+}
 
 describe("dbsweep cleanup (compiled binary)", () => {
   test("two processes started at once: one skips on the advisory lock, and deletions are exact", async () => {

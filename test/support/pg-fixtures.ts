@@ -2,6 +2,7 @@
 import { existsSync } from "node:fs"
 import { join } from "node:path"
 import postgres from "postgres"
+import { freshDatabase } from "./pg-server.ts"
 
 export const schemaSql = `
 create table users (
@@ -62,6 +63,25 @@ export const count = async (sql: postgres.Sql, query: string) => {
 }
 
 export const connect = (url: string) => postgres(url, { max: 4, onnotice: () => undefined })
+
+/** Pending rows whose email is a user's, ignoring case: what the rule matches. */
+export const matching = `select 1 from pending_users p where exists (select 1 from users u where lower(u.email) = lower(p.email))`
+
+const opened: Array<postgres.Sql> = []
+
+/** A fresh database seeded with `size`, and a connection to it that `closeDatabases` ends. */
+export const seededDatabase = async (size: Seed, prefix = "t") => {
+  const url = await freshDatabase(prefix)
+  const sql = connect(url)
+  opened.push(sql)
+  await seed(sql, size)
+  return { url, sql }
+}
+
+/** Ends the connections `seededDatabase` opened (for afterEach). */
+export const closeDatabases = async () => {
+  await Promise.all(opened.splice(0).map((s) => s.end()))
+}
 
 const root = join(import.meta.dir, "..", "..")
 export const binary = join(root, "dist", "dbsweep")
