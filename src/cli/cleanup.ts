@@ -288,13 +288,15 @@ export const cleanupCommand = Command.make("cleanup", options, (o) =>
       ).pipe(Effect.provide(layer))
     }
 
+    // The summary is printed inside, so an interrupted run (exit 130) still reports what it did.
     const summary = yield* gracefully((stopping) =>
       Effect.gen(function* () {
         const job = yield* CleanupJob
-        return yield* job.run(stopping)
+        const done = yield* job.run(stopping)
+        yield* report(o.json)(done)
+        return done
       }).pipe(Effect.provide(layer)),
     )
-    yield* report(o.json)(summary)
     if (summary.failedBatches > 0) {
       return yield* new JobFailed({
         message: `${summary.failedBatches} batches failed after retries (see the log); their rows are still there: run again`,

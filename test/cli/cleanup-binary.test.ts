@@ -68,6 +68,25 @@ describe("dbsweep cleanup (compiled binary)", () => {
     expect(runs.reduce((n, r) => n + r.deleted, 0)).toBe(101)
   })
 
+  test("SIGINT during a single run: in-flight batches finish, a summary, exit 130; the next run completes", async () => {
+    const { url, sql } = await database({ users: 20000, pending: 20000 })
+    const run = spawnBinary(["cleanup", "--json", "--batch", "10", "--concurrency", "1"], {
+      DATABASE_URL: url,
+    })
+    const stdout = new Response(run.stdout).text()
+    for (let i = 0; i < 500 && (await count(sql, "select 1 from pending_users")) >= 20000; i++)
+      await Bun.sleep(10)
+    run.kill("SIGINT")
+    expect(await run.exited).toBe(130)
+    const [first] = summaries(await stdout) as Array<Summary & { interrupted: boolean }>
+    expect(first?.interrupted).toBe(true)
+    expect(first?.deleted).toBe(20000 - (await count(sql, "select 1 from pending_users")))
+    const rest = await runBinary(["cleanup", "--json"], { DATABASE_URL: url })
+    expect(rest.code).toBe(0)
+    expect((first?.deleted ?? 0) + (summaries(rest.stdout)[0]?.deleted ?? 0)).toBe(10000)
+    expect(await count(sql, matching)).toBe(0)
+  })
+
   test("--history-table keeps one row per run, dry runs included", async () => {
     const { url, sql } = await database({ users: 30, pending: 30 })
     const dry = await runBinary(["cleanup", "--dry-run", "--history-table", "cleanup_runs"], {
