@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, test } from "bun:test"
+import { ensureBinary } from "../support/binary.ts"
 import {
   checksum,
   closeDatabases,
   count,
-  ensureBinary,
   matching,
   runBinary,
   seededDatabase,

@@ -17,26 +17,37 @@ export interface RunResult {
   readonly stderr: string
 }
 
+export interface SpawnOptions {
+  env?: Record<string, string>
+  cwd?: string
+}
+
 /**
- * Runs the compiled binary with only the given environment (plus PATH), in `cwd` (a temp dir, so no
- * stray .env is read). `onStart` sees the process, e.g. to send it a signal.
+ * Starts the compiled binary with only the given environment (plus PATH), in `cwd` (the repo root
+ * unless given), with stdout and stderr piped.
  */
-export const runBinary = async (
-  args: ReadonlyArray<string>,
-  options: {
-    env?: Record<string, string>
-    cwd?: string
-    onStart?: (proc: { kill: (signal?: number | NodeJS.Signals) => void }) => void
-    timeoutMs?: number
-  } = {},
-): Promise<RunResult> => {
+export const spawnBinary = (args: ReadonlyArray<string>, options: SpawnOptions = {}) => {
   ensureBinary()
-  const proc = Bun.spawn([binaryPath, ...args], {
+  return Bun.spawn([binaryPath, ...args], {
     cwd: options.cwd ?? root,
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...options.env },
     stdout: "pipe",
     stderr: "pipe",
   })
+}
+
+/**
+ * Runs the compiled binary to its end (killed after `timeoutMs`). `onStart` sees the process, e.g.
+ * to send it a signal.
+ */
+export const runBinary = async (
+  args: ReadonlyArray<string>,
+  options: SpawnOptions & {
+    onStart?: (proc: { kill: (signal?: number | NodeJS.Signals) => void }) => void
+    timeoutMs?: number
+  } = {},
+): Promise<RunResult> => {
+  const proc = spawnBinary(args, options)
   const timer = setTimeout(() => proc.kill("SIGKILL"), options.timeoutMs ?? 60_000)
   options.onStart?.(proc)
   const [stdout, stderr, code] = await Promise.all([

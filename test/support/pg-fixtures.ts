@@ -1,7 +1,6 @@
 /** Tables, seed data and checks shared by the PostgreSQL tests, the benchmark and the demo. */
-import { existsSync } from "node:fs"
-import { join } from "node:path"
 import postgres from "postgres"
+import { runBinary as runCompiled, spawnBinary as spawnCompiled } from "./binary.ts"
 import { freshDatabase } from "./pg-server.ts"
 
 export const schemaSql = `
@@ -83,50 +82,14 @@ export const closeDatabases = async () => {
   await Promise.all(opened.splice(0).map((s) => s.end()))
 }
 
-const root = join(import.meta.dir, "..", "..")
-export const binary = join(root, "dist", "dbsweep")
+// The cleanup tests run the binary without any .env and with JSON logs, so stdout holds only summaries.
+const cleanupArgs = (args: ReadonlyArray<string>) => [...args, "--no-env-file"]
+const cleanupEnv = (env: Record<string, string>) => ({ LOG_FORMAT: "json", ...env })
 
-/** Builds dist/dbsweep once if it is missing (`make test` builds it first). */
-export const ensureBinary = () => {
-  if (existsSync(binary)) return
-  const built = Bun.spawnSync(
-    [
-      process.execPath,
-      "build",
-      "--compile",
-      "--minify",
-      "--bytecode",
-      "--no-compile-autoload-dotenv",
-      "--no-compile-autoload-bunfig",
-      "src/main.ts",
-      "--outfile",
-      "dist/dbsweep",
-    ],
-    { cwd: root, stdout: "pipe", stderr: "pipe" },
-  )
-  if (built.exitCode !== 0) throw new Error(`building dist/dbsweep failed: ${built.stderr.toString()}`)
-}
-
-export interface Ran {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
-
-/** Runs the binary with `env` only (no inherited DATABASE_URL or .env). */
+/** Starts the binary with `env` only (no inherited DATABASE_URL or .env). */
 export const spawnBinary = (args: ReadonlyArray<string>, env: Record<string, string>) =>
-  Bun.spawn([binary, ...args, "--no-env-file"], {
-    env: { PATH: process.env.PATH ?? "", LOG_FORMAT: "json", ...env },
-    stdout: "pipe",
-    stderr: "pipe",
-  })
+  spawnCompiled(cleanupArgs(args), { env: cleanupEnv(env) })
 
-export const runBinary = async (args: ReadonlyArray<string>, env: Record<string, string>): Promise<Ran> => {
-  const child = spawnBinary(args, env)
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.exited,
-  ])
-  return { code, stdout, stderr }
-}
+/** Runs the binary to its end with `env` only. */
+export const runBinary = (args: ReadonlyArray<string>, env: Record<string, string>) =>
+  runCompiled(cleanupArgs(args), { env: cleanupEnv(env) })
