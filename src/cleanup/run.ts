@@ -184,11 +184,10 @@ const deleteAll = Effect.fn("Cleanup.deleteAll")(function* (
    * already be running, so this run stops cleanly before its next batch: every batch is its own
    * transaction, so nothing is half-done, and the next run continues. (Taking the lock again on the
    * same pool was tried: postgres 3.4.9 can leave a connection the server cut unable to send, and
-   * the run hung.)
+   * the run hung.) Checked at most twice a second, not before every batch: a round trip per batch
+   * costs more than it guards (batches re-check every match, so a brief overlap with another
+   * instance after the lock is lost deletes nothing it should not).
    */
-  // Checked at most twice a second, not before every batch: a round trip per batch costs more
-  // than it guards (batches re-check every match, so a brief overlap with another instance after
-  // the lock is lost deletes nothing it should not).
   let lockCheckedAt = 0
   const ensureLock = Clock.currentTimeMillis.pipe(
     Effect.flatMap((now) => {

@@ -21,14 +21,16 @@ export const LocalDocCheckpointStore = Layer.effect(
     // Updating a _local doc needs its current _rev; remembered per database after each read/write.
     const revs = new Map<string, string>()
     const read = (db: string) =>
-      couch
-        .getLocal(db, checkpointDocId)
-        .pipe(
-          Effect.map(Option.flatMap((doc) => Schema.decodeUnknownOption(CheckpointDoc)(doc))),
-          Effect.tap(
-            Option.match({ onNone: () => revs.delete(db), onSome: (d) => d._rev && revs.set(db, d._rev) }),
-          ),
-        )
+      couch.getLocal(db, checkpointDocId).pipe(
+        Effect.map(Option.flatMap((doc) => Schema.decodeUnknownOption(CheckpointDoc)(doc))),
+        Effect.tap((doc) =>
+          Effect.sync(() => {
+            const rev = Option.getOrUndefined(doc)?._rev
+            if (rev === undefined) revs.delete(db)
+            else revs.set(db, rev)
+          }),
+        ),
+      )
     return CheckpointStore.of({
       describe: (db) => `${couch.server}/${db}/_local/${checkpointDocId}`,
       load: (db) => read(db).pipe(Effect.map(Option.flatMap((d) => Option.fromNullable(d.seq)))),
@@ -45,7 +47,7 @@ export const LocalDocCheckpointStore = Layer.effect(
           Effect.catchTag("CouchConflict", () =>
             read(db).pipe(Effect.flatMap((doc) => write(Option.getOrUndefined(doc)?._rev))),
           ),
-          Effect.tap((rev) => revs.set(db, rev)),
+          Effect.tap((rev) => Effect.sync(() => revs.set(db, rev))),
           Effect.asVoid,
         )
       },
