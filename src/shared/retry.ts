@@ -28,14 +28,23 @@ export const retrySchedule = (policy: RetryPolicy) =>
 
 /**
  * Retries `self` under `policy` while `isRetryable` says so; `onRetry` sees every failure that
- * will be retried (for counting and logging).
+ * will be retried (for counting and logging), not the last one, after which it gives up.
  */
 export const withRetry =
   <E>(policy: RetryPolicy, isRetryable: (error: E) => boolean, onRetry?: (error: E) => Effect.Effect<void>) =>
   <A, E2 extends E, R>(self: Effect.Effect<A, E2, R>): Effect.Effect<A, E2, R> =>
-    Effect.retry(
-      onRetry === undefined
-        ? self
-        : Effect.tapError(self, (e) => (isRetryable(e) ? onRetry(e) : Effect.void)),
-      { schedule: retrySchedule(policy), while: isRetryable },
-    )
+    Effect.suspend(() => {
+      let attempt = 0
+      const observed =
+        onRetry === undefined
+          ? self
+          : Effect.suspend(() => {
+              attempt += 1
+              return self
+            }).pipe(
+              Effect.tapError((e) =>
+                isRetryable(e) && attempt <= policy.retries ? onRetry(e) : Effect.void,
+              ),
+            )
+      return Effect.retry(observed, { schedule: retrySchedule(policy), while: isRetryable })
+    })

@@ -41,6 +41,8 @@ describe("retry policy", () => {
     const r = await attempt(() => new Flaky())
     expect(Exit.isFailure(r.exit)).toBe(true)
     expect(r.calls).toBe(1 + policy.retries)
+    // The last failure, after which it gives up, is not announced as a retry.
+    expect(r.retried).toBe(policy.retries)
   })
 
   test("never retries an error judged not retryable", async () => {
