@@ -3,11 +3,12 @@ import { Command } from "@effect/cli"
 import { BunContext, BunRuntime } from "@effect/platform-bun"
 import { Config, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import { cleanupCommand } from "./cli/cleanup.ts"
+import { wantsColour, withCliConsole } from "./cli/console.ts"
 import { outcomeOf } from "./cli/exit.ts"
 import { purgeCommand } from "./cli/purge.ts"
 import { configProviderLayer, envFileChoice, takeLogLevelFlag } from "./shared/config.ts"
 import { ConfigError } from "./shared/errors.ts"
-import { parseLogLevel } from "./shared/logging.ts"
+import { logLevelNames, parseLogLevel } from "./shared/logging.ts"
 import { version } from "./version.ts"
 
 const dbsweep = Command.make("dbsweep").pipe(
@@ -28,15 +29,33 @@ const logLevel = Effect.gen(function* () {
   const level = parseLogLevel(raw)
   if (level === undefined) {
     return yield* new ConfigError({
-      message: `${source} ${raw} is not a level: use trace, debug, info, warn, error or none`,
+      message: `${source} ${JSON.stringify(raw)} is not a log level: use ${logLevelNames}`,
     })
   }
   return level
 })
 
+/** Flag combinations refused before anything runs. */
+const preflightArgv = Effect.gen(function* () {
+  const envFile = envFileChoice(process.argv)
+  if (envFile.conflict) {
+    return yield* new ConfigError({ message: "--env-file and --no-env-file contradict each other: give one" })
+  }
+  // The wizard asks its questions on a terminal; without one it would wait forever.
+  if (argv.includes("--wizard") && process.stdin.isTTY !== true) {
+    return yield* new ConfigError({
+      message: "--wizard asks questions on a terminal, and stdin is not one: pass the flags instead",
+    })
+  }
+})
+
 const program = Effect.gen(function* () {
+  yield* preflightArgv
   const level = yield* logLevel
-  yield* cli(argv).pipe(Logger.withMinimumLogLevel(level))
+  yield* cli(argv).pipe(
+    Logger.withMinimumLogLevel(level),
+    withCliConsole(wantsColour(process.stdout.isTTY === true, process.env)),
+  )
   return 0
 }).pipe(
   Effect.provide(configProviderLayer(envFileChoice(process.argv)).pipe(Layer.provide(BunContext.layer))),
@@ -46,7 +65,7 @@ BunRuntime.runMain(program.pipe(Effect.provide(BunContext.layer)), {
   disablePrettyLogger: true,
   disableErrorReporting: true,
   teardown: (exit, onExit) => {
-    const outcome = outcomeOf(exit)
+    const outcome = outcomeOf(exit, argv)
     if (outcome.line !== undefined) console.error(outcome.line)
     onExit(outcome.code)
   },

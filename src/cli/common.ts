@@ -1,17 +1,18 @@
 import { Options } from "@effect/cli"
-import { Config, Effect, Option } from "effect"
+import { Effect, Option } from "effect"
 import { type LogFormat, logFormats, loggerLayer } from "../shared/logging.ts"
+import { wantsColour } from "./console.ts"
+import { choiceOption } from "./options.ts"
 
 /** True when stderr is a terminal: pretty logs and a live progress bar, else JSON logs and log lines. */
 export const stderrIsTerminal = (): boolean => process.stderr.isTTY === true
 
 /** Options every job command takes. `--env-file`/`--no-env-file` are read before parsing (see shared/config). */
 export const commonOptions = {
-  logFormat: Options.choice("log-format", logFormats).pipe(
-    Options.withDescription("log format: pretty (default on a terminal), json (default otherwise) or logfmt"),
-    Options.withFallbackConfig(Config.literal(...logFormats)("LOG_FORMAT")),
-    Options.optional,
-  ),
+  logFormat: choiceOption("log-format", logFormats, {
+    env: "LOG_FORMAT",
+    description: "log format: pretty (default on a terminal), json (default otherwise) or logfmt",
+  }),
   envFile: Options.file("env-file").pipe(
     Options.withDescription(
       "read settings from this .env file instead of ./.env (variables already set win)",
@@ -27,5 +28,9 @@ export const withLogFormat =
   <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     Effect.provide(
       self,
-      loggerLayer({ format: Option.getOrUndefined(format), isTerminal: stderrIsTerminal() }),
+      loggerLayer({
+        format: Option.getOrUndefined(format),
+        isTerminal: stderrIsTerminal(),
+        colour: wantsColour(stderrIsTerminal(), process.env),
+      }),
     )

@@ -1,9 +1,9 @@
 import { Options } from "@effect/cli"
 import { FetchHttpClient, FileSystem } from "@effect/platform"
-import { Config, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
+import { Config, Duration, Effect, Layer, Option, Redacted } from "effect"
 import { CouchClient } from "../couch/client.ts"
-import { parseDuration } from "../shared/duration.ts"
 import { ConfigError } from "../shared/errors.ts"
+import { durationOption } from "./options.ts"
 
 /** Flags for reaching CouchDB; each falls back to the variable the original tool read. */
 export const couchOptions = {
@@ -19,17 +19,24 @@ export const couchOptions = {
     Options.withFallbackConfig(Config.string("COUCHDB_USER")),
     Options.optional,
   ),
-  timeout: Options.text("timeout").pipe(
-    Options.withDescription("time limit for each CouchDB request (env COUCHDB_TIMEOUT)"),
-    Options.withFallbackConfig(Config.string("COUCHDB_TIMEOUT")),
-    Options.withDefault("30s"),
-  ),
+  timeout: durationOption("timeout", {
+    env: "COUCHDB_TIMEOUT",
+    fallback: "30s",
+    min: Duration.millis(1),
+    max: Duration.hours(24),
+    description: "time limit for each CouchDB request",
+  }),
 }
 
 const readPassword = Effect.gen(function* () {
   const inline = yield* Config.option(Config.redacted("COUCHDB_PASSWORD"))
-  if (Option.isSome(inline)) return inline
   const file = yield* Config.option(Config.string("COUCHDB_PASSWORD_FILE"))
+  if (Option.isSome(inline) && Option.isSome(file)) {
+    return yield* new ConfigError({
+      message: "both COUCHDB_PASSWORD and COUCHDB_PASSWORD_FILE are set: keep one of them",
+    })
+  }
+  if (Option.isSome(inline)) return inline
   if (Option.isNone(file)) return Option.none<Redacted.Redacted<string>>()
   const fs = yield* FileSystem.FileSystem
   const text = yield* fs.readFileString(file.value).pipe(
@@ -47,7 +54,7 @@ const readPassword = Effect.gen(function* () {
 export const couchLayer = (flags: {
   readonly url: Option.Option<string>
   readonly user: Option.Option<string>
-  readonly timeout: string
+  readonly timeout: Duration.Duration
 }) =>
   Layer.unwrapEffect(
     Effect.gen(function* () {
@@ -56,12 +63,7 @@ export const couchLayer = (flags: {
           message: "no CouchDB server given: set COUCHDB_URL (or pass --url), e.g. http://127.0.0.1:5984",
         })
       }
-      const timeout = parseDuration(flags.timeout)
-      if (Either.isLeft(timeout)) return yield* new ConfigError({ message: `--timeout: ${timeout.left}` })
-      if (Duration.toMillis(timeout.right) <= 0) {
-        return yield* new ConfigError({ message: "--timeout must be more than 0, e.g. 30s" })
-      }
       const password = yield* readPassword
-      return CouchClient.layer({ url: flags.url.value, user: flags.user, password, timeout: timeout.right })
+      return CouchClient.layer({ url: flags.url.value, user: flags.user, password, timeout: flags.timeout })
     }),
   ).pipe(Layer.provide(FetchHttpClient.layer))

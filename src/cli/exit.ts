@@ -1,5 +1,6 @@
-import { ValidationError } from "@effect/cli"
+import { HelpDoc, ValidationError } from "@effect/cli"
 import { Cause, Exit, Predicate } from "effect"
+import { stripAnsi } from "./console.ts"
 
 /** dbsweep's exit codes: the contract with scripts and schedulers. */
 export const ExitCode = {
@@ -55,12 +56,39 @@ export const messageOf = (error: unknown): string => {
 
 export interface Outcome {
   readonly code: number
-  /** A line for stderr, absent when the error was already shown (as @effect/cli does for usage errors). */
+  /** A line for stderr; absent when there is nothing to say. */
   readonly line: string | undefined
 }
 
+/**
+ * The parser's message on one line. "Received unknown argument" also covers a flag given twice or
+ * without its value (the parser takes the first and leaves the rest over): say which it was.
+ */
+export const usageLine = (error: ValidationError.ValidationError, argv: ReadonlyArray<string>): string => {
+  const text = stripAnsi(HelpDoc.toAnsiText(error.error))
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "")
+    .join(" ")
+  const unknown = /^Received unknown argument: '(.*)'$/s.exec(text)
+  if (unknown === null) return text
+  const arg = unknown[1]!
+  if (!arg.startsWith("--")) {
+    return `unexpected argument ${JSON.stringify(arg)}: see --help for the flags (a value with spaces needs quotes)`
+  }
+  const flag = arg.split("=")[0]!
+  const uses = argv.filter((a) => a === flag || a.startsWith(`${flag}=`)).length
+  if (uses > 1) return `${flag} is given ${uses} times: give it once`
+  const at = argv.indexOf(flag)
+  const next = argv[at + 1]
+  if (at >= 0 && (next === undefined || next.startsWith("--"))) {
+    return `${flag} needs a value (e.g. ${flag} VALUE), or it is not a flag of this command: see --help`
+  }
+  return `unknown flag ${flag}: see --help for the flags of this command`
+}
+
 /** Maps the end of the program to an exit code and the line to print. */
-export const outcomeOf = (exit: Exit.Exit<unknown, unknown>): Outcome => {
+export const outcomeOf = (exit: Exit.Exit<unknown, unknown>, argv: ReadonlyArray<string> = []): Outcome => {
   if (Exit.isSuccess(exit))
     return { code: typeof exit.value === "number" ? exit.value : ExitCode.ok, line: undefined }
   const cause = exit.cause
@@ -68,7 +96,9 @@ export const outcomeOf = (exit: Exit.Exit<unknown, unknown>): Outcome => {
   const failure = Cause.failureOption(cause)
   if (failure._tag === "Some") {
     const error = failure.value
-    if (ValidationError.isValidationError(error)) return { code: ExitCode.usage, line: undefined }
+    if (ValidationError.isValidationError(error)) {
+      return { code: ExitCode.usage, line: `dbsweep: ${usageLine(error, argv)}` }
+    }
     return { code: codeOf(error), line: `dbsweep: ${messageOf(error)}` }
   }
   const defect = Cause.squash(cause)

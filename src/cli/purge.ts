@@ -1,50 +1,61 @@
-import { Command, Options } from "@effect/cli"
+import { Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Config, Console, Duration, Effect, Either, Layer, Option } from "effect"
+import { checkDatabaseName } from "../couch/names.ts"
 import { FileCheckpointStore } from "../purge/checkpoint-file.ts"
 import { LocalDocCheckpointStore } from "../purge/checkpoint-local.ts"
 import { type PurgeSummary, runPurge } from "../purge/purge.ts"
-import { parseDuration } from "../shared/duration.ts"
 import { ConfigError, JobFailed } from "../shared/errors.ts"
 import { gracefully } from "../shared/graceful.ts"
 import { logProgress } from "../shared/progress.ts"
 import { defaultRetryPolicy } from "../shared/retry.ts"
 import { commonOptions, stderrIsTerminal, withLogFormat } from "./common.ts"
 import { couchLayer, couchOptions } from "./couch-connection.ts"
+import { durationOption, integerOption, optionalText, parseWhole, shown } from "./options.ts"
 import { terminalProgress } from "./progress-bar.ts"
 
-const positive = (name: string, max: number) => (n: number) =>
-  Number.isInteger(n) && n >= 1 && n <= max
-    ? Either.right(n)
-    : Either.left(`--${name} must be a whole number from 1 to ${max} (got ${n})`)
+const batchOption = Options.text("batch").pipe(
+  Options.withDescription(
+    "document ids per _purge request: auto (100 below CouchDB 3.5.1, 500 from 3.5.1) or a number; halved if the server refuses the size",
+  ),
+  Options.withDefault("auto"),
+  Options.mapEffect((raw) =>
+    raw.trim() === "auto"
+      ? Effect.succeed<number | "auto">("auto")
+      : Either.match(parseWhole(raw, 1, 100_000), {
+          onLeft: () =>
+            Effect.fail(
+              ValidationError.invalidValue(
+                HelpDoc.p(`--batch must be auto or a whole number from 1 to 100000 (got ${shown(raw)})`),
+              ),
+            ),
+          onRight: (n) => Effect.succeed<number | "auto">(n),
+        }),
+  ),
+)
 
 const options = {
   ...commonOptions,
   ...couchOptions,
-  db: Options.text("db").pipe(
-    Options.withDescription("database to purge (env COUCHDB_DB_NAME)"),
-    Options.withFallbackConfig(Config.string("COUCHDB_DB_NAME")),
-    Options.optional,
-  ),
-  batch: Options.text("batch").pipe(
-    Options.withDescription(
-      "document ids per _purge request: auto (100 below CouchDB 3.5.1, 500 from 3.5.1) or a number; halved if the server refuses the size",
-    ),
-    Options.withDefault("auto"),
-  ),
-  concurrency: Options.integer("concurrency").pipe(
-    Options.withDescription("_purge requests in flight at once"),
-    Options.withDefault(10),
-  ),
-  retries: Options.integer("retries").pipe(
-    Options.withDescription(
-      "retries of a failed request (network, timeout, 5xx, 429), exponential with jitter",
-    ),
-    Options.withDefault(defaultRetryPolicy.retries),
-  ),
-  retryBase: Options.text("retry-base").pipe(
-    Options.withDescription("first retry delay, doubled each retry"),
-    Options.withDefault("1s"),
-  ),
+  db: optionalText("db", { env: "COUCHDB_DB_NAME", description: "database to purge" }),
+  batch: batchOption,
+  concurrency: integerOption("concurrency", {
+    min: 1,
+    max: 1000,
+    fallback: 10,
+    description: "_purge requests in flight at once",
+  }),
+  retries: integerOption("retries", {
+    min: 0,
+    max: 100,
+    fallback: defaultRetryPolicy.retries,
+    description: "retries of a failed request (network, timeout, 5xx, 429), exponential with jitter",
+  }),
+  retryBase: durationOption("retry-base", {
+    fallback: "1s",
+    min: Duration.millis(1),
+    max: Duration.minutes(10),
+    description: "first retry delay, doubled each retry",
+  }),
   checkpointFile: Options.file("checkpoint-file").pipe(
     Options.withDescription(
       "keep the checkpoint in this file (the bare seq, like the original tool's last_seq.txt) instead of the database's _local/dbsweep-purge document",
@@ -66,10 +77,12 @@ const options = {
     ),
   ),
   json: Options.boolean("json").pipe(Options.withDescription("print the final summary as JSON on stdout")),
-  pageSize: Options.integer("page-size").pipe(
-    Options.withDescription("rows per _changes request (0 = ten batches)"),
-    Options.withDefault(0),
-  ),
+  pageSize: integerOption("page-size", {
+    min: 0,
+    max: 100_000,
+    fallback: 0,
+    description: "rows per _changes request (0 = ten batches)",
+  }),
 }
 
 const humanSummary = (s: PurgeSummary): string => {
@@ -95,29 +108,12 @@ export const purgeCommand = Command.make("purge", options, (o) =>
       const db = yield* Option.match(o.db, {
         onNone: () =>
           new ConfigError({ message: "no database given: pass --db NAME or set COUCHDB_DB_NAME" }),
-        onSome: Effect.succeed,
+        onSome: (name) =>
+          Either.mapLeft(
+            checkDatabaseName(name),
+            (why) => new ConfigError({ message: `--db / COUCHDB_DB_NAME ${why}` }),
+          ),
       })
-      const batch: Either.Either<number | "auto", string> =
-        o.batch === "auto"
-          ? Either.right("auto")
-          : Either.flatMap(
-              /^\d+$/.test(o.batch)
-                ? Either.right(Number(o.batch))
-                : Either.left(`--batch must be auto or a number (got ${o.batch})`),
-              positive("batch", 100_000),
-            )
-      if (Either.isLeft(batch)) return yield* new ConfigError({ message: batch.left })
-      const concurrency = positive("concurrency", 1000)(o.concurrency)
-      if (Either.isLeft(concurrency)) return yield* new ConfigError({ message: concurrency.left })
-      if (!Number.isInteger(o.retries) || o.retries < 0 || o.retries > 100) {
-        return yield* new ConfigError({
-          message: `--retries must be a whole number from 0 to 100 (got ${o.retries})`,
-        })
-      }
-      const retryBase = parseDuration(o.retryBase)
-      if (Either.isLeft(retryBase))
-        return yield* new ConfigError({ message: `--retry-base: ${retryBase.left}` })
-      if (o.pageSize < 0) return yield* new ConfigError({ message: "--page-size must be 0 (auto) or more" })
       if (o.list && !o.dryRun && o.json) {
         return yield* new ConfigError({ message: "--list and --json both write to stdout: pick one" })
       }
@@ -128,9 +124,9 @@ export const purgeCommand = Command.make("purge", options, (o) =>
       const progress = stderrIsTerminal() && !o.list ? terminalProgress : logProgress(10_000)
       const summary = yield* runPurge({
         db,
-        batch: batch.right,
-        concurrency: concurrency.right,
-        retry: { ...defaultRetryPolicy, retries: o.retries, base: retryBase.right },
+        batch: o.batch,
+        concurrency: o.concurrency,
+        retry: { ...defaultRetryPolicy, retries: o.retries, base: o.retryBase },
         since: o.since,
         dryRun: o.dryRun,
         list: o.list,

@@ -9,6 +9,8 @@ export interface EnvFileChoice {
   readonly path: string | undefined
   /** True when the user named the file (`--env-file`): then a missing file is an error. */
   readonly explicit: boolean
+  /** Both --env-file and --no-env-file were given. */
+  readonly conflict: boolean
 }
 
 /**
@@ -16,13 +18,20 @@ export interface EnvFileChoice {
  * before flags fall back to it. The CLI declares both flags too, so they show in help.
  */
 export const envFileChoice = (argv: ReadonlyArray<string>): EnvFileChoice => {
-  let choice: EnvFileChoice = { path: ".env", explicit: false }
+  let path: string | undefined = ".env"
+  let explicit = false
+  let none = false
   argv.forEach((arg, i) => {
-    if (arg === "--no-env-file") choice = { path: undefined, explicit: false }
-    else if (arg === "--env-file" && argv[i + 1] !== undefined) choice = { path: argv[i + 1], explicit: true }
-    else if (arg.startsWith("--env-file=")) choice = { path: arg.slice("--env-file=".length), explicit: true }
+    if (arg === "--no-env-file") none = true
+    else if (arg === "--env-file" && argv[i + 1] !== undefined) {
+      path = argv[i + 1]
+      explicit = true
+    } else if (arg.startsWith("--env-file=")) {
+      path = arg.slice("--env-file=".length)
+      explicit = true
+    }
   })
-  return choice
+  return { path: none ? undefined : path, explicit: explicit && !none, conflict: none && explicit }
 }
 
 /**

@@ -4,20 +4,25 @@ export type LogFormat = "pretty" | "json" | "logfmt"
 
 export const logFormats: ReadonlyArray<LogFormat> = ["pretty", "json", "logfmt"]
 
+/** The levels `--log-level` and LOG_LEVEL take: the same set the global help lists. */
 const levels: Record<string, LogLevel.LogLevel> = {
   all: LogLevel.All,
   trace: LogLevel.Trace,
   debug: LogLevel.Debug,
   info: LogLevel.Info,
-  warn: LogLevel.Warning,
   warning: LogLevel.Warning,
   error: LogLevel.Error,
   fatal: LogLevel.Fatal,
   none: LogLevel.None,
 }
 
-export const parseLogLevel = (input: string): LogLevel.LogLevel | undefined =>
-  levels[input.trim().toLowerCase()]
+export const logLevelNames = `${Object.keys(levels).slice(0, -1).join(", ")} or none`
+
+export const parseLogLevel = (input: string): LogLevel.LogLevel | undefined => {
+  const name = input.trim().toLowerCase()
+  // "warn" is what most tools call it; accepted as the same level.
+  return levels[name === "warn" ? "warning" : name]
+}
 
 /**
  * Logs go to stderr so stdout stays clean for `--json` summaries and `--list` output.
@@ -26,11 +31,13 @@ export const parseLogLevel = (input: string): LogLevel.LogLevel | undefined =>
 export const loggerLayer = (options: {
   readonly format: LogFormat | undefined
   readonly isTerminal: boolean
+  /** Colour in pretty logs (a terminal, and NO_COLOR unset). */
+  readonly colour: boolean
 }) => {
   const format = options.format ?? (options.isTerminal ? "pretty" : "json")
   const logger =
     format === "pretty"
-      ? Logger.prettyLogger({ stderr: true, colors: options.isTerminal ? "auto" : false })
+      ? Logger.prettyLogger({ stderr: true, colors: options.colour ? "auto" : false })
       : Logger.withConsoleError(format === "json" ? Logger.jsonLogger : Logger.logfmtLogger)
   return Logger.replace(Logger.defaultLogger, logger)
 }
