@@ -1,6 +1,7 @@
 import { Console, Effect } from "effect"
 
-const ansi = /\x1b\[[0-9;]*m/g
+// ESC [ … m: the SGR sequences @effect/cli's help uses.
+const ansi = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g")
 
 /** Removes terminal colour codes. */
 export const stripAnsi = (text: string) => text.replace(ansi, "")

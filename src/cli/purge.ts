@@ -1,5 +1,5 @@
 import { Command, HelpDoc, Options, ValidationError } from "@effect/cli"
-import { Config, Console, Duration, Effect, Either, Layer, Option } from "effect"
+import { Console, Duration, Effect, Either, Layer, Option } from "effect"
 import { checkDatabaseName } from "../couch/names.ts"
 import { FileCheckpointStore } from "../purge/checkpoint-file.ts"
 import { LocalDocCheckpointStore } from "../purge/checkpoint-local.ts"
