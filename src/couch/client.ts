@@ -2,6 +2,15 @@ import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/
 import { Context, type Duration, Effect, Either, Layer, Option, Redacted, Schema } from "effect"
 import { ConfigError } from "../shared/errors.ts"
 import {
+  boundedText,
+  maxAnswerBytes,
+  networkReason,
+  notJson,
+  parseJsonText,
+  redactor,
+  shapeMismatch,
+} from "./answer.ts"
+import {
   CouchBadRequest,
   CouchConflict,
   type CouchError,
@@ -90,6 +99,9 @@ export class CouchClient extends Context.Tag("dbsweep/CouchClient")<CouchClient,
     Layer.effect(CouchClient, makeCouchClient(connection))
 }
 
+/** Error bodies are short JSON; more than this is read no further. */
+const errorBodyBytes = 64 * 1024
+
 const dbPath = (db: string) => `/${encodeURIComponent(db)}`
 
 export const makeCouchClient = Effect.fn("Couch.make")(function* (connection: CouchConnection) {
@@ -114,16 +126,23 @@ export const makeCouchClient = Effect.fn("Couch.make")(function* (connection: Co
     }),
   )
 
+  const clean = redactor(user, password === undefined ? undefined : Redacted.value(password))
+
   const failure = (
     operation: string,
     db: string | undefined,
     res: HttpClientResponse.HttpClientResponse,
   ): Effect.Effect<never, CouchError> =>
-    res.json.pipe(
-      Effect.flatMap(Schema.decodeUnknown(ErrorBody)),
+    boundedText(res, errorBodyBytes).pipe(
+      Effect.map((text) =>
+        parseJsonText(text).pipe(
+          Option.flatMap(Schema.decodeUnknownOption(ErrorBody)),
+          Option.getOrElse(() => ({ error: undefined, reason: undefined })),
+        ),
+      ),
       Effect.orElseSucceed(() => ({ error: undefined, reason: undefined })),
       Effect.flatMap((body): Effect.Effect<never, CouchError> => {
-        const reason = body.reason ?? body.error ?? `HTTP ${res.status}`
+        const reason = clean(body.reason ?? body.error ?? `HTTP ${res.status}`)
         switch (res.status) {
           case 400:
             return new CouchBadRequest({ server, operation, reason })
@@ -143,6 +162,32 @@ export const makeCouchClient = Effect.fn("Couch.make")(function* (connection: Co
       }),
     )
 
+  /** A 2xx answer's body, bounded in size and decoded with `schema`; anything else is a protocol error. */
+  const decoded = <A, I>(
+    operation: string,
+    res: HttpClientResponse.HttpClientResponse,
+    schema: Schema.Schema<A, I>,
+  ): Effect.Effect<{ readonly status: number; readonly body: A }, CouchError> => {
+    const protocol = (reason: string) => new CouchProtocolError({ server, operation, reason })
+    return boundedText(res).pipe(
+      Effect.mapError((problem) =>
+        problem._tag === "TooLarge"
+          ? protocol(`an answer of more than ${maxAnswerBytes / 1024 / 1024} MiB, more than CouchDB sends`)
+          : new CouchUnavailable({ server, operation, kind: "network", reason: clean(problem.reason) }),
+      ),
+      Effect.flatMap((text) =>
+        Option.match(parseJsonText(text), {
+          onNone: () => Effect.fail(protocol(notJson(text, res.headers["content-type"]))),
+          onSome: (json) =>
+            Schema.decodeUnknown(schema)(json).pipe(
+              Effect.mapError((e) => protocol(shapeMismatch(e))),
+              Effect.map((body) => ({ status: res.status, body })),
+            ),
+        }),
+      ),
+    )
+  }
+
   /** Sends one request under the timeout and decodes a 2xx answer with `schema`. */
   const send = <A, I>(
     operation: string,
@@ -152,29 +197,10 @@ export const makeCouchClient = Effect.fn("Couch.make")(function* (connection: Co
   ): Effect.Effect<{ readonly status: number; readonly body: A }, CouchError> =>
     http.execute(request).pipe(
       Effect.mapError(
-        (e) =>
-          new CouchUnavailable({
-            server,
-            operation,
-            kind: "network",
-            reason: e._tag === "RequestError" ? String(e.cause ?? e.reason).split("\n")[0]! : e.message,
-          }),
+        (e) => new CouchUnavailable({ server, operation, kind: "network", reason: clean(networkReason(e)) }),
       ),
       Effect.flatMap((res) =>
-        res.status >= 200 && res.status < 300
-          ? res.json.pipe(
-              Effect.flatMap(Schema.decodeUnknown(schema)),
-              Effect.map((body) => ({ status: res.status, body })),
-              Effect.mapError(
-                (e) =>
-                  new CouchProtocolError({
-                    server,
-                    operation,
-                    reason: e.message.split("\n").slice(0, 2).join(" "),
-                  }),
-              ),
-            )
-          : failure(operation, db, res),
+        res.status >= 200 && res.status < 300 ? decoded(operation, res, schema) : failure(operation, db, res),
       ),
       Effect.timeoutFail({
         duration: connection.timeout,

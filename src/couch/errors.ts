@@ -24,6 +24,11 @@ export class CouchForbidden extends Schema.TaggedError<CouchForbidden>()("CouchF
   reason: Schema.String,
 }) {
   override get message() {
+    // Since CouchDB 3.4, after 5 failed logins from one address the account is locked for about
+    // 5 minutes, and even the right password gets this 403 meanwhile (COUCHDB-FACTS §11).
+    if (/temporarily locked/i.test(this.reason)) {
+      return `CouchDB at ${this.server} has locked the account for a while after repeated failed logins (403 ${this.reason}): fix the password in COUCHDB_PASSWORD (or COUCHDB_PASSWORD_FILE), then wait about 5 minutes before trying again`
+    }
     const hint = this.operation.includes("_purge")
       ? "_purge needs a CouchDB server admin: use an admin account"
       : "use an account with access to it"
