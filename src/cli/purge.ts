@@ -56,7 +56,7 @@ const options = {
     max: Duration.minutes(10),
     description: "first retry delay, doubled each retry",
   }),
-  checkpointFile: Options.file("checkpoint-file").pipe(
+  checkpointFile: Options.text("checkpoint-file").pipe(
     Options.withDescription(
       "keep the checkpoint in this file (the bare seq, like the original tool's last_seq.txt) instead of the database's _local/dbsweep-purge document",
     ),
@@ -96,7 +96,9 @@ const humanSummary = (s: PurgeSummary): string => {
     )
   }
   lines.push(
-    `  checkpoint ${s.checkpoint ?? "(none)"} in ${s.checkpointStore}${s.dryRun ? " (unchanged by a dry run)" : ""}`,
+    s.checkpointSaved
+      ? `  checkpoint ${s.checkpoint ?? "(none)"} in ${s.checkpointStore}${s.dryRun ? " (unchanged by a dry run)" : ""}`
+      : `  checkpoint NOT saved in ${s.checkpointStore} (${s.checkpointError}); it stays at ${s.checkpoint ?? "(none)"}: the next run repeats work from there, nothing is skipped`,
   )
   if (s.interrupted) lines.push("  interrupted: run again to continue from the checkpoint")
   return lines.join("\n")
@@ -137,6 +139,11 @@ export const purgeCommand = Command.make("purge", options, (o) =>
       if (o.json) yield* Console.log(JSON.stringify(summary))
       else yield* Effect.sync(() => process.stderr.write(`${humanSummary(summary)}\n`))
       const failed = summary.failedDocs + summary.failedBatches
+      if (!summary.checkpointSaved) {
+        return yield* new JobFailed({
+          message: `the purge ran but its checkpoint could not be saved in ${summary.checkpointStore} (${summary.checkpointError}): fix that and run again; it will repeat work since ${summary.checkpoint ?? "the start"}, skipping nothing`,
+        })
+      }
       if (failed > 0) {
         return yield* new JobFailed({
           message: `${summary.failedDocs} documents and ${summary.failedBatches} batches were not purged (see the log); the checkpoint stays before them: run again`,

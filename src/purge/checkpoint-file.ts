@@ -1,6 +1,7 @@
 import { FileSystem } from "@effect/platform"
 import { Effect, Layer, Option } from "effect"
 import { ConfigError } from "../shared/errors.ts"
+import { fileProblem, whyNotWritable } from "../shared/files.ts"
 import { CheckpointStore } from "./checkpoint.ts"
 
 /**
@@ -13,26 +14,32 @@ export const FileCheckpointStore = (path: string) =>
     CheckpointStore,
     Effect.gen(function* () {
       const fs = yield* FileSystem.FileSystem
-      const failed = (what: string, e: { readonly message: string }) =>
+      const failed = (what: string, why: string) =>
         new ConfigError({
-          message: `cannot ${what} checkpoint file ${path} (${e.message}): check the path and its permissions`,
+          message: `cannot ${what} --checkpoint-file ${JSON.stringify(path)} (${why}): give a path to a file in a writable directory`,
         })
       return CheckpointStore.of({
         describe: () => path,
+        check: () =>
+          whyNotWritable(fs, path).pipe(
+            Effect.flatMap(
+              Option.match({ onNone: () => Effect.void, onSome: (why) => failed("write", why) }),
+            ),
+          ),
         load: () =>
           Effect.gen(function* () {
-            const exists = yield* fs.exists(path).pipe(Effect.mapError((e) => failed("read", e)))
+            const exists = yield* fs.exists(path).pipe(Effect.mapError((e) => failed("read", fileProblem(e))))
             if (!exists) return Option.none()
             const text = (yield* fs
               .readFileString(path)
-              .pipe(Effect.mapError((e) => failed("read", e)))).trim()
+              .pipe(Effect.mapError((e) => failed("read", fileProblem(e))))).trim()
             return text === "" ? Option.none() : Option.some(text)
           }),
         save: (_db, seq) => {
           const tmp = `${path}.tmp-${Math.random().toString(36).slice(2, 10)}`
           return fs.writeFileString(tmp, `${seq}\n`).pipe(
             Effect.zipRight(fs.rename(tmp, path)),
-            Effect.mapError((e) => failed("write", e)),
+            Effect.mapError((e) => failed("write", fileProblem(e))),
           )
         },
       })

@@ -33,6 +33,9 @@ export const LocalDocCheckpointStore = Layer.effect(
       )
     return CheckpointStore.of({
       describe: (db) => `${couch.server}/${db}/_local/${checkpointDocId}`,
+      // Nothing to probe: _purge needs a server admin, and a server admin may always write _local
+      // docs of an existing database (which dbInfo has already confirmed).
+      check: () => Effect.void,
       load: (db) => read(db).pipe(Effect.map(Option.flatMap((d) => Option.fromNullable(d.seq)))),
       save: (db, seq) => {
         const write = (rev: string | undefined) =>

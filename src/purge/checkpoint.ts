@@ -9,6 +9,11 @@ import type { ConfigError } from "../shared/errors.ts"
 export interface CheckpointStoreShape {
   /** Human-readable location, for logs and the summary. */
   readonly describe: (db: string) => string
+  /**
+   * Fails (a ConfigError, exit 2) when the checkpoint could not be saved, checked before anything
+   * is purged: a purge is irreversible, and a checkpoint that cannot be kept would repeat it blind.
+   */
+  readonly check: (db: string) => Effect.Effect<void, CouchError | ConfigError>
   readonly load: (db: string) => Effect.Effect<Option.Option<string>, CouchError | ConfigError>
   readonly save: (db: string, seq: string) => Effect.Effect<void, CouchError | ConfigError>
 }

@@ -33,8 +33,13 @@ export interface PurgeSummary {
   readonly db: string
   readonly dryRun: boolean
   readonly since: string
+  /** The seq the store holds at the end (what the next run starts from). */
   readonly checkpoint: string | undefined
   readonly checkpointStore: string
+  /** False when the last checkpoint write failed: the next run repeats work, nothing is skipped. */
+  readonly checkpointSaved: boolean
+  /** Why the last checkpoint write failed. */
+  readonly checkpointError: string | undefined
   /** Deleted documents found in the feed. */
   readonly tombstones: number
   /** Leaf revs of those documents (what was, or in a dry run would be, sent). */
@@ -55,7 +60,16 @@ export interface PurgeSummary {
 
 type Counts = Omit<
   PurgeSummary,
-  "db" | "dryRun" | "since" | "checkpoint" | "checkpointStore" | "batchLimit" | "interrupted" | "durationMs"
+  | "db"
+  | "dryRun"
+  | "since"
+  | "checkpoint"
+  | "checkpointStore"
+  | "checkpointSaved"
+  | "checkpointError"
+  | "batchLimit"
+  | "interrupted"
+  | "durationMs"
 >
 
 const zero: Counts = {
@@ -98,12 +112,14 @@ export const runPurge = Effect.fn("Purge.run")(function* (options: PurgeOptions)
       ),
     )
 
-  // Independent look-ups: asked at once, so a slow network costs one round trip, not three.
+  // Independent look-ups: asked at once, so a slow network costs one round trip, not three. The
+  // checkpoint must be writable before anything is purged (a dry run checks it too).
   const [server, info, stored] = yield* Effect.all(
     [
       retried(couch.serverInfo),
       retried(couch.dbInfo(db)),
       Option.isSome(options.since) ? Effect.succeedNone : retried(store.load(db)),
+      store.check(db),
     ],
     { concurrency: "unbounded" },
   )
@@ -115,6 +131,7 @@ export const runPurge = Effect.fn("Purge.run")(function* (options: PurgeOptions)
   const mark = yield* Ref.make(emptyWatermark)
   const lastSaved = yield* Ref.make({ seq: Option.getOrUndefined(stored), at: Date.now() })
   const saveLock = yield* Effect.makeSemaphore(1)
+  const saveError = yield* Ref.make<string | undefined>(undefined)
 
   yield* Effect.logInfo(options.dryRun ? "purge dry run: nothing will be purged" : "purge starting").pipe(
     Effect.annotateLogs({
@@ -139,6 +156,7 @@ export const runPurge = Effect.fn("Purge.run")(function* (options: PurgeOptions)
         if (!force && Date.now() - saved.at < options.checkpointEveryMs) return
         yield* retried(store.save(db, checkpoint))
         yield* Ref.set(lastSaved, { seq: checkpoint, at: Date.now() })
+        yield* Ref.set(saveError, undefined)
         yield* Effect.logDebug("checkpoint saved").pipe(Effect.annotateLogs({ db, seq: checkpoint }))
       }),
     )
@@ -310,7 +328,11 @@ export const runPurge = Effect.fn("Purge.run")(function* (options: PurgeOptions)
       progress.stop.pipe(
         Effect.zipRight(
           saveCheckpoint(true).pipe(
-            Effect.catchAll((e) => Effect.logError(`could not save the checkpoint: ${e.message}`)),
+            Effect.catchAll((e) =>
+              Ref.set(saveError, e.message).pipe(
+                Effect.zipRight(Effect.logError(`could not save the checkpoint: ${e.message}`)),
+              ),
+            ),
           ),
         ),
       ),
@@ -318,15 +340,15 @@ export const runPurge = Effect.fn("Purge.run")(function* (options: PurgeOptions)
   )
 
   const c = yield* Ref.get(counts)
-  const { checkpoint } = yield* Ref.get(mark)
+  const checkpointError = yield* Ref.get(saveError)
   const summary: PurgeSummary = {
     db,
     dryRun: options.dryRun,
     since,
-    checkpoint: options.dryRun
-      ? Option.getOrUndefined(stored)
-      : (checkpoint ?? Option.getOrUndefined(stored)),
+    checkpoint: (yield* Ref.get(lastSaved)).seq,
     checkpointStore: store.describe(db),
+    checkpointSaved: checkpointError === undefined,
+    checkpointError,
     ...c,
     batchLimit: yield* Ref.get(limits),
     interrupted: yield* options.stopping,
