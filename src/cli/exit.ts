@@ -1,49 +1,14 @@
 import { HelpDoc, ValidationError } from "@effect/cli"
-import { Cause, Exit, Predicate } from "effect"
+import { Cause, ConfigError, Exit, Predicate } from "effect"
+import { classifyUnknown, ExitCode } from "../shared/classify.ts"
 import { stripAnsi } from "./console.ts"
 
-/** dbsweep's exit codes: the contract with scripts and schedulers. */
-export const ExitCode = {
-  ok: 0,
-  failures: 1,
-  usage: 2,
-  connect: 3,
-  interrupted: 130,
-} as const
+export { ExitCode }
 
-/**
- * The one table from an error's tag to an exit code. Errors not named here end with 1.
- * Usage and config mistakes are 2; failing to reach or log in to a server is 3.
- */
-const codeByTag: Record<string, number> = {
-  BadConfig: ExitCode.usage,
-  // effect's own ConfigError (a variable read through Config had the wrong form)
-  ConfigError: ExitCode.usage,
-  JobFailed: ExitCode.failures,
-  CouchUnauthorized: ExitCode.connect,
-  CouchForbidden: ExitCode.connect,
-  CouchNotFound: ExitCode.usage,
-  CouchBadRequest: ExitCode.failures,
-  CouchConflict: ExitCode.failures,
-  CouchProtocolError: ExitCode.connect,
-  PgConnectError: ExitCode.connect,
-  PgAuthError: ExitCode.connect,
-  PgMissingObject: ExitCode.usage,
-  PgPermissionError: ExitCode.usage,
-}
-
+/** The exit code of a failure: the parser's and Config's are usage errors; the rest per the one table. */
 const codeOf = (error: unknown): number => {
-  if (ValidationError.isValidationError(error)) return ExitCode.usage
-  if (Predicate.hasProperty(error, "_tag") && typeof error._tag === "string") {
-    if (error._tag === "CouchUnavailable") {
-      // Never reached the server at all: a connection problem; otherwise it failed under load.
-      return Predicate.hasProperty(error, "kind") && error.kind === "status"
-        ? ExitCode.failures
-        : ExitCode.connect
-    }
-    return codeByTag[error._tag] ?? ExitCode.failures
-  }
-  return ExitCode.failures
+  if (ValidationError.isValidationError(error) || ConfigError.isConfigError(error)) return ExitCode.usage
+  return classifyUnknown(error).exitCode
 }
 
 /** One line, no stack: what went wrong and what to do. */

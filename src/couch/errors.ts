@@ -107,6 +107,3 @@ export type CouchError =
   | CouchConflict
   | CouchUnavailable
   | CouchProtocolError
-
-/** The one place that judges which CouchDB failures are worth another attempt. */
-export const isRetryable = (error: { readonly _tag: string }): boolean => error._tag === "CouchUnavailable"

@@ -1,0 +1,424 @@
+import {
+  Cause,
+  Clock,
+  Context,
+  Effect,
+  Exit,
+  Fiber,
+  Layer,
+  Option,
+  ParseResult,
+  Ref,
+  Schedule,
+  Schema,
+  type Stream,
+  SubscriptionRef,
+} from "effect"
+import { type AppError, classify } from "../shared/classify.ts"
+import { ConfigError } from "../shared/errors.ts"
+import { Progress, type ProgressShape } from "../shared/progress.ts"
+import type { Job } from "./job.ts"
+import { describeSchedule, type JobSchedule, nextRunAfter, toSchedule } from "./schedule.ts"
+import { noProgress, type RunState, type RunStatus, type ScheduleStatus } from "./status.ts"
+
+export interface RunHandle {
+  readonly id: string
+  /** True when a run of this job and target was already running: this is that run. */
+  readonly existing: boolean
+}
+
+export interface JobRunnerShape {
+  /**
+   * Starts a run of `job` (options decoded with its Schema), or hands back the run of the same job
+   * and target already in progress.
+   */
+  readonly start: <O, S, I>(
+    job: Job<O, S, I>,
+    input: I,
+    trigger?: RunStatus["trigger"],
+  ) => Effect.Effect<RunHandle, ConfigError>
+  /** Starts (or joins) a run and waits for its end. Interrupting the wait stops the run gracefully. */
+  readonly run: <O, S, I>(job: Job<O, S, I>, input: I) => Effect.Effect<S, AppError>
+  /** How a run ended (waits for it); none for an unknown id. */
+  readonly await: (id: string) => Effect.Effect<Option.Option<Exit.Exit<unknown, AppError>>>
+  /** Asks a run to stop (no new work; work in flight finishes, state is saved) and waits for it. */
+  readonly stop: (id: string) => Effect.Effect<boolean>
+  readonly get: (id: string) => Effect.Effect<Option.Option<RunStatus>>
+  /** Running runs first, then finished ones, newest first (a bounded history). */
+  readonly list: Effect.Effect<ReadonlyArray<RunStatus>>
+  /** The run's status as it changes (the current one first); none for an unknown id. */
+  readonly watch: (id: string) => Effect.Effect<Option.Option<Stream.Stream<RunStatus>>>
+  /**
+   * Runs `job` on `schedule` until the runner closes or `unschedule`: runs never overlap, and an
+   * error no later run can fix (a refused login, a missing table) stops the schedule.
+   */
+  readonly schedule: <O, S, I>(
+    job: Job<O, S, I>,
+    input: I,
+    schedule: JobSchedule,
+    onRun?: (id: string) => Effect.Effect<void>,
+  ) => Effect.Effect<string, ConfigError>
+  readonly unschedule: (id: string) => Effect.Effect<boolean>
+  readonly schedules: Effect.Effect<ReadonlyArray<ScheduleStatus>>
+  /** Waits until the schedule has stopped; its status then. */
+  readonly awaitSchedule: (id: string) => Effect.Effect<Option.Option<ScheduleStatus>>
+}
+
+export class JobRunner extends Context.Tag("dbsweep/JobRunner")<JobRunner, JobRunnerShape>() {
+  /** The runner; `Progress` is where runs also show their progress (a bar, log lines, or nothing). */
+  static readonly layer = (options: { readonly history?: number } = {}) =>
+    Layer.scoped(JobRunner, makeRunner(options.history ?? 100))
+}
+
+interface Entry {
+  readonly key: string
+  readonly status: SubscriptionRef.SubscriptionRef<RunStatus>
+  readonly stopFlag: Ref.Ref<boolean>
+  readonly fiber: Fiber.Fiber<unknown, AppError>
+}
+
+interface ScheduleEntry {
+  readonly status: Ref.Ref<ScheduleStatus>
+  readonly fiber: Fiber.Fiber<void>
+}
+
+const iso = (millis: number) => new Date(millis).toISOString()
+
+/** One line for a run that failed: the error's own message, never a stack. */
+export const failureLine = (cause: Cause.Cause<AppError>): string =>
+  Option.match(Cause.failureOption(cause), {
+    onSome: (e) => e.message.split("\n")[0]!,
+    onNone: () =>
+      Cause.isInterruptedOnly(cause)
+        ? "interrupted"
+        : `internal error: ${String(Cause.squash(cause)).split("\n")[0]} (please report it)`,
+  })
+
+const decodeOptions = <O, S, I>(job: Job<O, S, I>, input: I) =>
+  Schema.decode(job.options)(input).pipe(
+    Effect.mapError(
+      (e) =>
+        new ConfigError({
+          message: `bad ${job.name} options: ${ParseResult.ArrayFormatter.formatErrorSync(e)
+            .map((i) => `${i.path.join(".") || "body"}: ${i.message}`)
+            .join("; ")}`,
+        }),
+    ),
+  )
+
+const makeRunner = Effect.fn("JobRunner.make")(function* (historySize: number) {
+  const display = yield* Progress
+  const active = yield* Ref.make(new Map<string, string>())
+  const entries = yield* Ref.make(new Map<string, Entry>())
+  const history = yield* Ref.make<ReadonlyArray<string>>([])
+  const scheduleEntries = yield* Ref.make(new Map<string, ScheduleEntry>())
+  const counter = yield* Ref.make(0)
+
+  const nextId = (prefix: string) =>
+    Ref.updateAndGet(counter, (n) => n + 1).pipe(Effect.map((n) => `${prefix}-${n}`))
+
+  /** A progress reporter that keeps the run's status and also shows it on the display. */
+  const progressOf = (
+    status: SubscriptionRef.SubscriptionRef<RunStatus>,
+    startedAt: number,
+  ): ProgressShape => {
+    const rate = (done: number) =>
+      Clock.currentTimeMillis.pipe(
+        Effect.map((now) => Math.round(done / Math.max((now - startedAt) / 1000, 0.001))),
+      )
+    return {
+      start: (label, total) =>
+        SubscriptionRef.update(status, (s) => ({
+          ...s,
+          progress: { label, done: 0, total, ratePerSecond: 0 },
+        })).pipe(Effect.zipRight(display.start(label, total))),
+      advance: (n) =>
+        SubscriptionRef.get(status).pipe(
+          Effect.flatMap((s) => {
+            const done = s.progress.done + n
+            return rate(done).pipe(
+              Effect.flatMap((ratePerSecond) =>
+                SubscriptionRef.set(status, {
+                  ...s,
+                  progress: { ...s.progress, done, total: Math.max(s.progress.total, done), ratePerSecond },
+                }),
+              ),
+            )
+          }),
+          Effect.zipRight(display.advance(n)),
+        ),
+      stop: display.stop,
+    }
+  }
+
+  /** Records the end of a run in its status and moves it to the history. */
+  const finish = (
+    id: string,
+    key: string,
+    exit: Exit.Exit<unknown, AppError>,
+    problems: Option.Option<string>,
+  ) =>
+    Effect.gen(function* () {
+      const entry = (yield* Ref.get(entries)).get(id)
+      const now = yield* Clock.currentTimeMillis
+      if (entry !== undefined) {
+        const stopped = yield* Ref.get(entry.stopFlag)
+        const state: RunState = Exit.isSuccess(exit)
+          ? Option.isSome(problems)
+            ? "failed"
+            : stopped
+              ? "interrupted"
+              : "succeeded"
+          : Cause.isInterruptedOnly(exit.cause)
+            ? "interrupted"
+            : "failed"
+        yield* SubscriptionRef.update(entry.status, (s) => ({
+          ...s,
+          state,
+          finishedAt: iso(now),
+          summary: Exit.isSuccess(exit) ? exit.value : s.summary,
+          error: Exit.isSuccess(exit) ? Option.getOrUndefined(problems) : failureLine(exit.cause),
+        }))
+      }
+      yield* Ref.update(active, (m) => {
+        const next = new Map(m)
+        if (next.get(key) === id) next.delete(key)
+        return next
+      })
+      const dropped = yield* Ref.modify(history, (h) => {
+        const all = [id, ...h]
+        return [all.slice(historySize), all.slice(0, historySize)] as const
+      })
+      if (dropped.length > 0) {
+        yield* Ref.update(entries, (m) => {
+          const next = new Map(m)
+          for (const old of dropped) next.delete(old)
+          return next
+        })
+      }
+    })
+
+  const start: JobRunnerShape["start"] = (job, input, trigger = "manual") =>
+    Effect.gen(function* () {
+      const options = yield* decodeOptions(job, input)
+      const target = job.target(options)
+      const key = `${job.name}\u0000${target}`
+      const running = (yield* Ref.get(active)).get(key)
+      if (running !== undefined) return { id: running, existing: true }
+      const id = yield* nextId(job.name)
+      const startedAt = yield* Clock.currentTimeMillis
+      const status = yield* SubscriptionRef.make<RunStatus>({
+        id,
+        job: job.name,
+        target,
+        trigger,
+        state: "running",
+        progress: noProgress,
+        startedAt: iso(startedAt),
+        finishedAt: undefined,
+        summary: undefined,
+        error: undefined,
+      })
+      const stopFlag = yield* Ref.make(false)
+      const context = { stopping: Ref.get(stopFlag), progress: progressOf(status, startedAt) }
+      // A daemon fiber: a run outlives the request that started it, and ends gracefully through its
+      // stop flag (the runner's finalizer raises it for every run still going).
+      const fiber = yield* Effect.forkDaemon(
+        job
+          .run(options, context)
+          .pipe(
+            Effect.onExit((exit) =>
+              finish(id, key, exit, Exit.isSuccess(exit) ? job.problems(exit.value) : Option.none()),
+            ),
+          ),
+      )
+      yield* Ref.update(entries, (m) => new Map(m).set(id, { key, status, stopFlag, fiber }))
+      yield* Ref.update(active, (m) => new Map(m).set(key, id))
+      return { id, existing: false }
+    }).pipe(Effect.uninterruptible)
+
+  const entryOf = (id: string) => Ref.get(entries).pipe(Effect.map((m) => Option.fromNullable(m.get(id))))
+
+  const stop: JobRunnerShape["stop"] = (id) =>
+    entryOf(id).pipe(
+      Effect.flatMap(
+        Option.match({
+          onNone: () => Effect.succeed(false),
+          onSome: (entry) =>
+            Ref.set(entry.stopFlag, true).pipe(Effect.zipRight(Fiber.await(entry.fiber)), Effect.as(true)),
+        }),
+      ),
+    )
+
+  const awaitRun: JobRunnerShape["await"] = (id) =>
+    entryOf(id).pipe(
+      Effect.flatMap(
+        Option.match({
+          onNone: () => Effect.succeedNone,
+          onSome: (e) => Effect.asSome(Fiber.await(e.fiber)),
+        }),
+      ),
+    )
+
+  const run: JobRunnerShape["run"] = <O, S, I>(job: Job<O, S, I>, input: I) =>
+    Effect.gen(function* () {
+      const handle = yield* start(job, input)
+      const entry = yield* entryOf(handle.id)
+      if (Option.isNone(entry)) return yield* Effect.die(`run ${handle.id} vanished`)
+      // The entry was made by a Job of this name for this target, so its fiber yields this S.
+      const fiber = entry.value.fiber as Fiber.Fiber<S, AppError>
+      return yield* Fiber.join(fiber).pipe(Effect.onInterrupt(() => stop(handle.id)))
+    })
+
+  const get: JobRunnerShape["get"] = (id) =>
+    entryOf(id).pipe(
+      Effect.flatMap(
+        Option.match({
+          onNone: () => Effect.succeedNone,
+          onSome: (e) => Effect.asSome(SubscriptionRef.get(e.status)),
+        }),
+      ),
+    )
+
+  const list: JobRunnerShape["list"] = Effect.gen(function* () {
+    const all = yield* Ref.get(entries)
+    const finished = new Set(yield* Ref.get(history))
+    const statuses = yield* Effect.forEach([...all.values()], (e) => SubscriptionRef.get(e.status))
+    const running = statuses.filter((s) => !finished.has(s.id))
+    const done = statuses.filter((s) => finished.has(s.id))
+    const newestFirst = (a: RunStatus, b: RunStatus) =>
+      b.startedAt.localeCompare(a.startedAt) || b.id.localeCompare(a.id)
+    return [...running.sort(newestFirst), ...done.sort(newestFirst)]
+  })
+
+  const watch: JobRunnerShape["watch"] = (id) =>
+    entryOf(id).pipe(Effect.map(Option.map((e) => e.status.changes)))
+
+  const schedule: JobRunnerShape["schedule"] = (job, input, spec, onRun = () => Effect.void) =>
+    Effect.gen(function* () {
+      const options = yield* decodeOptions(job, input)
+      const id = yield* nextId(`schedule-${job.name}`)
+      const status = yield* Ref.make<ScheduleStatus>({
+        id,
+        job: job.name,
+        target: job.target(options),
+        schedule: describeSchedule(spec),
+        state: "waiting",
+        nextRunAt: undefined,
+        runs: 0,
+        lastRunId: undefined,
+        error: undefined,
+      })
+      const fiber = yield* Effect.forkDaemon(scheduleLoop(job, input, spec, status, onRun))
+      yield* Ref.update(scheduleEntries, (m) => new Map(m).set(id, { status, fiber }))
+      return id
+    })
+
+  const setSchedule = (status: Ref.Ref<ScheduleStatus>, patch: Partial<ScheduleStatus>) =>
+    Ref.update(status, (s) => ({ ...s, ...patch }))
+
+  /** One run after another at the schedule's times; stops on an error no later run can fix. */
+  const scheduleLoop = <O, S, I>(
+    job: Job<O, S, I>,
+    input: I,
+    spec: JobSchedule,
+    status: Ref.Ref<ScheduleStatus>,
+    onRun: (id: string) => Effect.Effect<void>,
+  ) =>
+    Effect.gen(function* () {
+      const driver = yield* Schedule.driver(toSchedule(spec))
+      const label = `${job.name} ${describeSchedule(spec)}`
+      yield* Effect.logInfo(`${label}: scheduled`)
+      // `every` runs at once, then after each interval; `cron` waits for its first time.
+      for (let first = spec._tag === "Every"; ; first = false) {
+        if (!first) {
+          const now = yield* Clock.currentTimeMillis
+          yield* setSchedule(status, { state: "waiting", nextRunAt: nextRunAfter(spec, now).toISOString() })
+          const due = yield* driver.next(undefined).pipe(
+            Effect.as(true),
+            Effect.orElseSucceed(() => false),
+          )
+          if (!due) return
+        }
+        yield* setSchedule(status, { state: "running", nextRunAt: undefined })
+        const handle = yield* start(job, input, "schedule")
+        yield* Ref.update(status, (s) => ({ ...s, runs: s.runs + 1, lastRunId: handle.id }))
+        // Stopping the schedule mid-run stops the run gracefully (after its work in flight).
+        const exit = yield* awaitRun(handle.id).pipe(Effect.onInterrupt(() => stop(handle.id)))
+        yield* onRun(handle.id)
+        const failure = Option.flatMap(exit, (e) =>
+          Exit.isFailure(e) ? Cause.failureOption(e.cause) : Option.none(),
+        )
+        if (Option.isSome(failure)) {
+          const message = failure.value.message.split("\n")[0]!
+          if (classify(failure.value).stopsSchedule) {
+            yield* setSchedule(status, { error: message })
+            yield* Effect.logError(
+              `${label}: stopped, no later run can succeed until this is fixed: ${message}`,
+            )
+            return
+          }
+          yield* Effect.logError(`${label}: run ${handle.id} failed: ${message}`)
+        }
+      }
+    }).pipe(
+      Effect.catchAll((e) => setSchedule(status, { error: e.message })),
+      Effect.ensuring(setSchedule(status, { state: "stopped", nextRunAt: undefined })),
+    )
+
+  const scheduleOf = (id: string) =>
+    Ref.get(scheduleEntries).pipe(Effect.map((m) => Option.fromNullable(m.get(id))))
+
+  const unschedule: JobRunnerShape["unschedule"] = (id) =>
+    scheduleOf(id).pipe(
+      Effect.flatMap(
+        Option.match({
+          onNone: () => Effect.succeed(false),
+          onSome: (e) => Fiber.interrupt(e.fiber).pipe(Effect.as(true)),
+        }),
+      ),
+    )
+
+  const schedules: JobRunnerShape["schedules"] = Ref.get(scheduleEntries).pipe(
+    Effect.flatMap((m) => Effect.forEach([...m.values()], (e) => Ref.get(e.status))),
+  )
+
+  const awaitSchedule: JobRunnerShape["awaitSchedule"] = (id) =>
+    scheduleOf(id).pipe(
+      Effect.flatMap(
+        Option.match({
+          onNone: () => Effect.succeedNone,
+          onSome: (e) => Fiber.await(e.fiber).pipe(Effect.zipRight(Ref.get(e.status)), Effect.asSome),
+        }),
+      ),
+    )
+
+  // Closing the runner (the CLI ending, a signal, the server stopping): schedules first, so none
+  // starts a new run, then every run still going is asked to stop and awaited.
+  yield* Effect.addFinalizer(() =>
+    Effect.gen(function* () {
+      const loops = yield* Ref.get(scheduleEntries)
+      yield* Effect.forEach([...loops.values()], (e) => Fiber.interrupt(e.fiber), { discard: true })
+      const runs = yield* Ref.get(entries)
+      yield* Effect.forEach(
+        [...runs.values()],
+        (e) => Ref.set(e.stopFlag, true).pipe(Effect.zipRight(Fiber.await(e.fiber))),
+        { concurrency: "unbounded", discard: true },
+      )
+    }),
+  )
+
+  return JobRunner.of({
+    start,
+    run,
+    await: awaitRun,
+    stop,
+    get,
+    list,
+    watch,
+    schedule,
+    unschedule,
+    schedules,
+    awaitSchedule,
+  })
+})

@@ -1,0 +1,42 @@
+/** What the runner shows of a run: the same shape for the CLI, the library API and the HTTP mode. */
+export type RunState = "running" | "succeeded" | "failed" | "interrupted"
+
+export interface RunProgress {
+  readonly label: string
+  readonly done: number
+  readonly total: number
+  /** Items per second since the run started. */
+  readonly ratePerSecond: number
+}
+
+export interface RunStatus {
+  readonly id: string
+  readonly job: string
+  readonly target: string
+  readonly trigger: "manual" | "schedule"
+  readonly state: RunState
+  readonly progress: RunProgress
+  readonly startedAt: string
+  readonly finishedAt: string | undefined
+  /** The job's summary, once it has one (also for a run that finished with failures). */
+  readonly summary: unknown
+  /** Why the run failed, in one line. */
+  readonly error: string | undefined
+}
+
+export interface ScheduleStatus {
+  readonly id: string
+  readonly job: string
+  readonly target: string
+  /** `every 1h`, `cron 0 * * * *`. */
+  readonly schedule: string
+  /** waiting for its time, running a run, or stopped (by an error no later run can fix, or on request). */
+  readonly state: "waiting" | "running" | "stopped"
+  readonly nextRunAt: string | undefined
+  readonly runs: number
+  readonly lastRunId: string | undefined
+  /** Why the schedule stopped, if an error stopped it. */
+  readonly error: string | undefined
+}
+
+export const noProgress: RunProgress = { label: "", done: 0, total: 0, ratePerSecond: 0 }
