@@ -2,6 +2,7 @@ import {
   Cause,
   Clock,
   Context,
+  Deferred,
   Effect,
   Exit,
   Fiber,
@@ -221,19 +222,21 @@ const makeRunner = Effect.fn("JobRunner.make")(function* (historySize: number) {
       })
       const stopFlag = yield* Ref.make(false)
       const context = { stopping: Ref.get(stopFlag), progress: progressOf(status, startedAt) }
+      // The run starts once it is registered, so its end always finds its entry.
+      const registered = yield* Deferred.make<void>()
       // A daemon fiber: a run outlives the request that started it, and ends gracefully through its
       // stop flag (the runner's finalizer raises it for every run still going).
       const fiber = yield* Effect.forkDaemon(
-        job
-          .run(options, context)
-          .pipe(
-            Effect.onExit((exit) =>
-              finish(id, key, exit, Exit.isSuccess(exit) ? job.problems(exit.value) : Option.none()),
-            ),
+        Deferred.await(registered).pipe(
+          Effect.zipRight(job.run(options, context)),
+          Effect.onExit((exit) =>
+            finish(id, key, exit, Exit.isSuccess(exit) ? job.problems(exit.value) : Option.none()),
           ),
+        ),
       )
       yield* Ref.update(entries, (m) => new Map(m).set(id, { key, status, stopFlag, fiber }))
       yield* Ref.update(active, (m) => new Map(m).set(key, id))
+      yield* Deferred.succeed(registered, undefined)
       return { id, existing: false }
     }).pipe(Effect.uninterruptible)
 
