@@ -1,17 +1,17 @@
 import { Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Console, Duration, Effect, Either, Layer, Option } from "effect"
 import { checkDatabaseName } from "../couch/names.ts"
-import { FileCheckpointStore } from "../purge/checkpoint-file.ts"
-import { LocalDocCheckpointStore } from "../purge/checkpoint-local.ts"
-import { type PurgeSummary, runPurge } from "../purge/purge.ts"
-import { ConfigError, JobFailed } from "../shared/errors.ts"
-import { gracefully } from "../shared/graceful.ts"
+import { JobRunner } from "../jobs/runner.ts"
+import { PurgeJob, type PurgeOptions } from "../purge/job.ts"
+import type { PurgeSummary } from "../purge/purge.ts"
+import { ConfigError } from "../shared/errors.ts"
 import { logProgress } from "../shared/progress.ts"
 import { defaultRetryPolicy } from "../shared/retry.ts"
 import { commonOptions, stderrIsTerminal, withLogFormat } from "./common.ts"
 import { couchLayer, couchOptions } from "./couch-connection.ts"
 import { durationOption, integerOption, optionalText, parseWhole, shown } from "./options.ts"
 import { terminalProgress } from "./progress-bar.ts"
+import { runOnce } from "./run-job.ts"
 
 const batchOption = Options.text("batch").pipe(
   Options.withDescription(
@@ -105,52 +105,42 @@ const humanSummary = (s: PurgeSummary): string => {
 }
 
 export const purgeCommand = Command.make("purge", options, (o) =>
-  gracefully((stopping) =>
-    Effect.gen(function* () {
-      const db = yield* Option.match(o.db, {
-        onNone: () =>
-          new ConfigError({ message: "no database given: pass --db NAME or set COUCHDB_DB_NAME" }),
-        onSome: (name) =>
-          Either.mapLeft(
-            checkDatabaseName(name),
-            (why) => new ConfigError({ message: `--db / COUCHDB_DB_NAME ${why}` }),
-          ),
-      })
-      if (o.list && !o.dryRun && o.json) {
-        return yield* new ConfigError({ message: "--list and --json both write to stdout: pick one" })
-      }
-      const store = Option.match(o.checkpointFile, {
-        onNone: () => LocalDocCheckpointStore,
-        onSome: FileCheckpointStore,
-      })
-      const progress = stderrIsTerminal() && !o.list ? terminalProgress : logProgress(10_000)
-      const summary = yield* runPurge({
-        db,
-        batch: o.batch,
-        concurrency: o.concurrency,
-        retry: { ...defaultRetryPolicy, retries: o.retries, base: o.retryBase },
-        since: o.since,
-        dryRun: o.dryRun,
-        list: o.list,
-        pageSize: o.pageSize,
-        checkpointEveryMs: Duration.toMillis("2 seconds"),
-        stopping,
-      }).pipe(Effect.provide(Layer.mergeAll(store, progress).pipe(Layer.provideMerge(couchLayer(o)))))
-      if (o.json) yield* Console.log(JSON.stringify(summary))
-      else yield* Effect.sync(() => process.stderr.write(`${humanSummary(summary)}\n`))
-      const failed = summary.failedDocs + summary.failedBatches
-      if (!summary.checkpointSaved) {
-        return yield* new JobFailed({
-          message: `the purge ran but its checkpoint could not be saved in ${summary.checkpointStore} (${summary.checkpointError}): fix that and run again; it will repeat work since ${summary.checkpoint ?? "the start"}, skipping nothing`,
-        })
-      }
-      if (failed > 0) {
-        return yield* new JobFailed({
-          message: `${summary.failedDocs} documents and ${summary.failedBatches} batches were not purged (see the log); the checkpoint stays before them: run again`,
-        })
-      }
-    }),
-  ).pipe(withLogFormat(o.logFormat)),
+  Effect.gen(function* () {
+    const db = yield* Option.match(o.db, {
+      onNone: () => new ConfigError({ message: "no database given: pass --db NAME or set COUCHDB_DB_NAME" }),
+      onSome: (name) =>
+        Either.mapLeft(
+          checkDatabaseName(name),
+          (why) => new ConfigError({ message: `--db / COUCHDB_DB_NAME ${why}` }),
+        ),
+    })
+    if (o.list && !o.dryRun && o.json) {
+      return yield* new ConfigError({ message: "--list and --json both write to stdout: pick one" })
+    }
+    const job = yield* PurgeJob
+    const options: PurgeOptions = {
+      db,
+      batch: o.batch,
+      concurrency: o.concurrency,
+      retries: o.retries,
+      retryBase: o.retryBase,
+      since: o.since,
+      dryRun: o.dryRun,
+      list: o.list,
+      pageSize: o.pageSize,
+      checkpointFile: o.checkpointFile,
+    }
+    yield* runOnce(job, options, { json: o.json, human: humanSummary })
+  }).pipe(
+    Effect.provide(
+      JobRunner.layer().pipe(
+        Layer.provideMerge(PurgeJob.layer),
+        Layer.provide(stderrIsTerminal() && !o.list ? terminalProgress : logProgress(10_000)),
+        Layer.provide(couchLayer(o)),
+      ),
+    ),
+    withLogFormat(o.logFormat),
+  ),
 ).pipe(
   Command.withDescription(
     "Permanently purge deleted documents (tombstones) from a CouchDB database. Irreversible: try --dry-run first.",

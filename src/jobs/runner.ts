@@ -35,11 +35,15 @@ export interface JobRunnerShape {
    */
   readonly start: <O, S, I>(
     job: Job<O, S, I>,
-    input: I,
+    options: O,
     trigger?: RunStatus["trigger"],
   ) => Effect.Effect<RunHandle, ConfigError>
   /** Starts (or joins) a run and waits for its end. Interrupting the wait stops the run gracefully. */
-  readonly run: <O, S, I>(job: Job<O, S, I>, input: I) => Effect.Effect<S, AppError>
+  readonly run: <O, S, I>(
+    job: Job<O, S, I>,
+    options: O,
+    report?: (summary: S) => Effect.Effect<void>,
+  ) => Effect.Effect<S, AppError>
   /** How a run ended (waits for it); none for an unknown id. */
   readonly await: (id: string) => Effect.Effect<Option.Option<Exit.Exit<unknown, AppError>>>
   /** Asks a run to stop (no new work; work in flight finishes, state is saved) and waits for it. */
@@ -55,9 +59,9 @@ export interface JobRunnerShape {
    */
   readonly schedule: <O, S, I>(
     job: Job<O, S, I>,
-    input: I,
+    options: O,
     schedule: JobSchedule,
-    onRun?: (id: string) => Effect.Effect<void>,
+    onRun?: (exit: Exit.Exit<S, AppError>) => Effect.Effect<void>,
   ) => Effect.Effect<string, ConfigError>
   readonly unschedule: (id: string) => Effect.Effect<boolean>
   readonly schedules: Effect.Effect<ReadonlyArray<ScheduleStatus>>
@@ -95,16 +99,22 @@ export const failureLine = (cause: Cause.Cause<AppError>): string =>
         : `internal error: ${String(Cause.squash(cause)).split("\n")[0]} (please report it)`,
   })
 
-const decodeOptions = <O, S, I>(job: Job<O, S, I>, input: I) =>
-  Schema.decode(job.options)(input).pipe(
-    Effect.mapError(
-      (e) =>
-        new ConfigError({
-          message: `bad ${job.name} options: ${ParseResult.ArrayFormatter.formatErrorSync(e)
-            .map((i) => `${i.path.join(".") || "body"}: ${i.message}`)
-            .join("; ")}`,
-        }),
-    ),
+/** One line naming each option that is wrong. */
+const badOptions = (job: string, e: ParseResult.ParseError) =>
+  new ConfigError({
+    message: `bad ${job} options: ${ParseResult.ArrayFormatter.formatErrorSync(e)
+      .map((i) => `${i.path.join(".") || "options"} ${i.message}`)
+      .join("; ")}`,
+  })
+
+/** Options from outside (an HTTP body, a library caller's JSON), decoded with the job's Schema. */
+export const decodeOptions = <O, S, I>(job: Job<O, S, I>, input: unknown) =>
+  Schema.decodeUnknown(job.options)(input).pipe(Effect.mapError((e) => badOptions(job.name, e)))
+
+/** Options already typed (the CLI's), checked against the same Schema's rules. */
+const validateOptions = <O, S, I>(job: Job<O, S, I>, options: O) =>
+  Schema.validate(Schema.typeSchema(job.options))(options).pipe(
+    Effect.mapError((e) => badOptions(job.name, e)),
   )
 
 const makeRunner = Effect.fn("JobRunner.make")(function* (historySize: number) {
@@ -201,7 +211,7 @@ const makeRunner = Effect.fn("JobRunner.make")(function* (historySize: number) {
 
   const start: JobRunnerShape["start"] = (job, input, trigger = "manual") =>
     Effect.gen(function* () {
-      const options = yield* decodeOptions(job, input)
+      const options = yield* validateOptions(job, input)
       const target = job.target(options)
       const key = `${job.name}\u0000${target}`
       const running = (yield* Ref.get(active)).get(key)
@@ -226,12 +236,17 @@ const makeRunner = Effect.fn("JobRunner.make")(function* (historySize: number) {
       const registered = yield* Deferred.make<void>()
       // A daemon fiber: a run outlives the request that started it, and ends gracefully through its
       // stop flag (the runner's finalizer raises it for every run still going).
+      // (`start` is uninterruptible, so it cannot be cut between forking and registering; the run
+      // itself must be interruptible again, or no timeout inside it could cancel a request.)
       const fiber = yield* Effect.forkDaemon(
         Deferred.await(registered).pipe(
           Effect.zipRight(job.run(options, context)),
           Effect.onExit((exit) =>
             finish(id, key, exit, Exit.isSuccess(exit) ? job.problems(exit.value) : Option.none()),
           ),
+          // Its failure is reported through `await`, not as an "unhandled error" log line.
+          Effect.withUnhandledErrorLogLevel(Option.none()),
+          Effect.interruptible,
         ),
       )
       yield* Ref.update(entries, (m) => new Map(m).set(id, { key, status, stopFlag, fiber }))
@@ -263,15 +278,47 @@ const makeRunner = Effect.fn("JobRunner.make")(function* (historySize: number) {
       ),
     )
 
-  const run: JobRunnerShape["run"] = <O, S, I>(job: Job<O, S, I>, input: I) =>
-    Effect.gen(function* () {
-      const handle = yield* start(job, input)
-      const entry = yield* entryOf(handle.id)
-      if (Option.isNone(entry)) return yield* Effect.die(`run ${handle.id} vanished`)
-      // The entry was made by a Job of this name for this target, so its fiber yields this S.
-      const fiber = entry.value.fiber as Fiber.Fiber<S, AppError>
-      return yield* Fiber.join(fiber).pipe(Effect.onInterrupt(() => stop(handle.id)))
-    })
+  /**
+   * A run's fiber with its summary type. Runs are keyed by job name and target, and each was
+   * started by a Job of that name, so its fiber yields that Job's summary.
+   */
+  const typedFiber = <O, S, I>(_job: Job<O, S, I>, id: string) =>
+    entryOf(id).pipe(
+      Effect.flatMap(
+        Option.match({
+          onNone: () => Effect.die(`run ${id} vanished`),
+          onSome: (e) => Effect.succeed(e.fiber as Fiber.Fiber<S, AppError>),
+        }),
+      ),
+    )
+
+  /**
+   * Waits for a run; `report` sees its summary however the wait ends. Interrupting the wait (a
+   * signal) stops the run gracefully and still reports what it did.
+   */
+  const awaitTyped = <O, S, I>(
+    job: Job<O, S, I>,
+    id: string,
+    report: (exit: Exit.Exit<S, AppError>) => Effect.Effect<void>,
+  ) =>
+    typedFiber(job, id).pipe(
+      Effect.flatMap((fiber) =>
+        Fiber.await(fiber).pipe(
+          Effect.tap(report),
+          Effect.onInterrupt(() =>
+            stop(id).pipe(Effect.zipRight(Fiber.await(fiber)), Effect.flatMap(report)),
+          ),
+        ),
+      ),
+    )
+
+  const run: JobRunnerShape["run"] = (job, options, report = () => Effect.void) =>
+    start(job, options).pipe(
+      Effect.flatMap((handle) =>
+        awaitTyped(job, handle.id, (exit) => (Exit.isSuccess(exit) ? report(exit.value) : Effect.void)),
+      ),
+      Effect.flatten,
+    )
 
   const get: JobRunnerShape["get"] = (id) =>
     entryOf(id).pipe(
@@ -299,7 +346,7 @@ const makeRunner = Effect.fn("JobRunner.make")(function* (historySize: number) {
 
   const schedule: JobRunnerShape["schedule"] = (job, input, spec, onRun = () => Effect.void) =>
     Effect.gen(function* () {
-      const options = yield* decodeOptions(job, input)
+      const options = yield* validateOptions(job, input)
       const id = yield* nextId(`schedule-${job.name}`)
       const status = yield* Ref.make<ScheduleStatus>({
         id,
@@ -323,10 +370,10 @@ const makeRunner = Effect.fn("JobRunner.make")(function* (historySize: number) {
   /** One run after another at the schedule's times; stops on an error no later run can fix. */
   const scheduleLoop = <O, S, I>(
     job: Job<O, S, I>,
-    input: I,
+    options: O,
     spec: JobSchedule,
     status: Ref.Ref<ScheduleStatus>,
-    onRun: (id: string) => Effect.Effect<void>,
+    onRun: (exit: Exit.Exit<S, AppError>) => Effect.Effect<void>,
   ) =>
     Effect.gen(function* () {
       const driver = yield* Schedule.driver(toSchedule(spec))
@@ -344,14 +391,11 @@ const makeRunner = Effect.fn("JobRunner.make")(function* (historySize: number) {
           if (!due) return
         }
         yield* setSchedule(status, { state: "running", nextRunAt: undefined })
-        const handle = yield* start(job, input, "schedule")
+        const handle = yield* start(job, options, "schedule")
         yield* Ref.update(status, (s) => ({ ...s, runs: s.runs + 1, lastRunId: handle.id }))
         // Stopping the schedule mid-run stops the run gracefully (after its work in flight).
-        const exit = yield* awaitRun(handle.id).pipe(Effect.onInterrupt(() => stop(handle.id)))
-        yield* onRun(handle.id)
-        const failure = Option.flatMap(exit, (e) =>
-          Exit.isFailure(e) ? Cause.failureOption(e.cause) : Option.none(),
-        )
+        const exit = yield* awaitTyped(job, handle.id, onRun)
+        const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
         if (Option.isSome(failure)) {
           const message = failure.value.message.split("\n")[0]!
           if (classify(failure.value).stopsSchedule) {

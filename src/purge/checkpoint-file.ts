@@ -2,46 +2,45 @@ import { FileSystem } from "@effect/platform"
 import { Effect, Layer, Option } from "effect"
 import { ConfigError } from "../shared/errors.ts"
 import { fileProblem, whyNotWritable } from "../shared/files.ts"
-import { CheckpointStore } from "./checkpoint.ts"
+import { CheckpointStore, type CheckpointStoreShape } from "./checkpoint.ts"
 
 /**
  * A plain file holding the bare seq, as the original tool's `last_seq.txt` did, so either tool
  * can continue from the other's file. Written to a temporary file and renamed, so a crash never
  * leaves half a seq.
  */
+export const makeFileCheckpointStore = (fs: FileSystem.FileSystem, path: string): CheckpointStoreShape => {
+  const failed = (what: string, why: string) =>
+    new ConfigError({
+      message: `cannot ${what} --checkpoint-file ${JSON.stringify(path)} (${why}): give a path to a file in a writable directory`,
+    })
+  return {
+    describe: () => path,
+    check: () =>
+      whyNotWritable(fs, path).pipe(
+        Effect.flatMap(Option.match({ onNone: () => Effect.void, onSome: (why) => failed("write", why) })),
+      ),
+    load: () =>
+      Effect.gen(function* () {
+        const exists = yield* fs.exists(path).pipe(Effect.mapError((e) => failed("read", fileProblem(e))))
+        if (!exists) return Option.none()
+        const text = (yield* fs
+          .readFileString(path)
+          .pipe(Effect.mapError((e) => failed("read", fileProblem(e))))).trim()
+        return text === "" ? Option.none() : Option.some(text)
+      }),
+    save: (_db, seq) => {
+      const tmp = `${path}.tmp-${Math.random().toString(36).slice(2, 10)}`
+      return fs.writeFileString(tmp, `${seq}\n`).pipe(
+        Effect.zipRight(fs.rename(tmp, path)),
+        Effect.mapError((e) => failed("write", fileProblem(e))),
+      )
+    },
+  }
+}
+
 export const FileCheckpointStore = (path: string) =>
   Layer.effect(
     CheckpointStore,
-    Effect.gen(function* () {
-      const fs = yield* FileSystem.FileSystem
-      const failed = (what: string, why: string) =>
-        new ConfigError({
-          message: `cannot ${what} --checkpoint-file ${JSON.stringify(path)} (${why}): give a path to a file in a writable directory`,
-        })
-      return CheckpointStore.of({
-        describe: () => path,
-        check: () =>
-          whyNotWritable(fs, path).pipe(
-            Effect.flatMap(
-              Option.match({ onNone: () => Effect.void, onSome: (why) => failed("write", why) }),
-            ),
-          ),
-        load: () =>
-          Effect.gen(function* () {
-            const exists = yield* fs.exists(path).pipe(Effect.mapError((e) => failed("read", fileProblem(e))))
-            if (!exists) return Option.none()
-            const text = (yield* fs
-              .readFileString(path)
-              .pipe(Effect.mapError((e) => failed("read", fileProblem(e))))).trim()
-            return text === "" ? Option.none() : Option.some(text)
-          }),
-        save: (_db, seq) => {
-          const tmp = `${path}.tmp-${Math.random().toString(36).slice(2, 10)}`
-          return fs.writeFileString(tmp, `${seq}\n`).pipe(
-            Effect.zipRight(fs.rename(tmp, path)),
-            Effect.mapError((e) => failed("write", fileProblem(e))),
-          )
-        },
-      })
-    }),
+    FileSystem.FileSystem.pipe(Effect.map((fs) => makeFileCheckpointStore(fs, path))),
   )

@@ -1,5 +1,5 @@
 import { Effect, Layer, Option, Schema } from "effect"
-import { CouchClient } from "../couch/client.ts"
+import { CouchClient, type CouchClientShape } from "../couch/client.ts"
 import { CheckpointStore } from "./checkpoint.ts"
 
 /**
@@ -14,10 +14,8 @@ const CheckpointDoc = Schema.Struct({
   seq: Schema.optional(Schema.String),
 })
 
-export const LocalDocCheckpointStore = Layer.effect(
-  CheckpointStore,
-  Effect.gen(function* () {
-    const couch = yield* CouchClient
+export const makeLocalDocCheckpointStore = (couch: CouchClientShape) =>
+  Effect.sync(() => {
     // Updating a _local doc needs its current _rev; remembered per database after each read/write.
     const revs = new Map<string, string>()
     const read = (db: string) =>
@@ -55,5 +53,9 @@ export const LocalDocCheckpointStore = Layer.effect(
         )
       },
     })
-  }),
+  })
+
+export const LocalDocCheckpointStore = Layer.effect(
+  CheckpointStore,
+  CouchClient.pipe(Effect.flatMap(makeLocalDocCheckpointStore)),
 )

@@ -1,4 +1,4 @@
-import { Duration, Either } from "effect"
+import { Duration, Either, ParseResult, Schema } from "effect"
 
 /** Parses "500ms", "1s", "2m", "1h", "7d" or a bare number of seconds into a Duration. */
 export const parseDuration = (input: string): Either.Either<Duration.Duration, string> => {
@@ -18,3 +18,17 @@ export const parseDuration = (input: string): Either.Either<Duration.Duration, s
       return Either.right(Duration.seconds(n))
   }
 }
+
+/** A duration written as text ("500ms", "30s", "1h"): how options carry durations in JSON and flags. */
+export const DurationFromString = Schema.transformOrFail(Schema.String, Schema.DurationFromSelf, {
+  strict: true,
+  decode: (text, _, ast) =>
+    Either.match(parseDuration(text), {
+      onLeft: (why) => ParseResult.fail(new ParseResult.Type(ast, text, why)),
+      onRight: ParseResult.succeed,
+    }),
+  encode: (d) => ParseResult.succeed(`${Duration.toMillis(d)}ms`),
+}).annotations({
+  identifier: "Duration",
+  description: 'a duration such as "500ms", "30s", "5m", "1h" or "7d"',
+})

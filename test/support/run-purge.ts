@@ -2,20 +2,21 @@ import { FetchHttpClient } from "@effect/platform"
 import { BunContext } from "@effect/platform-bun"
 import { Duration, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
 import { CouchClient } from "../../src/couch/client.ts"
+import { CheckpointStore } from "../../src/purge/checkpoint.ts"
 import { FileCheckpointStore } from "../../src/purge/checkpoint-file.ts"
 import { LocalDocCheckpointStore } from "../../src/purge/checkpoint-local.ts"
-import { type PurgeOptions, runPurge } from "../../src/purge/purge.ts"
-import { silentProgress } from "../../src/shared/progress.ts"
+import { type PurgeSettings, runPurge } from "../../src/purge/purge.ts"
+import { Progress, silentProgress } from "../../src/shared/progress.ts"
 import type { CouchTarget } from "./couch-target.ts"
 
 /** Runs the purge program in this process against `t`, as the CLI would, with quick retries. */
 export const purgeIn = (
   t: CouchTarget,
   db: string,
-  overrides: Partial<PurgeOptions> & { checkpointFile?: string } = {},
+  overrides: Partial<PurgeSettings> & { checkpointFile?: string; stopping?: Effect.Effect<boolean> } = {},
 ) => {
-  const { checkpointFile, ...rest } = overrides
-  const options: PurgeOptions = {
+  const { checkpointFile, stopping, ...rest } = overrides
+  const settings: PurgeSettings = {
     db,
     batch: "auto",
     concurrency: 10,
@@ -25,7 +26,6 @@ export const purgeIn = (
     list: false,
     pageSize: 0,
     checkpointEveryMs: 0,
-    stopping: Effect.succeed(false),
     ...rest,
   }
   const client = CouchClient.layer({
@@ -35,7 +35,15 @@ export const purgeIn = (
     timeout: Duration.seconds(10),
   }).pipe(Layer.provide(FetchHttpClient.layer))
   const store = checkpointFile === undefined ? LocalDocCheckpointStore : FileCheckpointStore(checkpointFile)
-  return runPurge(options).pipe(
+  return Effect.gen(function* () {
+    const couch = yield* CouchClient
+    const checkpoints = yield* CheckpointStore
+    const progress = yield* Progress
+    return yield* runPurge(couch, checkpoints, settings, {
+      stopping: stopping ?? Effect.succeed(false),
+      progress,
+    })
+  }).pipe(
     Effect.provide(
       Layer.mergeAll(store, silentProgress).pipe(
         Layer.provideMerge(client),

@@ -1,0 +1,70 @@
+import { Effect, Ref } from "effect"
+import type { AppError } from "../shared/classify.ts"
+import { isRetryable } from "../shared/classify.ts"
+import { type RetryPolicy, withRetry } from "../shared/retry.ts"
+
+/** What a purge run counted; the summary carries them as they are. */
+export interface PurgeCounts {
+  /** Deleted documents found in the feed. */
+  readonly tombstones: number
+  /** Leaf revs of those documents (what was, or in a dry run would be, sent). */
+  readonly revs: number
+  readonly purgedRevs: number
+  /** Revs the server no longer had as leaves (purged meanwhile, or the doc was edited). */
+  readonly alreadyGone: number
+  readonly failedDocs: number
+  readonly failedBatches: number
+  readonly requests: number
+  /** Requests answered 202: accepted without quorum. */
+  readonly accepted: number
+  readonly retries: number
+}
+
+export const zeroCounts: PurgeCounts = {
+  tombstones: 0,
+  revs: 0,
+  purgedRevs: 0,
+  alreadyGone: 0,
+  failedDocs: 0,
+  failedBatches: 0,
+  requests: 0,
+  accepted: 0,
+  retries: 0,
+}
+
+export const addCounts = (c: PurgeCounts, delta: Partial<PurgeCounts>): PurgeCounts => ({
+  tombstones: c.tombstones + (delta.tombstones ?? 0),
+  revs: c.revs + (delta.revs ?? 0),
+  purgedRevs: c.purgedRevs + (delta.purgedRevs ?? 0),
+  alreadyGone: c.alreadyGone + (delta.alreadyGone ?? 0),
+  failedDocs: c.failedDocs + (delta.failedDocs ?? 0),
+  failedBatches: c.failedBatches + (delta.failedBatches ?? 0),
+  requests: c.requests + (delta.requests ?? 0),
+  accepted: c.accepted + (delta.accepted ?? 0),
+  retries: c.retries + (delta.retries ?? 0),
+})
+
+/** The run's counts, shared by its steps (a Ref: the steps run on many fibers). */
+export interface Counter {
+  readonly bump: (delta: Partial<PurgeCounts>) => Effect.Effect<void>
+  readonly get: Effect.Effect<PurgeCounts>
+  /** Retries `effect` under the run's policy, counting each retry. */
+  readonly retried: <A, E extends AppError>(effect: Effect.Effect<A, E>) => Effect.Effect<A, E>
+}
+
+export const makeCounter = (policy: RetryPolicy) =>
+  Ref.make(zeroCounts).pipe(
+    Effect.map((ref): Counter => {
+      const bump = (delta: Partial<PurgeCounts>) => Ref.update(ref, (c) => addCounts(c, delta))
+      return {
+        bump,
+        get: Ref.get(ref),
+        retried: (effect) =>
+          effect.pipe(
+            withRetry(policy, isRetryable, (e: AppError) =>
+              bump({ retries: 1 }).pipe(Effect.zipRight(Effect.logDebug(`retrying after: ${e.message}`))),
+            ),
+          ),
+      }
+    }),
+  )

@@ -1,0 +1,94 @@
+import { FileSystem } from "@effect/platform"
+import { Context, Duration, Effect, Either, Layer, Option, Schema } from "effect"
+import { CouchClient } from "../couch/client.ts"
+import { checkDatabaseName } from "../couch/names.ts"
+import type { Job } from "../jobs/job.ts"
+import { DurationFromString } from "../shared/duration.ts"
+import { defaultRetryPolicy } from "../shared/retry.ts"
+import { makeFileCheckpointStore } from "./checkpoint-file.ts"
+import { makeLocalDocCheckpointStore } from "./checkpoint-local.ts"
+import { type PurgeSummary, runPurge } from "./purge.ts"
+
+const whole = (min: number, max: number) => Schema.Int.pipe(Schema.between(min, max))
+
+/** A CouchDB database name, by CouchDB's own rule. */
+export const DatabaseName = Schema.String.pipe(
+  Schema.filter((name) =>
+    Either.match(checkDatabaseName(name), { onLeft: (why) => why, onRight: () => true }),
+  ),
+)
+
+/** The purge job's options: what the CLI flags, the library API and HTTP bodies give. */
+export const PurgeOptions = Schema.Struct({
+  db: DatabaseName,
+  batch: Schema.optionalWith(Schema.Union(Schema.Literal("auto"), whole(1, 100_000)), {
+    default: () => "auto" as const,
+  }),
+  concurrency: Schema.optionalWith(whole(1, 1000), { default: () => 10 }),
+  retries: Schema.optionalWith(whole(0, 100), { default: () => defaultRetryPolicy.retries }),
+  retryBase: Schema.optionalWith(DurationFromString, { default: () => defaultRetryPolicy.base }),
+  /** 0, now or a seq; the checkpoint when absent. */
+  since: Schema.optionalWith(Schema.String, { as: "Option" }),
+  dryRun: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  list: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  pageSize: Schema.optionalWith(whole(0, 100_000), { default: () => 0 }),
+  /** Keep the checkpoint in this file instead of the database's `_local/dbsweep-purge`. */
+  checkpointFile: Schema.optionalWith(Schema.String, { as: "Option" }),
+})
+export type PurgeOptions = typeof PurgeOptions.Type
+
+/** Work that failed inside a finished purge, in one line. */
+export const purgeProblems = (s: PurgeSummary): Option.Option<string> => {
+  if (!s.checkpointSaved) {
+    return Option.some(
+      `the purge ran but its checkpoint could not be saved in ${s.checkpointStore} (${s.checkpointError}): fix that and run again; it will repeat work since ${s.checkpoint ?? "the start"}, skipping nothing`,
+    )
+  }
+  if (s.failedDocs + s.failedBatches > 0) {
+    return Option.some(
+      `${s.failedDocs} documents and ${s.failedBatches} batches were not purged (see the log); the checkpoint stays before them: run again`,
+    )
+  }
+  return Option.none()
+}
+
+export class PurgeJob extends Context.Tag("dbsweep/PurgeJob")<
+  PurgeJob,
+  Job<PurgeOptions, PurgeSummary, typeof PurgeOptions.Encoded>
+>() {
+  /** Needs the CouchDB client and a file system (for `checkpointFile`). */
+  static readonly layer = Layer.effect(
+    PurgeJob,
+    Effect.gen(function* () {
+      const couch = yield* CouchClient
+      const fs = yield* FileSystem.FileSystem
+      const local = yield* makeLocalDocCheckpointStore(couch)
+      return PurgeJob.of({
+        name: "purge",
+        options: PurgeOptions,
+        target: (o) => o.db,
+        problems: purgeProblems,
+        run: (o, context) =>
+          runPurge(
+            couch,
+            Option.match(o.checkpointFile, {
+              onNone: () => local,
+              onSome: (path) => makeFileCheckpointStore(fs, path),
+            }),
+            {
+              db: o.db,
+              batch: o.batch,
+              concurrency: o.concurrency,
+              retry: { ...defaultRetryPolicy, retries: o.retries, base: o.retryBase },
+              since: o.since,
+              dryRun: o.dryRun,
+              list: o.list,
+              pageSize: o.pageSize,
+              checkpointEveryMs: Duration.toMillis("2 seconds"),
+            },
+            context,
+          ),
+      })
+    }),
+  )
+}
