@@ -1,5 +1,5 @@
 import { Command, HelpDoc, Options, ValidationError } from "@effect/cli"
-import { Console, Duration, Effect, Either, Layer, Option } from "effect"
+import { Duration, Effect, Either, Layer, Option } from "effect"
 import { checkDatabaseName } from "../couch/names.ts"
 import { JobRunner } from "../jobs/runner.ts"
 import { PurgeJob, type PurgeOptions } from "../purge/job.ts"
