@@ -1,7 +1,7 @@
 // The storage model of the CouchDB-API test server (CouchDB 3.x semantics): revision trees,
 // the by-seq change log with opaque seqs, and one database's documents, _local docs and purges.
 // https://docs.couchdb.org/en/stable/replication/conflicts.html#working-with-conflicting-documents
-import { createHash } from "node:crypto"
+import { newRevId } from "./couch-term.ts"
 
 export class CouchError extends Error {
   constructor(
@@ -63,12 +63,6 @@ export const parseRev = (rev: unknown): { pos: number; hash: string } | undefine
   const m = /^(\d+)-(.+)$/.exec(rev)
   return m?.[1] && m[2] ? { pos: Number(m[1]), hash: m[2] } : undefined
 }
-
-/** Deterministic rev id: md5 over (deleted, parent rev, body JSON), like CouchDB's new_revid (not byte-identical). */
-export const newRevHash = (deleted: boolean, parent: RevNode | undefined, bodyJson: string): string =>
-  createHash("md5")
-    .update(`${deleted ? 1 : 0}|${parent ? revOf(parent) : ""}|${bodyJson}`)
-    .digest("hex")
 
 /**
  * CouchDB's deterministic winner order: live leaves before deleted ones, then the highest
@@ -375,7 +369,7 @@ export class Db {
     }
     const bodyJson = JSON.stringify(input.body)
     const wasLive = doc ? !doc.winner.deleted : undefined
-    const hash = newRevHash(input.deleted, parent, bodyJson)
+    const hash = newRevId(input.deleted, parent, input.body)
     const r = addLeaf(doc, id, parent, hash, input.deleted, input.body)
     this.external += bodyJson.length
     this.touch(r.doc, wasLive)
