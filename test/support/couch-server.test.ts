@@ -81,6 +81,18 @@ const changes = (db: string, qs = ""): Promise<Reply<Changes>> =>
   call<Changes>("GET", `/${db}/_changes?${qs}`)
 const info = async (db: string): Promise<DbInfo> => (await call<DbInfo>("GET", `/${db}`)).body
 const seqNum = (seq: string): number => Number(seq.split("-")[0])
+/** Whether `xs` splits into two increasing runs (greedy: each x extends the highest tail below it). */
+const twoRuns = (xs: number[]): boolean => {
+  let hi = -1
+  let lo = -1
+  for (const x of xs) {
+    if (x > hi) hi = x
+    else if (x > lo) lo = x
+    else return false
+  }
+  return true
+}
+const byId = <T extends { id: string }>(rows: T[]): T[] => [...rows].sort((a, b) => (a.id < b.id ? -1 : 1))
 
 beforeAll(async () => {
   server = await startCouchServer({
@@ -220,9 +232,9 @@ describe("_changes", () => {
       ],
     })
     const main = (await changes(db)).body.results
-    expect(main.map((c) => [c.id, c.changes.length, c.deleted])).toEqual([
-      ["mixed", 1, undefined],
+    expect(byId(main).map((c) => [c.id, c.changes.length, c.deleted])).toEqual([
       ["gone", 1, true],
+      ["mixed", 1, undefined],
     ])
     const all = (await changes(db, "style=all_docs")).body.results
     expect(all.find((c) => c.id === "mixed")?.changes).toEqual([{ rev: "1-a" }, { rev: "1-b" }])
@@ -234,7 +246,8 @@ describe("_changes", () => {
     const db = await freshDb()
     const docs = Array.from({ length: 25 }, (_, i) => ({ _id: `d${String(i).padStart(2, "0")}` }))
     const first = (await call<Written[]>("POST", `/${db}/_bulk_docs`, { docs })).body
-    await call("PUT", `/${db}/d03`, { _rev: first[3]?.rev, again: true }) // d03 moves to the end
+    const before = (await changes(db)).body.last_seq
+    await call("PUT", `/${db}/d03`, { _rev: first[3]?.rev, again: true }) // d03 moves to the end of its shard
     const seen: string[] = []
     let since = "0"
     let pendings: number[] = []
@@ -247,7 +260,7 @@ describe("_changes", () => {
     }
     expect(seen).toHaveLength(25)
     expect(new Set(seen).size).toBe(25)
-    expect(seen.at(-1)).toBe("d03")
+    expect((await changes(db, `since=${before}`)).body.results.map((c) => c.id)).toEqual(["d03"])
     expect(pendings).toEqual([15, 5, 0])
     expect(seqNum(since)).toBe(26)
     expect((await changes(db, `since=${since}`)).body.results).toEqual([])
@@ -256,6 +269,35 @@ describe("_changes", () => {
       status: 400,
       body: { error: "bad_request", reason: "Malformed sequence supplied in 'since' parameter." },
     })
+  })
+
+  test("q=2 (facts §6): the order differs between calls, the rows, last_seq and per-shard order do not", async () => {
+    const db = await freshDb()
+    const docs = Array.from({ length: 200 }, (_, i) => ({ _id: `d${String(i).padStart(3, "0")}` }))
+    await call("POST", `/${db}/_bulk_docs`, { docs })
+    const calls = await Promise.all([1, 2, 3].map(async () => (await changes(db)).body))
+    const orders = calls.map((c) => c.results.map((r) => Number(r.id.slice(1))))
+    for (const c of calls) {
+      expect(c.results.map((r) => r.id).sort()).toEqual(docs.map((d) => d._id))
+      expect(c.last_seq).toBe(calls[0]?.last_seq ?? "")
+      // Prefixes read 1…200 in output order (the sum of the shard seqs reached).
+      expect(c.results.map((r) => seqNum(r.seq))).toEqual(orders[0]?.map((_, i) => i + 1) ?? [])
+    }
+    expect(new Set(orders.map((o) => o.join())).size).toBeGreaterThan(1)
+    // Two shards, each in creation order: every answer is a merge of two increasing runs.
+    for (const o of orders) expect(twoRuns(o)).toBe(true)
+    expect(twoRuns([2, 1, 0])).toBe(false)
+    // Any row's seq resumes right after it: the rest of that answer, in whatever order.
+    const first = calls[0]?.results ?? []
+    for (const i of [0, 57, 133, 199]) {
+      const rest = (await changes(db, `since=${first[i]?.seq}`)).body.results.map((r) => r.id).sort()
+      expect(rest).toEqual(
+        first
+          .slice(i + 1)
+          .map((r) => r.id)
+          .sort(),
+      )
+    }
   })
 
   test("a long-edited doc: superseded entries are compacted away, paging still exact", async () => {
@@ -268,10 +310,13 @@ describe("_changes", () => {
     await call("POST", `/${db}/_bulk_docs`, { new_edits: false, docs })
     await call("PUT", `/${db}/y`, {})
     const first = (await changes(db, "limit=1")).body
-    expect(first.results.map((c) => [c.id, seqNum(c.seq)])).toEqual([["x", 6000]])
     expect(first.pending).toBe(1)
     const rest = (await changes(db, `since=${first.last_seq}`)).body
-    expect(rest.results.map((c) => [c.id, seqNum(c.seq)])).toEqual([["y", 6001]])
+    const rows = [...first.results, ...rest.results]
+    expect(rows.map((c) => c.id).sort()).toEqual(["x", "y"])
+    // x is listed once, at its latest seq (its shard's 6000th; the other shard adds 0 or 1).
+    expect(seqNum(rows.find((c) => c.id === "x")?.seq ?? "")).toBeGreaterThanOrEqual(6000)
+    expect(seqNum(rest.last_seq)).toBe(6001)
     expect((await call("GET", `/${db}/x`)).body._rev).toBe("6000-h6000")
   })
 
@@ -355,14 +400,13 @@ describe("_purge", () => {
         { _id: "q", _rev: "1-q" },
       ],
     })
-    const seq0 = (await changes(db)).body.results.find((c) => c.id === "p")?.seq ?? ""
+    const seq0 = (await changes(db)).body.last_seq
     expect((await call<Purge>("POST", `/${db}/_purge`, { p: ["1-a"] })).body.purged).toEqual({ p: ["1-a"] })
     expect((await call("GET", `/${db}/p`)).body).toEqual({ error: "not_found", reason: "deleted" })
-    const feed = (await changes(db, "style=all_docs")).body.results
-    expect(feed.map((c) => c.id)).toEqual(["q", "p"])
-    const p = feed[1]
-    expect(p).toMatchObject({ id: "p", changes: [{ rev: "1-b" }], deleted: true })
-    expect(seqNum(p?.seq ?? "")).toBeGreaterThan(seqNum(seq0))
+    expect((await changes(db, "style=all_docs")).body.results.map((c) => c.id).sort()).toEqual(["p", "q"])
+    // Re-sequenced: the only change since the purge, now with its one remaining (deleted) leaf.
+    const since = (await changes(db, `style=all_docs&since=${seq0}`)).body.results
+    expect(since).toMatchObject([{ id: "p", changes: [{ rev: "1-b" }], deleted: true }])
     expect(await info(db)).toMatchObject({ doc_count: 1, doc_del_count: 1 })
   })
 

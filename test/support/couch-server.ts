@@ -5,6 +5,7 @@
 //     [--latency MS] [--error-rate 0.2] [--drop-rate 0.05] [--drop-after-rate 0.05] [--seed N]
 import { createHmac, randomBytes } from "node:crypto"
 import { parseArgs } from "node:util"
+import { decodeSeq, readFeed } from "./couch-changes.ts"
 import {
   type Body,
   badRequest,
@@ -12,9 +13,7 @@ import {
   Db,
   type DocInput,
   type DocRecord,
-  decodeSeq,
   docJson,
-  encodeSeq,
   fail,
   findNode,
   illegalDbName,
@@ -98,6 +97,15 @@ const intParam = (q: URLSearchParams, name: string, dflt: number): number => {
     ? n
     : fail(400, "query_parse_error", `Invalid value for integer: "${v}"`)
 }
+// chttpd_db parses `limit` with list_to_integer: anything else is a badarg crash, answered 500
+// with a random ref (facts §6: limit=abc).
+const changesLimit = (q: URLSearchParams): number => {
+  const v = q.get("limit")
+  if (v === null) return Number.MAX_SAFE_INTEGER
+  if (!/^[+-]?\d+$/.test(v))
+    throw new CouchError(500, "unknown_error", "badarg", { ref: randomBytes(4).readUInt32BE() })
+  return Number(v) < 0 ? fail(400, "query_parse_error", `Invalid value for integer: "${v}"`) : Number(v)
+}
 const jsonParam = (q: URLSearchParams, ...names: string[]): unknown => {
   const v = names.map((n) => q.get(n)).find((x) => x !== null)
   return v == null ? undefined : parseJson(v)
@@ -112,7 +120,10 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
   const maxRevs = options.maxPurgeRevs ?? 1000
   const admin = options.admin
   const users = options.users ?? []
-  const rng = mulberry32(options.seed ?? Math.floor(Math.random() * 2 ** 32))
+  const seed = options.seed ?? Math.floor(Math.random() * 2 ** 32)
+  const rng = mulberry32(seed)
+  // A separate stream for the order of _changes rows, so fault draws stay as seeded.
+  const interleave = mulberry32(seed ^ 0x5bd1e995)
   const uuid = randomBytes(16).toString("hex")
   const secret = randomBytes(16).toString("hex")
   const dbs = new Map<string, Db>()
@@ -354,50 +365,41 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
         docIds = b.doc_ids ?? docIds
       }
     }
-    const feed = q.get("feed") ?? "normal"
-    if (feed !== "normal") {
-      if (["continuous", "longpoll", "live", "eventsource"].includes(feed))
-        badRequest(`feed=${feed} is not implemented by the dbsweep CouchDB test server`)
+    const feedType = q.get("feed") ?? "normal"
+    if (feedType !== "normal") {
+      if (["continuous", "longpoll", "live", "eventsource"].includes(feedType))
+        badRequest(`feed=${feedType} is not implemented by the dbsweep CouchDB test server`)
       badRequest("Supported `feed` types: normal, continuous, live, longpoll, eventsource")
     }
     const since = q.get("since") ?? "0"
-    const sinceN =
+    const sinceV =
       since === "now"
-        ? db.updateSeq
+        ? db.updateSeqs
         : (decodeSeq(since) ?? badRequest("Malformed sequence supplied in 'since' parameter."))
-    const limit = Math.max(1, intParam(q, "limit", Number.MAX_SAFE_INTEGER)) // limit=0 acts as 1
+    const limit = Math.max(1, changesLimit(q)) // limit=0 acts as 1
     const allLeaves = q.get("style") === "all_docs"
     const includeDocs = q.get("include_docs") === "true"
-    const desc = q.get("descending") === "true"
-    const filter =
+    const ids =
       q.get("filter") === "_doc_ids" && Array.isArray(docIds) ? new Set(docIds.map(String)) : undefined
-    const { log } = db
-    const results: Body[] = []
-    let lastPos = -1
-    const step = desc ? -1 : 1
-    for (
-      let pos = desc ? log.seqs.length - 1 : log.firstAfter(sinceN);
-      pos >= 0 && pos < log.seqs.length && results.length < limit;
-      pos += step
-    ) {
-      if (!log.alive[pos]) continue
-      const id = log.ids[pos] ?? ""
-      const doc = db.docs.get(id)
-      if (!doc || (filter && !filter.has(id))) continue
-      lastPos = pos
+    const feed = readFeed(db.logs, db.updateSeqs, (id) => db.docs.has(id), {
+      since: sinceV,
+      limit,
+      descending: q.get("descending") === "true",
+      ids,
+      random: interleave,
+    })
+    const results = feed.rows.map(({ id, seq }): Body => {
+      const doc = db.docs.get(id) as DocRecord
       const revs = allLeaves ? sortedLeaves(doc) : [doc.winner]
-      results.push({
-        seq: encodeSeq(doc.seq),
+      return {
+        seq,
         id,
         changes: revs.map((n) => ({ rev: revOf(n) })),
         ...(doc.winner.deleted ? { deleted: true } : {}),
         ...(includeDocs ? { doc: docJson(id, doc.winner) } : {}),
-      })
-    }
-    const full = results.length === limit && lastPos >= 0
-    const lastSeq = full || desc ? (log.seqs[lastPos] ?? 0) : Math.max(sinceN, db.updateSeq)
-    const pending = full && !desc ? log.live - log.before(lastPos + 1) : 0
-    return json(200, { results, last_seq: encodeSeq(lastSeq), pending })
+      }
+    })
+    return json(200, { results, last_seq: feed.lastSeq, pending: feed.pending })
   }
 
   // https://docs.couchdb.org/en/stable/api/database/misc.html#db-purge (limits: chttpd_db, [purge])
@@ -573,7 +575,7 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
       const res = await route(ctx, segs)
       return dropAfter ? dropped() : res
     } catch (e) {
-      if (e instanceof CouchError) return json(e.status, { error: e.error, reason: e.reason })
+      if (e instanceof CouchError) return json(e.status, { error: e.error, reason: e.reason, ...e.extra })
       if (e instanceof URIError) return json(400, { error: "bad_request", reason: "invalid URL encoding" })
       return json(500, { error: "unknown_error", reason: String(e) })
     }

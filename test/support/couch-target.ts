@@ -193,6 +193,22 @@ export const allChanges = async (t: CouchTarget, db: string): Promise<Array<Chan
   }
 }
 
+/**
+ * A feed as a set: one "id revs deleted" line per row, sorted. A clustered CouchDB interleaves its
+ * shards differently on every call and a row's seq depends on that order (COUCHDB-FACTS §6), so two
+ * reads of an unchanged database agree only on this, never on order or seqs.
+ */
+export const feedState = (rows: ReadonlyArray<ChangeRow>): Array<string> =>
+  rows
+    .map(
+      (r) =>
+        `${r.id} ${r.changes
+          .map((c) => c.rev)
+          .sort()
+          .join(",")} ${r.deleted === true}`,
+    )
+    .sort()
+
 /** The leaf revs CouchDB holds for a document (`open_revs=all`), or [] when it is gone. */
 export const leafRevs = async (t: CouchTarget, db: string, id: string): Promise<Array<string>> => {
   const r = await couch(t, "GET", `/${db}/${encodeURIComponent(id)}?conflicts=true`)
