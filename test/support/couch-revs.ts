@@ -2,6 +2,7 @@
 // the by-seq change log with opaque seqs, and one database's documents, _local docs and purges.
 // https://docs.couchdb.org/en/stable/replication/conflicts.html#working-with-conflicting-documents
 import { ChangeLog, encodeSeq, Q, shardOf } from "./couch-changes.ts"
+import { codePointOrder } from "./couch-range.ts"
 import { newRevId } from "./couch-term.ts"
 
 export class CouchError extends Error {
@@ -62,10 +63,12 @@ export interface DocRecord {
 
 export const revOf = (n: RevNode): string => `${n.pos}-${n.hash}`
 
+/** couch_doc:parse_rev: "N-id", where an id of 32 characters must be hex (it becomes 16 bytes). */
 export const parseRev = (rev: unknown): { pos: number; hash: string } | undefined => {
   if (typeof rev !== "string") return undefined
   const m = /^(\d+)-(.+)$/.exec(rev)
-  return m?.[1] && m[2] ? { pos: Number(m[1]), hash: m[2] } : undefined
+  if (!m?.[1] || !m[2] || (m[2].length === 32 && !/^[0-9a-fA-F]{32}$/.test(m[2]))) return undefined
+  return { pos: Number(m[1]), hash: m[2] }
 }
 
 /**
@@ -233,6 +236,10 @@ export const docJson = (id: string, n: RevNode): Body => ({
 export class Db {
   docs = new Map<string, DocRecord>()
   local = new Map<string, { rev: number; body: Body }>()
+  /** the `_security` object (set by the server when it creates the database) */
+  security: Body = {}
+  purgedInfosLimit = 1000
+  readonly startTime = String(Math.floor(Date.now() / 1000))
   /** per shard: its by-seq log, update seq and purge seq */
   logs = Array.from({ length: Q }, () => new ChangeLog())
   updateSeqs = Array.from({ length: Q }, () => 0)
@@ -301,15 +308,17 @@ export class Db {
     this.external += JSON.stringify(input.body).length
     this.touch(r.doc, wasLive)
   }
-  // _local docs: no conflict check; the new rev is "0-(given+1)", "0-1" without _rev, "0-0" when
-  // deleted (couch_db_updater:increment_local_doc_revs). Never in _changes, _all_docs or counts.
-  writeLocal(id: string, input: DocInput): string {
+  // _local docs: no conflict check, ever (facts §8); the new rev is "0-(given+1)", "0-1" without
+  // _rev, "0-0" when deleted, whatever rev came with it; a rev that is not "0-<integer>" is the
+  // updater's {error, <<"Invalid rev format">>} (couch_db_updater:increment_local_doc_revs).
+  // Never in _changes or counts.
+  writeLocal(id: string, input: DocInput): string | undefined {
     if (input.deleted) {
       this.local.delete(id)
       return "0-0"
     }
     const n = input.rev === undefined ? 0 : Number(/^0-(\d+)$/.exec(input.rev)?.[1] ?? Number.NaN)
-    if (!Number.isInteger(n)) badRequest("Invalid rev format")
+    if (!Number.isSafeInteger(n)) return undefined
     this.local.set(id, { rev: n + 1, body: input.body })
     return `0-${n + 1}`
   }
@@ -345,7 +354,10 @@ export class Db {
     input: DocInput,
     newEdits: boolean,
   ): { ok?: true; id: string; rev?: string; error?: string; reason?: string } {
-    if (id.startsWith("_local/")) return { ok: true, id, rev: this.writeLocal(id, input) }
+    if (id.startsWith("_local/")) {
+      const rev = this.writeLocal(id, input)
+      return rev === undefined ? { id, error: "error", reason: "Invalid rev format" } : { ok: true, id, rev }
+    }
     if (!newEdits) {
       this.replicate(id, input)
       return {
@@ -362,11 +374,11 @@ export class Db {
   /** https://docs.couchdb.org/en/stable/api/database/common.html#get--db */
   info(): Body {
     return {
-      instance_start_time: "0",
+      instance_start_time: this.startTime,
       db_name: this.name,
       purge_seq: encodeSeq(this.purgeSeqs),
       update_seq: encodeSeq(this.updateSeqs),
-      sizes: { file: 16692 + this.external, external: this.external, active: this.external },
+      sizes: { file: 16700 + this.external, external: this.external, active: this.external },
       props: {},
       doc_del_count: this.delCount,
       doc_count: this.docCount,
@@ -380,14 +392,14 @@ export class Db {
     if (this.added.length === 0 && !this.removed) return this.sorted
     const isLive = (id: string): boolean => this.docs.get(id)?.winner.deleted === false
     const old = this.removed ? this.sorted.filter(isLive) : this.sorted
-    const add = [...new Set(this.added.filter(isLive))].sort()
+    const add = [...new Set(this.added.filter(isLive))].sort(codePointOrder)
     const out: string[] = []
     let i = 0
     let j = 0
     while (i < old.length || j < add.length) {
       const a = old[i]
       const b = add[j]
-      const next = b === undefined || (a !== undefined && a <= b) ? a : b
+      const next = b === undefined || (a !== undefined && codePointOrder(a, b) <= 0) ? a : b
       if (next === a) i++
       if (next === b) j++
       if (next !== undefined) out.push(next)

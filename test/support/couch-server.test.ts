@@ -115,7 +115,7 @@ describe("server and databases", () => {
       version: "3.5.0",
       vendor: { name: "The Apache Software Foundation" },
     })
-    expect((await call("GET", "/_up", undefined, {})).body).toEqual({ status: "ok" })
+    expect((await call("GET", "/_up", undefined, {})).body).toEqual({ status: "ok", seeds: {} })
     expect(await call("PUT", "/a%2Fb")).toEqual({ status: 201, body: { ok: true } })
     expect(await call("PUT", "/a%2Fb")).toEqual({
       status: 412,
@@ -124,7 +124,7 @@ describe("server and databases", () => {
     expect((await call("GET", "/a%2Fb")).body).toMatchObject({
       db_name: "a/b",
       doc_count: 0,
-      instance_start_time: "0",
+      instance_start_time: expect.stringMatching(/^[1-9]\d{9}$/),
     })
     expect((await call<string[]>("GET", "/_all_dbs")).body).toContain("a/b")
     const bad = await call("PUT", "/Bad")
@@ -482,6 +482,179 @@ describe("authentication", () => {
     const cookie = res.headers.get("set-cookie")?.split(";")[0] ?? ""
     expect(cookie.startsWith("AuthSession=")).toBe(true)
     expect((await call("GET", "/_all_dbs", undefined, { Cookie: cookie })).status).toBe(200)
+  })
+})
+
+describe("_users accounts, _security and the login lockout", () => {
+  const LOCKED = {
+    status: 403,
+    body: {
+      error: "forbidden",
+      reason: "Account is temporarily locked due to multiple authentication failures",
+    },
+  }
+  const WRONG = { status: 401, body: { error: "unauthorized", reason: "Name or password is incorrect." } }
+  const as = (user: string, password: string, from?: string): Record<string, string> => ({
+    Authorization: basic(user, password),
+    ...(from ? { "X-Forwarded-For": from } : {}),
+  })
+  const addUser = async (c: ReturnType<typeof client>, name: string, password: string): Promise<void> => {
+    expect([201, 412]).toContain((await c("PUT", "/_users")).status)
+    const doc = { name, password, roles: [], type: "user" }
+    expect((await c("PUT", `/_users/org.couchdb.user:${name}`, doc)).status).toBe(201)
+  }
+  const whoAmI = (c: ReturnType<typeof client>, headers: Record<string, string>) =>
+    c<{ userCtx?: { name: string; roles: string[] }; error?: string; reason?: string }>(
+      "GET",
+      "/_session",
+      undefined,
+      headers,
+    )
+
+  test("a _users document is an account: hashed on write, validated, its new password replaces the old", async () => {
+    await withServer({}, async (_s, c) => {
+      await addUser(c, "ann", "first")
+      const doc = (await c("GET", "/_users/org.couchdb.user:ann")).body
+      expect(doc).toMatchObject({
+        name: "ann",
+        type: "user",
+        password_scheme: "pbkdf2",
+        pbkdf2_prf: "sha256",
+      })
+      expect(doc.password).toBeUndefined()
+      expect(typeof doc.derived_key).toBe("string")
+      expect((await whoAmI(c, as("ann", "first"))).body.userCtx).toEqual({ name: "ann", roles: [] })
+      const changed = await c("PUT", "/_users/org.couchdb.user:ann", { ...doc, password: "second" })
+      expect(changed.status).toBe(201)
+      expect(await whoAmI(c, as("ann", "first"))).toEqual(WRONG)
+      expect((await whoAmI(c, as("ann", "second"))).status).toBe(200)
+      const session = await fetch(`${_s.url}/_session`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ name: "ann", password: "second" }),
+      })
+      expect(await session.json()).toEqual({ ok: true, name: "ann", roles: [] })
+      const cookie = session.headers.get("set-cookie")?.split(";")[0] ?? ""
+      expect((await whoAmI(c, { Cookie: cookie })).body.userCtx?.name).toBe("ann")
+      const refused = (body: Json) => c("PUT", "/_users/org.couchdb.user:bad", body)
+      expect(await refused({ name: "bad", roles: [], password: "x" })).toEqual({
+        status: 403,
+        body: { error: "forbidden", reason: "doc.type must be user" },
+      })
+      expect((await refused({ name: "other", roles: [], type: "user" })).body.reason).toBe(
+        "Doc ID must be of the form org.couchdb.user:name",
+      )
+      expect((await refused({ name: "bad", roles: "x", type: "user" })).body.reason).toBe(
+        "doc.roles must be an array",
+      )
+      expect(await c("PUT", "/_users/_security", { members: {} })).toEqual({
+        status: 403,
+        body: { error: "forbidden", reason: "You can't edit the security object of the user database." },
+      })
+      expect((await c("DELETE", `/_users/org.couchdb.user:ann?rev=${changed.body.rev}`)).status).toBe(200)
+      expect(await whoAmI(c, as("ann", "second"))).toEqual(WRONG)
+    })
+  })
+
+  test("_security: default admin-only; members and db admins by name; a public db", async () => {
+    await withServer({}, async (_s, c) => {
+      await addUser(c, "mem", "pw")
+      await addUser(c, "dba", "pw")
+      expect((await c("PUT", "/s")).status).toBe(201)
+      expect((await c("GET", "/s/_security")).body).toEqual({
+        members: { roles: ["_admin"] },
+        admins: { roles: ["_admin"] },
+      })
+      const mem = as("mem", "pw")
+      const dba = as("dba", "pw")
+      const notAllowed = {
+        status: 403,
+        body: { error: "forbidden", reason: "You are not allowed to access this db." },
+      }
+      expect(await c("GET", "/s", undefined, mem)).toEqual(notAllowed)
+      const sec = { members: { names: ["mem"], roles: [] }, admins: { names: ["dba"], roles: [] } }
+      expect(await c("PUT", "/s/_security", sec)).toEqual({ status: 200, body: { ok: true } })
+      expect((await c("GET", "/s/_security", undefined, mem)).body).toEqual(sec)
+      expect((await c("PUT", "/s/doc", {}, mem)).status).toBe(201)
+      const notDbAdmin = { error: "forbidden", reason: "You are not a db or server admin." }
+      expect(await c("PUT", "/s/_design/x", {}, mem)).toEqual({ status: 403, body: notDbAdmin })
+      expect(await c("PUT", "/s/_security", sec, mem)).toEqual({ status: 403, body: notDbAdmin })
+      expect(await c("POST", "/s/_compact", {}, mem)).toEqual({
+        status: 401,
+        body: { error: "unauthorized", reason: "You are not a server or db admin." },
+      })
+      const bulk = await c<Written[]>(
+        "POST",
+        "/s/_bulk_docs",
+        { docs: [{ _id: "_design/y" }, { _id: "z" }] },
+        mem,
+      )
+      expect(bulk.body).toMatchObject([
+        { id: "_design/y", ...notDbAdmin },
+        { id: "z", ok: true },
+      ])
+      // A db admin (named in admins) manages the db, but _purge stays with server admins.
+      expect((await c("PUT", "/s/_design/x", {}, dba)).status).toBe(201)
+      expect((await c("POST", "/s/_compact", {}, dba)).status).toBe(202)
+      const serverAdmin = {
+        status: 401,
+        body: { error: "unauthorized", reason: "You are not a server admin." },
+      }
+      expect(await c("POST", "/s/_purge", {}, dba)).toEqual(serverAdmin)
+      expect(await c("GET", "/s/_purged_infos_limit", undefined, dba)).toEqual(serverAdmin)
+      expect(await c("PUT", "/s/_security", { members: { names: ["dba"] } }, dba)).toEqual({
+        status: 200,
+        body: { ok: true },
+      })
+      expect(await c("GET", "/s", undefined, mem)).toEqual(notAllowed)
+      // No member names or roles at all: anyone may read, even without credentials.
+      expect((await c("PUT", "/s/_security", {})).status).toBe(200)
+      expect((await c("GET", "/s/doc", undefined, {})).status).toBe(200)
+    })
+  })
+
+  test("lockout: after `threshold` wrong passwords the user is refused from that address, even with the right one", async () => {
+    await withServer({ lockout: { durationMs: 600 } }, async (_s, c) => {
+      await addUser(c, "lee", "right")
+      await addUser(c, "kim", "right")
+      for (let i = 0; i < 5; i++) expect(await whoAmI(c, as("lee", "wrong"))).toEqual(WRONG)
+      expect(await whoAmI(c, as("lee", "right"))).toEqual(LOCKED)
+      expect(await whoAmI(c, as("lee", "wrong"))).toEqual(LOCKED)
+      const login = (name: string, password: string) =>
+        fetch(`${_s.url}/_session`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ name, password }),
+        }).then(async (r) => ({ status: r.status, body: await r.json() }))
+      expect(await login("lee", "right")).toEqual(LOCKED)
+      // Per user and client address: others are unaffected.
+      expect((await whoAmI(c, as("kim", "right"))).status).toBe(200)
+      expect((await whoAmI(c, as("lee", "right", "10.1.2.3"))).status).toBe(200)
+      expect((await whoAmI(c, as(ADMIN.user, ADMIN.password))).status).toBe(200)
+      // Unknown names are refused without counting; through _session they count.
+      for (let i = 0; i < 7; i++) expect(await whoAmI(c, as("nobody", "x"))).toEqual(WRONG)
+      for (let i = 0; i < 5; i++) expect(await login("nobody", "x")).toEqual(WRONG)
+      expect(await login("nobody", "x")).toEqual(LOCKED)
+      // Lifted once `durationMs` has passed since the first failure.
+      await Bun.sleep(650)
+      expect((await whoAmI(c, as("lee", "right"))).status).toBe(200)
+    })
+  })
+
+  test("lockout applies to server admins; threshold and mode are configurable", async () => {
+    await withServer({}, async (_s, c) => {
+      for (let i = 0; i < 5; i++)
+        expect(await c("GET", "/_all_dbs", undefined, as(ADMIN.user, "nope"))).toEqual(WRONG)
+      expect(await c("GET", "/_all_dbs")).toEqual(LOCKED)
+    })
+    await withServer({ lockout: { threshold: 2 } }, async (_s, c) => {
+      for (let i = 0; i < 2; i++) await c("GET", "/_all_dbs", undefined, as(ADMIN.user, "nope"))
+      expect(await c("GET", "/_all_dbs")).toEqual(LOCKED)
+    })
+    await withServer({ lockout: { mode: "off" } }, async (_s, c) => {
+      for (let i = 0; i < 20; i++) await c("GET", "/_all_dbs", undefined, as(ADMIN.user, "nope"))
+      expect((await c("GET", "/_all_dbs")).status).toBe(200)
+    })
   })
 })
 

@@ -71,6 +71,48 @@ export const deleteDb = async (t: CouchTarget, db: string) => {
   await couch(t, "DELETE", `/${db}`)
 }
 
+/**
+ * A user of its own for one test, so that wrong passwords never touch the admin: CouchDB 3.4+ locks
+ * a user out (per client address) for about 5 minutes after 5 failed logins, even with the right
+ * password then (COUCHDB-FACTS §11). Created in `_users` over HTTP, as real CouchDB allows
+ * (https://docs.couchdb.org/en/stable/intro/security.html#creating-a-new-user); a member of
+ * `memberOf` (via `_security`), of nothing else. `drop` deletes it again.
+ */
+export interface ThrowawayUser {
+  readonly user: string
+  readonly password: string
+  readonly drop: () => Promise<void>
+}
+export const throwawayUser = async (
+  t: CouchTarget,
+  options: { memberOf?: ReadonlyArray<string> } = {},
+): Promise<ThrowawayUser> => {
+  json(await couch(t, "PUT", "/_users"), [201, 202, 412], "create _users")
+  const user = `dbsweep-user-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
+  const password = `pw-${crypto.randomUUID()}`
+  const path = `/_users/org.couchdb.user:${encodeURIComponent(user)}`
+  json(
+    await couch(t, "PUT", path, { name: user, password, roles: [], type: "user" }),
+    [201, 202],
+    `user ${user}`,
+  )
+  for (const db of options.memberOf ?? []) await setMembers(t, db, [user])
+  const drop = async () => {
+    const doc = await couch(t, "GET", path)
+    if (doc.status === 200) await couch(t, "DELETE", `${path}?rev=${(doc.body as { _rev: string })._rev}`)
+  }
+  return { user, password, drop }
+}
+
+/**
+ * Makes exactly `names` the members of `db` (`[]`: admins only, CouchDB 3's default); server admins
+ * stay db admins. https://docs.couchdb.org/en/stable/api/database/security.html
+ */
+export const setMembers = async (t: CouchTarget, db: string, names: ReadonlyArray<string>) => {
+  const security = { admins: { names: [], roles: ["_admin"] }, members: { names, roles: ["_admin"] } }
+  json(await couch(t, "PUT", `/${db}/_security`, security), [200], `_security of ${db}`)
+}
+
 interface BulkResult {
   readonly id: string
   readonly rev?: string
