@@ -1,12 +1,8 @@
 // The CouchDB-API test server, checked over HTTP only (fetch), as a client would see it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
+import { basic, client as couchClient, type Json, type Reply } from "./couch-http.ts"
 import { type CouchServer, type CouchServerOptions, startCouchServer } from "./couch-server.ts"
 
-type Json = Record<string, unknown>
-interface Reply<T = Json> {
-  status: number
-  body: T
-}
 interface Change {
   seq: string
   id: string
@@ -41,22 +37,7 @@ interface Written {
 }
 
 const ADMIN = { user: "admin", password: "s3cret" }
-const basic = (user: string, password: string): string => `Basic ${btoa(`${user}:${password}`)}`
-const client = (url: string) => {
-  return async <T = Json>(
-    method: string,
-    path: string,
-    body?: unknown,
-    headers: Record<string, string> = { Authorization: basic(ADMIN.user, ADMIN.password) },
-  ): Promise<Reply<T>> => {
-    const res = await fetch(url + path, {
-      method,
-      headers: { "Content-Type": "application/json", ...headers },
-      ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
-    })
-    return { status: res.status, body: (await res.json()) as T }
-  }
-}
+const client = (url: string) => couchClient(url, ADMIN)
 const withServer = async (
   options: CouchServerOptions,
   run: (s: CouchServer, call: ReturnType<typeof client>) => Promise<void>,
