@@ -19,20 +19,23 @@ const mix = (x: number): number => {
   h = Math.imul(h ^ (h >>> 16), 0x45d9f3b)
   return (h ^ (h >>> 16)) >>> 0
 }
-const BLOB = 6 * Q + 16
+const BLOB = 6 * Q + 12
 export const encodeSeq = (v: SeqVector): string => {
-  const b = Buffer.alloc(BLOB)
+  const b = Buffer.allocUnsafe(BLOB)
   let h = 0x9e37
+  let sum = 0
   for (let k = 0; k < Q; k++) {
     const n = v[k] ?? 0
-    b.writeUIntBE(n, 6 * k, 6)
-    h = mix(h ^ (n % 0x3fffffff) ^ (k << 24))
+    sum += n
+    b.writeUInt16BE(Math.floor(n / 0x100000000) & 0xffff, 6 * k)
+    b.writeUInt32BE(n >>> 0, 6 * k + 2)
+    h = mix(h ^ (n >>> 0) ^ (k << 24))
   }
   for (let i = 6 * Q; i < BLOB; i += 4) {
     h = mix(h + i)
     b.writeUInt32BE(h, i)
   }
-  return `${v.reduce((a, n) => a + n, 0)}-g1AAAA${b.toString("base64url")}`
+  return `${sum}-g1AAAA${b.toString("base64url")}`
 }
 /** The per-shard seqs of a seq string, or undefined when it is not one ("0" is the start). */
 export const decodeSeq = (s: string): number[] | undefined => {
@@ -41,7 +44,10 @@ export const decodeSeq = (s: string): number[] | undefined => {
   if (blob === undefined) return undefined
   const b = Buffer.from(blob, "base64url")
   if (b.length !== BLOB) return undefined
-  const v = Array.from({ length: Q }, (_, k) => b.readUIntBE(6 * k, 6))
+  const v = Array.from(
+    { length: Q },
+    (_, k) => b.readUInt16BE(6 * k) * 0x100000000 + b.readUInt32BE(6 * k + 2),
+  )
   return encodeSeq(v) === s ? v : undefined
 }
 
@@ -131,35 +137,42 @@ export interface FeedQuery {
   /** picks the next shard among those with rows left: a number in [0, 1) */
   random: () => number
 }
-export interface Feed {
-  rows: { id: string; seq: string }[]
+export interface Feed<T> {
+  rows: { id: string; seq: string; doc: T }[]
   lastSeq: string
   pending: number
 }
 
 /** Reads the shards' streams from `since`, interleaved as a coordinator would receive them. */
-export const readFeed = (
+export const readFeed = <T>(
   logs: readonly ChangeLog[],
   current: SeqVector,
-  has: (id: string) => boolean,
+  docs: ReadonlyMap<string, T>,
   q: FeedQuery,
-): Feed => {
+): Feed<T> => {
   const step = q.descending ? -1 : 1
   // Descending reads every shard from its end; the since vector only applies ascending.
   const pos = logs.map((log, k) => (q.descending ? log.seqs.length - 1 : log.firstAfter(q.since[k] ?? 0)))
   const cur = q.descending ? [...current] : logs.map((_, k) => q.since[k] ?? 0)
+  // pos[k] is at shard k's next row once checked[k]; -1 or past the end when it has none left.
+  const checked = logs.map(() => false)
+  const next: (T | undefined)[] = logs.map(() => undefined)
   const ready = (k: number): boolean => {
-    const log = logs[k]
-    if (!log) return false
+    const log = logs[k] as ChangeLog
     let p = pos[k] ?? -1
-    for (; p >= 0 && p < log.seqs.length; p += step) {
-      const id = log.ids[p] ?? ""
-      if (log.alive[p] && has(id) && (!q.ids || q.ids.has(id))) break
+    if (!checked[k]) {
+      for (; p >= 0 && p < log.seqs.length; p += step) {
+        if (!log.alive[p]) continue
+        const id = log.ids[p] ?? ""
+        next[k] = docs.get(id)
+        if (next[k] !== undefined && (!q.ids || q.ids.has(id))) break
+      }
+      pos[k] = p
+      checked[k] = true
     }
-    pos[k] = p
     return p >= 0 && p < log.seqs.length
   }
-  const rows: Feed["rows"] = []
+  const rows: Feed<T>["rows"] = []
   const open: number[] = []
   while (rows.length < q.limit) {
     open.length = 0
@@ -169,8 +182,9 @@ export const readFeed = (
     const log = logs[k] as ChangeLog
     const p = pos[k] ?? 0
     pos[k] = p + step
+    checked[k] = false
     cur[k] = log.seqs[p] ?? 0
-    rows.push({ id: log.ids[p] ?? "", seq: encodeSeq(cur) })
+    rows.push({ id: log.ids[p] ?? "", seq: encodeSeq(cur), doc: next[k] as T })
   }
   const full = rows.length === q.limit
   if (full || q.descending) {

@@ -396,15 +396,14 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
     const includeDocs = q.get("include_docs") === "true"
     const ids =
       q.get("filter") === "_doc_ids" && Array.isArray(docIds) ? new Set(docIds.map(String)) : undefined
-    const feed = readFeed(db.logs, db.updateSeqs, (id) => db.docs.has(id), {
+    const feed = readFeed(db.logs, db.updateSeqs, db.docs, {
       since: sinceV,
       limit,
       descending: q.get("descending") === "true",
       ids,
       random: interleave,
     })
-    const results = feed.rows.map(({ id, seq }): Body => {
-      const doc = db.docs.get(id) as DocRecord
+    const results = feed.rows.map(({ id, seq, doc }): Body => {
       const revs = allLeaves ? sortedLeaves(doc) : [doc.winner]
       return {
         seq,
