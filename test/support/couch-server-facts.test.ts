@@ -667,6 +667,14 @@ describe("§13 server", () => {
     })
   })
 
+  test("config: a section with nothing set is {}, an unset key a 404", async () => {
+    expect(await call("GET", "/_node/_local/_config/purge")).toEqual({ status: 200, body: {} })
+    expect(await call("GET", "/_node/_local/_config/purge/nope")).toEqual({
+      status: 404,
+      body: E("not_found", "unknown_config_value"),
+    })
+  })
+
   test("_all_dbs honours start_key, end_key and limit (JSON keys)", async () => {
     for (const name of ["facts_c", "facts_big", "facts_a%2Fb", "facts_a", "factsz"])
       expect((await call("PUT", `/${name}`)).status).toBe(201)

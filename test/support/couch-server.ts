@@ -578,6 +578,12 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
       if (!is("GET", "HEAD")) return notAllowed("GET,HEAD")
       return json(200, keyRange([...dbs.keys()].sort(codePointOrder), ctx.q).keys)
     }
+    // The server's config reads as all defaults: no section has a value set (facts §13: `purge` is {}).
+    const config = /^_node\/(_local|nonode@nohost)\/_config\/([^/]+)(?:\/([^/]+))?$/.exec(path)
+    if (config) {
+      if (!is("GET", "HEAD")) return notAllowed("GET,HEAD")
+      return config[3] === undefined ? json(200, {}) : fail(404, "not_found", "unknown_config_value")
+    }
     if (path === "_active_tasks") return is("GET", "HEAD") ? json(200, []) : notAllowed("GET,HEAD")
     if (path === "_scheduler/docs") return json(200, { total_rows: 0, offset: 0, docs: [] })
     if (path === "_scheduler/jobs") return json(200, { total_rows: 0, offset: 0, jobs: [] })
