@@ -1,6 +1,9 @@
 // An in-memory CouchDB 3.x HTTP API for tests, benchmarks and the demo, with fault injection.
-// Behaviour follows https://docs.couchdb.org/en/stable/api/ and apache/couchdb's chttpd; where a detail
-// is not obvious, the comment names its source. Standalone:
+// Behaviour follows /work/shared/COUCHDB-FACTS.md (a real 3.5.0's answers; couch-server-facts.test.ts
+// checks them), https://docs.couchdb.org/en/stable/api/ and apache/couchdb's chttpd; where a detail
+// is not obvious, the comment names its source. Like the facts' server it is a q=2 cluster: `_changes`
+// interleaves two shards differently on every call (couch-changes.ts), and it locks a user out after
+// 5 failed logins (couch-auth.ts). Standalone:
 //   bun test/support/couch-server.ts --port 5984 --admin admin:secret [--user u:p] [--version 3.5.0]
 //     [--latency MS] [--error-rate 0.2] [--drop-rate 0.05] [--drop-after-rate 0.05] [--seed N]
 //     [--lockout-threshold 5] [--lockout-ms 300000] [--lockout-mode enforce|off]
