@@ -596,7 +596,7 @@ describe("_users accounts, _security and the login lockout", () => {
   })
 
   test("lockout: after `threshold` wrong passwords the user is refused from that address, even with the right one", async () => {
-    await withServer({ lockout: { durationMs: 600 } }, async (_s, c) => {
+    await withServer({ lockout: { durationMs: 1000 } }, async (_s, c) => {
       await addUser(c, "lee", "right")
       await addUser(c, "kim", "right")
       for (let i = 0; i < 5; i++) expect(await whoAmI(c, as("lee", "wrong"))).toEqual(WRONG)
@@ -618,7 +618,7 @@ describe("_users accounts, _security and the login lockout", () => {
       for (let i = 0; i < 5; i++) expect(await login("nobody", "x")).toEqual(WRONG)
       expect(await login("nobody", "x")).toEqual(LOCKED)
       // Lifted once `durationMs` has passed since the first failure.
-      await Bun.sleep(650)
+      await Bun.sleep(1050)
       expect((await whoAmI(c, as("lee", "right"))).status).toBe(200)
     })
   })
