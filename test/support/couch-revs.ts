@@ -1,13 +1,17 @@
 // The storage model of the CouchDB-API test server (CouchDB 3.x semantics): revision trees,
 // the by-seq change log with opaque seqs, and one database's documents, _local docs and purges.
 // https://docs.couchdb.org/en/stable/replication/conflicts.html#working-with-conflicting-documents
-import { createHash } from "node:crypto"
+import { ChangeLog, encodeSeq, Q, shardOf } from "./couch-changes.ts"
+import { codePointOrder } from "./couch-range.ts"
+import { newRevId } from "./couch-term.ts"
 
 export class CouchError extends Error {
   constructor(
     readonly status: number,
     readonly error: string,
     readonly reason: string,
+    /** more members of the error body */
+    readonly extra: Record<string, unknown> = {},
   ) {
     super(reason)
   }
@@ -51,24 +55,21 @@ export interface DocRecord {
   readonly id: string
   nodes: RevNode[]
   winner: RevNode
-  /** update seq of the latest change of this doc, and its position in the change log */
+  /** its shard, the shard seq of its latest change, and that change's position in the shard's log */
+  readonly shard: number
   seq: number
   logPos: number
 }
 
 export const revOf = (n: RevNode): string => `${n.pos}-${n.hash}`
 
+/** couch_doc:parse_rev: "N-id", where an id of 32 characters must be hex (it becomes 16 bytes). */
 export const parseRev = (rev: unknown): { pos: number; hash: string } | undefined => {
   if (typeof rev !== "string") return undefined
   const m = /^(\d+)-(.+)$/.exec(rev)
-  return m?.[1] && m[2] ? { pos: Number(m[1]), hash: m[2] } : undefined
+  if (!m?.[1] || !m[2] || (m[2].length === 32 && !/^[0-9a-fA-F]{32}$/.test(m[2]))) return undefined
+  return { pos: Number(m[1]), hash: m[2] }
 }
-
-/** Deterministic rev id: md5 over (deleted, parent rev, body JSON), like CouchDB's new_revid (not byte-identical). */
-export const newRevHash = (deleted: boolean, parent: RevNode | undefined, bodyJson: string): string =>
-  createHash("md5")
-    .update(`${deleted ? 1 : 0}|${parent ? revOf(parent) : ""}|${bodyJson}`)
-    .digest("hex")
 
 /**
  * CouchDB's deterministic winner order: live leaves before deleted ones, then the highest
@@ -116,7 +117,7 @@ export const addLeaf = (
 ): { doc: DocRecord; node: RevNode } => {
   const node: RevNode = { pos: parent ? parent.pos + 1 : 1, hash, parent, deleted, body, leaf: true }
   if (parent) parent.leaf = false
-  if (!doc) return { doc: { id, nodes: [node], winner: node, seq: 0, logPos: -1 }, node }
+  if (!doc) return { doc: { id, nodes: [node], winner: node, shard: shardOf(id), seq: 0, logPos: -1 }, node }
   doc.nodes.push(node)
   doc.winner = pickWinner(doc.nodes) ?? node
   return { doc, node }
@@ -162,7 +163,7 @@ export const insertPath = (
     doc.winner = winner
     return { doc, changed: true }
   }
-  return { doc: { id, nodes, winner, seq: 0, logPos: -1 }, changed: true }
+  return { doc: { id, nodes, winner, shard: shardOf(id), seq: 0, logPos: -1 }, changed: true }
 }
 
 /**
@@ -186,97 +187,6 @@ export const purgeLeaves = (doc: DocRecord, revs: readonly string[]): string[] =
   const w = pickWinner(doc.nodes)
   if (w) doc.winner = w
   return purged
-}
-
-// Opaque seqs look like CouchDB's ("474-g1AAAA..."); the blob is derived from the number, so only
-// this server's own seqs parse (anything else is a 400, as in fabric_view_changes). https://docs.couchdb.org/en/stable/api/database/changes.html
-const mix = (x: number): number => {
-  let h = Math.imul(x ^ (x >>> 16), 0x45d9f3b)
-  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b)
-  return (h ^ (h >>> 16)) >>> 0
-}
-export const encodeSeq = (n: number): string => {
-  const b = Buffer.alloc(30)
-  for (let i = 0; i < 30; i += 4) b.writeUInt32BE(mix((n % 0x3fffffff) * 8 + i + 0x9e37), Math.min(i, 26))
-  return `${n}-g1AAAA${b.toString("base64url")}`
-}
-export const decodeSeq = (s: string): number | undefined => {
-  if (s === "0") return 0
-  const n = Number(/^(\d+)-g1AAAA[\w-]+$/.exec(s)?.[1] ?? Number.NaN)
-  return Number.isSafeInteger(n) && encodeSeq(n) === s ? n : undefined
-}
-
-/** The by-seq index: one live entry per doc, superseded ones skipped; a Fenwick tree counts `pending`. */
-class ChangeLog {
-  seqs: number[] = []
-  ids: string[] = []
-  alive = new Uint8Array(1024)
-  tree = new Int32Array(1025)
-  live = 0
-  append(seq: number, id: string): number {
-    const pos = this.seqs.length
-    if (pos >= this.alive.length) this.rebuild(this.alive.length * 2)
-    this.seqs.push(seq)
-    this.ids.push(id)
-    this.alive[pos] = 1
-    this.add(pos, 1)
-    this.live++
-    return pos
-  }
-  kill(pos: number): void {
-    if (pos < 0 || !this.alive[pos]) return
-    this.alive[pos] = 0
-    this.add(pos, -1)
-    this.live--
-  }
-  /** live entries at positions < pos */
-  before(pos: number): number {
-    let s = 0
-    for (let i = pos; i > 0; i -= i & -i) s += this.tree[i] ?? 0
-    return s
-  }
-  firstAfter(seq: number): number {
-    let lo = 0
-    let hi = this.seqs.length
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if ((this.seqs[mid] ?? 0) <= seq) lo = mid + 1
-      else hi = mid
-    }
-    return lo
-  }
-  /** Drops dead entries once they outnumber live ones, re-pointing each doc's logPos. */
-  compact(docs: Map<string, DocRecord>): void {
-    if (this.seqs.length - this.live < Math.max(4096, this.live)) return
-    const seqs: number[] = []
-    const ids: string[] = []
-    this.seqs.forEach((seq, pos) => {
-      const id = this.ids[pos] ?? ""
-      const doc = docs.get(id)
-      if (!this.alive[pos] || !doc) return
-      doc.logPos = ids.length
-      seqs.push(seq)
-      ids.push(id)
-    })
-    this.seqs = seqs
-    this.ids = ids
-    this.alive = new Uint8Array(Math.max(1024, ids.length * 2)).fill(1, 0, ids.length)
-    this.rebuild(this.alive.length)
-  }
-  private add(pos: number, d: number): void {
-    for (let i = pos + 1; i < this.tree.length; i += i & -i) this.tree[i] = (this.tree[i] ?? 0) + d
-  }
-  private rebuild(cap: number): void {
-    const alive = new Uint8Array(cap)
-    alive.set(this.alive.subarray(0, Math.min(cap, this.alive.length)))
-    this.alive = alive
-    this.tree = new Int32Array(cap + 1)
-    for (let i = 1; i <= cap; i++) {
-      this.tree[i] = (this.tree[i] ?? 0) + (alive[i - 1] ?? 0)
-      const j = i + (i & -i)
-      if (j <= cap) this.tree[j] = (this.tree[j] ?? 0) + (this.tree[i] ?? 0)
-    }
-  }
 }
 
 const SPECIAL = new Set(["_id", "_rev", "_deleted", "_revisions", "_attachments", "_conflicts"])
@@ -326,9 +236,14 @@ export const docJson = (id: string, n: RevNode): Body => ({
 export class Db {
   docs = new Map<string, DocRecord>()
   local = new Map<string, { rev: number; body: Body }>()
-  log = new ChangeLog()
-  updateSeq = 0
-  purgeSeq = 0
+  /** the `_security` object (set by the server when it creates the database) */
+  security: Body = {}
+  purgedInfosLimit = 1000
+  readonly startTime = String(Math.floor(Date.now() / 1000))
+  /** per shard: its by-seq log, update seq and purge seq */
+  logs = Array.from({ length: Q }, () => new ChangeLog())
+  updateSeqs = Array.from({ length: Q }, () => 0)
+  purgeSeqs = Array.from({ length: Q }, () => 0)
   docCount = 0
   delCount = 0
   external = 0
@@ -346,11 +261,12 @@ export class Db {
     else this.delCount++
     if (live && wasLive !== true) this.added.push(doc.id)
     if (!live && wasLive === true) this.removed = true
-    this.log.kill(doc.logPos)
-    this.updateSeq += step
-    doc.seq = this.updateSeq
-    doc.logPos = this.log.append(doc.seq, doc.id)
-    this.log.compact(this.docs)
+    const log = this.logs[doc.shard] as ChangeLog
+    log.kill(doc.logPos)
+    doc.seq = (this.updateSeqs[doc.shard] ?? 0) + step
+    this.updateSeqs[doc.shard] = doc.seq
+    doc.logPos = log.append(doc.seq, doc.id)
+    log.compact(this.docs)
   }
   remove(doc: DocRecord, wasLive: boolean): void {
     this.docs.delete(doc.id)
@@ -358,7 +274,7 @@ export class Db {
       this.docCount--
       this.removed = true
     } else this.delCount--
-    this.log.kill(doc.logPos)
+    this.logs[doc.shard]?.kill(doc.logPos)
   }
   /** An interactive edit (new_edits=true). https://docs.couchdb.org/en/stable/api/document/common.html */
   edit(id: string, input: DocInput): RevNode | "conflict" {
@@ -375,7 +291,7 @@ export class Db {
     }
     const bodyJson = JSON.stringify(input.body)
     const wasLive = doc ? !doc.winner.deleted : undefined
-    const hash = newRevHash(input.deleted, parent, bodyJson)
+    const hash = newRevId(input.deleted, parent, input.body)
     const r = addLeaf(doc, id, parent, hash, input.deleted, input.body)
     this.external += bodyJson.length
     this.touch(r.doc, wasLive)
@@ -392,28 +308,35 @@ export class Db {
     this.external += JSON.stringify(input.body).length
     this.touch(r.doc, wasLive)
   }
-  // _local docs: no conflict check; the new rev is "0-(given+1)", "0-1" without _rev, "0-0" when
-  // deleted (couch_db_updater:increment_local_doc_revs). Never in _changes, _all_docs or counts.
-  writeLocal(id: string, input: DocInput): string {
+  // _local docs: no conflict check, ever (facts §8); the new rev is "0-(given+1)", "0-1" without
+  // _rev, "0-0" when deleted, whatever rev came with it; a rev that is not "0-<integer>" is the
+  // updater's {error, <<"Invalid rev format">>} (couch_db_updater:increment_local_doc_revs).
+  // Never in _changes or counts.
+  writeLocal(id: string, input: DocInput): string | undefined {
     if (input.deleted) {
       this.local.delete(id)
       return "0-0"
     }
     const n = input.rev === undefined ? 0 : Number(/^0-(\d+)$/.exec(input.rev)?.[1] ?? Number.NaN)
-    if (!Number.isInteger(n)) badRequest("Invalid rev format")
+    if (!Number.isSafeInteger(n)) return undefined
     this.local.set(id, { rev: n + 1, body: input.body })
     return `0-${n + 1}`
   }
   /**
    * Purges leaf revs; the answer lists, for every id asked, the revs actually purged. A doc left
-   * with leaves is re-sequenced (one seq per remaining leaf, couch_db_updater:purge_docs), and a
-   * purge always advances update_seq and purge_seq.
+   * with leaves is re-sequenced (one seq per remaining leaf, couch_db_updater:purge_docs). Every
+   * shard asked about an id advances its update seq, and its purge seq by one per id (facts §7:
+   * the purge_seq prefix grows by one per requested id, no-ops included).
    * https://docs.couchdb.org/en/stable/api/database/misc.html#db-purge
    */
   purge(entries: ReadonlyArray<readonly [string, readonly string[]]>): Record<string, string[]> {
     const purged: Record<string, string[]> = {}
-    const before = this.updateSeq
+    const before = [...this.updateSeqs]
+    const asked = new Set<number>()
     for (const [id, revs] of entries) {
+      const shard = shardOf(id)
+      this.purgeSeqs[shard] = (this.purgeSeqs[shard] ?? 0) + 1
+      asked.add(shard)
       const doc = this.docs.get(id)
       const wasLive = doc ? !doc.winner.deleted : false // before the winner changes
       const done = doc ? purgeLeaves(doc, revs) : []
@@ -422,10 +345,7 @@ export class Db {
       if (doc.nodes.length === 0) this.remove(doc, wasLive)
       else this.touch(doc, wasLive, sortedLeaves(doc).length)
     }
-    if (entries.length > 0) {
-      this.purgeSeq += entries.length
-      this.updateSeq = Math.max(this.updateSeq, before + 1)
-    }
+    for (const k of asked) this.updateSeqs[k] = Math.max(this.updateSeqs[k] ?? 0, (before[k] ?? 0) + 1)
     return purged
   }
   /** One write, answered as _bulk_docs answers it; `_local/` ids go to the local store. */
@@ -434,7 +354,10 @@ export class Db {
     input: DocInput,
     newEdits: boolean,
   ): { ok?: true; id: string; rev?: string; error?: string; reason?: string } {
-    if (id.startsWith("_local/")) return { ok: true, id, rev: this.writeLocal(id, input) }
+    if (id.startsWith("_local/")) {
+      const rev = this.writeLocal(id, input)
+      return rev === undefined ? { id, error: "error", reason: "Invalid rev format" } : { ok: true, id, rev }
+    }
     if (!newEdits) {
       this.replicate(id, input)
       return {
@@ -451,11 +374,11 @@ export class Db {
   /** https://docs.couchdb.org/en/stable/api/database/common.html#get--db */
   info(): Body {
     return {
-      instance_start_time: "0",
+      instance_start_time: this.startTime,
       db_name: this.name,
-      purge_seq: encodeSeq(this.purgeSeq),
-      update_seq: encodeSeq(this.updateSeq),
-      sizes: { file: 16692 + this.external, external: this.external, active: this.external },
+      purge_seq: encodeSeq(this.purgeSeqs),
+      update_seq: encodeSeq(this.updateSeqs),
+      sizes: { file: 16700 + this.external, external: this.external, active: this.external },
       props: {},
       doc_del_count: this.delCount,
       doc_count: this.docCount,
@@ -469,14 +392,14 @@ export class Db {
     if (this.added.length === 0 && !this.removed) return this.sorted
     const isLive = (id: string): boolean => this.docs.get(id)?.winner.deleted === false
     const old = this.removed ? this.sorted.filter(isLive) : this.sorted
-    const add = [...new Set(this.added.filter(isLive))].sort()
+    const add = [...new Set(this.added.filter(isLive))].sort(codePointOrder)
     const out: string[] = []
     let i = 0
     let j = 0
     while (i < old.length || j < add.length) {
       const a = old[i]
       const b = add[j]
-      const next = b === undefined || (a !== undefined && a <= b) ? a : b
+      const next = b === undefined || (a !== undefined && codePointOrder(a, b) <= 0) ? a : b
       if (next === a) i++
       if (next === b) j++
       if (next !== undefined) out.push(next)

@@ -1,12 +1,8 @@
 // The CouchDB-API test server, checked over HTTP only (fetch), as a client would see it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
+import { basic, client as couchClient, type Json, type Reply } from "./couch-http.ts"
 import { type CouchServer, type CouchServerOptions, startCouchServer } from "./couch-server.ts"
 
-type Json = Record<string, unknown>
-interface Reply<T = Json> {
-  status: number
-  body: T
-}
 interface Change {
   seq: string
   id: string
@@ -41,22 +37,7 @@ interface Written {
 }
 
 const ADMIN = { user: "admin", password: "s3cret" }
-const basic = (user: string, password: string): string => `Basic ${btoa(`${user}:${password}`)}`
-const client = (url: string) => {
-  return async <T = Json>(
-    method: string,
-    path: string,
-    body?: unknown,
-    headers: Record<string, string> = { Authorization: basic(ADMIN.user, ADMIN.password) },
-  ): Promise<Reply<T>> => {
-    const res = await fetch(url + path, {
-      method,
-      headers: { "Content-Type": "application/json", ...headers },
-      ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
-    })
-    return { status: res.status, body: (await res.json()) as T }
-  }
-}
+const client = (url: string) => couchClient(url, ADMIN)
 const withServer = async (
   options: CouchServerOptions,
   run: (s: CouchServer, call: ReturnType<typeof client>) => Promise<void>,
@@ -81,6 +62,18 @@ const changes = (db: string, qs = ""): Promise<Reply<Changes>> =>
   call<Changes>("GET", `/${db}/_changes?${qs}`)
 const info = async (db: string): Promise<DbInfo> => (await call<DbInfo>("GET", `/${db}`)).body
 const seqNum = (seq: string): number => Number(seq.split("-")[0])
+/** Whether `xs` splits into two increasing runs (greedy: each x extends the highest tail below it). */
+const twoRuns = (xs: number[]): boolean => {
+  let hi = -1
+  let lo = -1
+  for (const x of xs) {
+    if (x > hi) hi = x
+    else if (x > lo) lo = x
+    else return false
+  }
+  return true
+}
+const byId = <T extends { id: string }>(rows: T[]): T[] => [...rows].sort((a, b) => (a.id < b.id ? -1 : 1))
 
 beforeAll(async () => {
   server = await startCouchServer({
@@ -103,7 +96,7 @@ describe("server and databases", () => {
       version: "3.5.0",
       vendor: { name: "The Apache Software Foundation" },
     })
-    expect((await call("GET", "/_up", undefined, {})).body).toEqual({ status: "ok" })
+    expect((await call("GET", "/_up", undefined, {})).body).toEqual({ status: "ok", seeds: {} })
     expect(await call("PUT", "/a%2Fb")).toEqual({ status: 201, body: { ok: true } })
     expect(await call("PUT", "/a%2Fb")).toEqual({
       status: 412,
@@ -112,7 +105,7 @@ describe("server and databases", () => {
     expect((await call("GET", "/a%2Fb")).body).toMatchObject({
       db_name: "a/b",
       doc_count: 0,
-      instance_start_time: "0",
+      instance_start_time: expect.stringMatching(/^[1-9]\d{9}$/),
     })
     expect((await call<string[]>("GET", "/_all_dbs")).body).toContain("a/b")
     const bad = await call("PUT", "/Bad")
@@ -220,9 +213,9 @@ describe("_changes", () => {
       ],
     })
     const main = (await changes(db)).body.results
-    expect(main.map((c) => [c.id, c.changes.length, c.deleted])).toEqual([
-      ["mixed", 1, undefined],
+    expect(byId(main).map((c) => [c.id, c.changes.length, c.deleted])).toEqual([
       ["gone", 1, true],
+      ["mixed", 1, undefined],
     ])
     const all = (await changes(db, "style=all_docs")).body.results
     expect(all.find((c) => c.id === "mixed")?.changes).toEqual([{ rev: "1-a" }, { rev: "1-b" }])
@@ -234,7 +227,8 @@ describe("_changes", () => {
     const db = await freshDb()
     const docs = Array.from({ length: 25 }, (_, i) => ({ _id: `d${String(i).padStart(2, "0")}` }))
     const first = (await call<Written[]>("POST", `/${db}/_bulk_docs`, { docs })).body
-    await call("PUT", `/${db}/d03`, { _rev: first[3]?.rev, again: true }) // d03 moves to the end
+    const before = (await changes(db)).body.last_seq
+    await call("PUT", `/${db}/d03`, { _rev: first[3]?.rev, again: true }) // d03 moves to the end of its shard
     const seen: string[] = []
     let since = "0"
     let pendings: number[] = []
@@ -247,7 +241,7 @@ describe("_changes", () => {
     }
     expect(seen).toHaveLength(25)
     expect(new Set(seen).size).toBe(25)
-    expect(seen.at(-1)).toBe("d03")
+    expect((await changes(db, `since=${before}`)).body.results.map((c) => c.id)).toEqual(["d03"])
     expect(pendings).toEqual([15, 5, 0])
     expect(seqNum(since)).toBe(26)
     expect((await changes(db, `since=${since}`)).body.results).toEqual([])
@@ -256,6 +250,35 @@ describe("_changes", () => {
       status: 400,
       body: { error: "bad_request", reason: "Malformed sequence supplied in 'since' parameter." },
     })
+  })
+
+  test("q=2 (facts §6): the order differs between calls, the rows, last_seq and per-shard order do not", async () => {
+    const db = await freshDb()
+    const docs = Array.from({ length: 200 }, (_, i) => ({ _id: `d${String(i).padStart(3, "0")}` }))
+    await call("POST", `/${db}/_bulk_docs`, { docs })
+    const calls = await Promise.all([1, 2, 3].map(async () => (await changes(db)).body))
+    const orders = calls.map((c) => c.results.map((r) => Number(r.id.slice(1))))
+    for (const c of calls) {
+      expect(c.results.map((r) => r.id).sort()).toEqual(docs.map((d) => d._id))
+      expect(c.last_seq).toBe(calls[0]?.last_seq ?? "")
+      // Prefixes read 1…200 in output order (the sum of the shard seqs reached).
+      expect(c.results.map((r) => seqNum(r.seq))).toEqual(orders[0]?.map((_, i) => i + 1) ?? [])
+    }
+    expect(new Set(orders.map((o) => o.join())).size).toBeGreaterThan(1)
+    // Two shards, each in creation order: every answer is a merge of two increasing runs.
+    for (const o of orders) expect(twoRuns(o)).toBe(true)
+    expect(twoRuns([2, 1, 0])).toBe(false)
+    // Any row's seq resumes right after it: the rest of that answer, in whatever order.
+    const first = calls[0]?.results ?? []
+    for (const i of [0, 57, 133, 199]) {
+      const rest = (await changes(db, `since=${first[i]?.seq}`)).body.results.map((r) => r.id).sort()
+      expect(rest).toEqual(
+        first
+          .slice(i + 1)
+          .map((r) => r.id)
+          .sort(),
+      )
+    }
   })
 
   test("a long-edited doc: superseded entries are compacted away, paging still exact", async () => {
@@ -268,10 +291,13 @@ describe("_changes", () => {
     await call("POST", `/${db}/_bulk_docs`, { new_edits: false, docs })
     await call("PUT", `/${db}/y`, {})
     const first = (await changes(db, "limit=1")).body
-    expect(first.results.map((c) => [c.id, seqNum(c.seq)])).toEqual([["x", 6000]])
     expect(first.pending).toBe(1)
     const rest = (await changes(db, `since=${first.last_seq}`)).body
-    expect(rest.results.map((c) => [c.id, seqNum(c.seq)])).toEqual([["y", 6001]])
+    const rows = [...first.results, ...rest.results]
+    expect(rows.map((c) => c.id).sort()).toEqual(["x", "y"])
+    // x is listed once, at its latest seq (its shard's 6000th; the other shard adds 0 or 1).
+    expect(seqNum(rows.find((c) => c.id === "x")?.seq ?? "")).toBeGreaterThanOrEqual(6000)
+    expect(seqNum(rest.last_seq)).toBe(6001)
     expect((await call("GET", `/${db}/x`)).body._rev).toBe("6000-h6000")
   })
 
@@ -355,14 +381,13 @@ describe("_purge", () => {
         { _id: "q", _rev: "1-q" },
       ],
     })
-    const seq0 = (await changes(db)).body.results.find((c) => c.id === "p")?.seq ?? ""
+    const seq0 = (await changes(db)).body.last_seq
     expect((await call<Purge>("POST", `/${db}/_purge`, { p: ["1-a"] })).body.purged).toEqual({ p: ["1-a"] })
     expect((await call("GET", `/${db}/p`)).body).toEqual({ error: "not_found", reason: "deleted" })
-    const feed = (await changes(db, "style=all_docs")).body.results
-    expect(feed.map((c) => c.id)).toEqual(["q", "p"])
-    const p = feed[1]
-    expect(p).toMatchObject({ id: "p", changes: [{ rev: "1-b" }], deleted: true })
-    expect(seqNum(p?.seq ?? "")).toBeGreaterThan(seqNum(seq0))
+    expect((await changes(db, "style=all_docs")).body.results.map((c) => c.id).sort()).toEqual(["p", "q"])
+    // Re-sequenced: the only change since the purge, now with its one remaining (deleted) leaf.
+    const since = (await changes(db, `style=all_docs&since=${seq0}`)).body.results
+    expect(since).toMatchObject([{ id: "p", changes: [{ rev: "1-b" }], deleted: true }])
     expect(await info(db)).toMatchObject({ doc_count: 1, doc_del_count: 1 })
   })
 
@@ -405,7 +430,8 @@ describe("authentication", () => {
       status: 401,
       body: { error: "unauthorized", reason: "You are not a server admin." },
     })
-    expect(await call("GET", "/_all_dbs", undefined, { Authorization: basic("admin", "wrong") })).toEqual({
+    // A wrong password counts towards the lockout: never the admin's on this shared server.
+    expect(await call("GET", "/_all_dbs", undefined, { Authorization: basic("bob", "wrong") })).toEqual({
       status: 401,
       body: { error: "unauthorized", reason: "Name or password is incorrect." },
     })
@@ -438,6 +464,179 @@ describe("authentication", () => {
     const cookie = res.headers.get("set-cookie")?.split(";")[0] ?? ""
     expect(cookie.startsWith("AuthSession=")).toBe(true)
     expect((await call("GET", "/_all_dbs", undefined, { Cookie: cookie })).status).toBe(200)
+  })
+})
+
+describe("_users accounts, _security and the login lockout", () => {
+  const LOCKED = {
+    status: 403,
+    body: {
+      error: "forbidden",
+      reason: "Account is temporarily locked due to multiple authentication failures",
+    },
+  }
+  const WRONG = { status: 401, body: { error: "unauthorized", reason: "Name or password is incorrect." } }
+  const as = (user: string, password: string, from?: string): Record<string, string> => ({
+    Authorization: basic(user, password),
+    ...(from ? { "X-Forwarded-For": from } : {}),
+  })
+  const addUser = async (c: ReturnType<typeof client>, name: string, password: string): Promise<void> => {
+    expect([201, 412]).toContain((await c("PUT", "/_users")).status)
+    const doc = { name, password, roles: [], type: "user" }
+    expect((await c("PUT", `/_users/org.couchdb.user:${name}`, doc)).status).toBe(201)
+  }
+  const whoAmI = (c: ReturnType<typeof client>, headers: Record<string, string>) =>
+    c<{ userCtx?: { name: string; roles: string[] }; error?: string; reason?: string }>(
+      "GET",
+      "/_session",
+      undefined,
+      headers,
+    )
+
+  test("a _users document is an account: hashed on write, validated, its new password replaces the old", async () => {
+    await withServer({}, async (_s, c) => {
+      await addUser(c, "ann", "first")
+      const doc = (await c("GET", "/_users/org.couchdb.user:ann")).body
+      expect(doc).toMatchObject({
+        name: "ann",
+        type: "user",
+        password_scheme: "pbkdf2",
+        pbkdf2_prf: "sha256",
+      })
+      expect(doc.password).toBeUndefined()
+      expect(typeof doc.derived_key).toBe("string")
+      expect((await whoAmI(c, as("ann", "first"))).body.userCtx).toEqual({ name: "ann", roles: [] })
+      const changed = await c("PUT", "/_users/org.couchdb.user:ann", { ...doc, password: "second" })
+      expect(changed.status).toBe(201)
+      expect(await whoAmI(c, as("ann", "first"))).toEqual(WRONG)
+      expect((await whoAmI(c, as("ann", "second"))).status).toBe(200)
+      const session = await fetch(`${_s.url}/_session`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ name: "ann", password: "second" }),
+      })
+      expect(await session.json()).toEqual({ ok: true, name: "ann", roles: [] })
+      const cookie = session.headers.get("set-cookie")?.split(";")[0] ?? ""
+      expect((await whoAmI(c, { Cookie: cookie })).body.userCtx?.name).toBe("ann")
+      const refused = (body: Json) => c("PUT", "/_users/org.couchdb.user:bad", body)
+      expect(await refused({ name: "bad", roles: [], password: "x" })).toEqual({
+        status: 403,
+        body: { error: "forbidden", reason: "doc.type must be user" },
+      })
+      expect((await refused({ name: "other", roles: [], type: "user" })).body.reason).toBe(
+        "Doc ID must be of the form org.couchdb.user:name",
+      )
+      expect((await refused({ name: "bad", roles: "x", type: "user" })).body.reason).toBe(
+        "doc.roles must be an array",
+      )
+      expect(await c("PUT", "/_users/_security", { members: {} })).toEqual({
+        status: 403,
+        body: { error: "forbidden", reason: "You can't edit the security object of the user database." },
+      })
+      expect((await c("DELETE", `/_users/org.couchdb.user:ann?rev=${changed.body.rev}`)).status).toBe(200)
+      expect(await whoAmI(c, as("ann", "second"))).toEqual(WRONG)
+    })
+  })
+
+  test("_security: default admin-only; members and db admins by name; a public db", async () => {
+    await withServer({}, async (_s, c) => {
+      await addUser(c, "mem", "pw")
+      await addUser(c, "dba", "pw")
+      expect((await c("PUT", "/s")).status).toBe(201)
+      expect((await c("GET", "/s/_security")).body).toEqual({
+        members: { roles: ["_admin"] },
+        admins: { roles: ["_admin"] },
+      })
+      const mem = as("mem", "pw")
+      const dba = as("dba", "pw")
+      const notAllowed = {
+        status: 403,
+        body: { error: "forbidden", reason: "You are not allowed to access this db." },
+      }
+      expect(await c("GET", "/s", undefined, mem)).toEqual(notAllowed)
+      const sec = { members: { names: ["mem"], roles: [] }, admins: { names: ["dba"], roles: [] } }
+      expect(await c("PUT", "/s/_security", sec)).toEqual({ status: 200, body: { ok: true } })
+      expect((await c("GET", "/s/_security", undefined, mem)).body).toEqual(sec)
+      expect((await c("PUT", "/s/doc", {}, mem)).status).toBe(201)
+      const notDbAdmin = { error: "forbidden", reason: "You are not a db or server admin." }
+      expect(await c("PUT", "/s/_design/x", {}, mem)).toEqual({ status: 403, body: notDbAdmin })
+      expect(await c("PUT", "/s/_security", sec, mem)).toEqual({ status: 403, body: notDbAdmin })
+      expect(await c("POST", "/s/_compact", {}, mem)).toEqual({
+        status: 401,
+        body: { error: "unauthorized", reason: "You are not a server or db admin." },
+      })
+      const bulk = await c<Written[]>(
+        "POST",
+        "/s/_bulk_docs",
+        { docs: [{ _id: "_design/y" }, { _id: "z" }] },
+        mem,
+      )
+      expect(bulk.body).toMatchObject([
+        { id: "_design/y", ...notDbAdmin },
+        { id: "z", ok: true },
+      ])
+      // A db admin (named in admins) manages the db, but _purge stays with server admins.
+      expect((await c("PUT", "/s/_design/x", {}, dba)).status).toBe(201)
+      expect((await c("POST", "/s/_compact", {}, dba)).status).toBe(202)
+      const serverAdmin = {
+        status: 401,
+        body: { error: "unauthorized", reason: "You are not a server admin." },
+      }
+      expect(await c("POST", "/s/_purge", {}, dba)).toEqual(serverAdmin)
+      expect(await c("GET", "/s/_purged_infos_limit", undefined, dba)).toEqual(serverAdmin)
+      expect(await c("PUT", "/s/_security", { members: { names: ["dba"] } }, dba)).toEqual({
+        status: 200,
+        body: { ok: true },
+      })
+      expect(await c("GET", "/s", undefined, mem)).toEqual(notAllowed)
+      // No member names or roles at all: anyone may read, even without credentials.
+      expect((await c("PUT", "/s/_security", {})).status).toBe(200)
+      expect((await c("GET", "/s/doc", undefined, {})).status).toBe(200)
+    })
+  })
+
+  test("lockout: after `threshold` wrong passwords the user is refused from that address, even with the right one", async () => {
+    await withServer({ lockout: { durationMs: 1000 } }, async (_s, c) => {
+      await addUser(c, "lee", "right")
+      await addUser(c, "kim", "right")
+      for (let i = 0; i < 5; i++) expect(await whoAmI(c, as("lee", "wrong"))).toEqual(WRONG)
+      expect(await whoAmI(c, as("lee", "right"))).toEqual(LOCKED)
+      expect(await whoAmI(c, as("lee", "wrong"))).toEqual(LOCKED)
+      const login = (name: string, password: string) =>
+        fetch(`${_s.url}/_session`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ name, password }),
+        }).then(async (r) => ({ status: r.status, body: await r.json() }))
+      expect(await login("lee", "right")).toEqual(LOCKED)
+      // Per user and client address: others are unaffected.
+      expect((await whoAmI(c, as("kim", "right"))).status).toBe(200)
+      expect((await whoAmI(c, as("lee", "right", "10.1.2.3"))).status).toBe(200)
+      expect((await whoAmI(c, as(ADMIN.user, ADMIN.password))).status).toBe(200)
+      // Unknown names are refused without counting; through _session they count.
+      for (let i = 0; i < 7; i++) expect(await whoAmI(c, as("nobody", "x"))).toEqual(WRONG)
+      for (let i = 0; i < 5; i++) expect(await login("nobody", "x")).toEqual(WRONG)
+      expect(await login("nobody", "x")).toEqual(LOCKED)
+      // Lifted once `durationMs` has passed since the first failure.
+      await Bun.sleep(1050)
+      expect((await whoAmI(c, as("lee", "right"))).status).toBe(200)
+    })
+  })
+
+  test("lockout applies to server admins; threshold and mode are configurable", async () => {
+    await withServer({}, async (_s, c) => {
+      for (let i = 0; i < 5; i++)
+        expect(await c("GET", "/_all_dbs", undefined, as(ADMIN.user, "nope"))).toEqual(WRONG)
+      expect(await c("GET", "/_all_dbs")).toEqual(LOCKED)
+    })
+    await withServer({ lockout: { threshold: 2 } }, async (_s, c) => {
+      for (let i = 0; i < 2; i++) await c("GET", "/_all_dbs", undefined, as(ADMIN.user, "nope"))
+      expect(await c("GET", "/_all_dbs")).toEqual(LOCKED)
+    })
+    await withServer({ lockout: { mode: "off" } }, async (_s, c) => {
+      for (let i = 0; i < 20; i++) await c("GET", "/_all_dbs", undefined, as(ADMIN.user, "nope"))
+      expect((await c("GET", "/_all_dbs")).status).toBe(200)
+    })
   })
 })
 

@@ -1,10 +1,31 @@
 // An in-memory CouchDB 3.x HTTP API for tests, benchmarks and the demo, with fault injection.
-// Behaviour follows https://docs.couchdb.org/en/stable/api/ and apache/couchdb's chttpd; where a detail
-// is not obvious, the comment names its source. Standalone:
+// Behaviour follows /work/shared/COUCHDB-FACTS.md (a real 3.5.0's answers; couch-server-facts.test.ts
+// checks them), https://docs.couchdb.org/en/stable/api/ and apache/couchdb's chttpd; where a detail
+// is not obvious, the comment names its source. Like the facts' server it is a q=2 cluster: `_changes`
+// interleaves two shards differently on every call (couch-changes.ts), and it locks a user out after
+// 5 failed logins (couch-auth.ts). Standalone:
 //   bun test/support/couch-server.ts --port 5984 --admin admin:secret [--user u:p] [--version 3.5.0]
 //     [--latency MS] [--error-rate 0.2] [--drop-rate 0.05] [--drop-after-rate 0.05] [--seed N]
+//     [--lockout-threshold 5] [--lockout-ms 300000] [--lockout-mode enforce|off]
 import { createHmac, randomBytes } from "node:crypto"
 import { parseArgs } from "node:util"
+import {
+  type Account,
+  defaultSecurity,
+  isDbAdmin,
+  isMember,
+  Lockout,
+  type LockoutOptions,
+  type Principal,
+  plainAccount,
+  principalOf,
+  securityError,
+  USER_PREFIX,
+  userDocAccount,
+  userDocUpdate,
+} from "./couch-auth.ts"
+import { decodeSeq, readFeed } from "./couch-changes.ts"
+import { codePointOrder, jsonParam, keyRange } from "./couch-range.ts"
 import {
   type Body,
   badRequest,
@@ -12,9 +33,7 @@ import {
   Db,
   type DocInput,
   type DocRecord,
-  decodeSeq,
   docJson,
-  encodeSeq,
   fail,
   findNode,
   illegalDbName,
@@ -39,7 +58,11 @@ export interface Faults {
   /** share of requests that ARE performed, then dropped without an answer (lost responses) */
   dropAfterRate?: number
 }
-/** A non-admin user: a member of every database (or only of `dbs`), never a server admin. */
+/**
+ * A non-admin user, never a server admin: named in the `_security` members of every database
+ * created (or only of those in `dbs`), as if an admin had put it there. `_users` documents written
+ * over HTTP are accounts too.
+ */
 export interface CouchUser {
   user: string
   password: string
@@ -54,6 +77,8 @@ export interface CouchServerOptions {
   /** default 100 below 3.5.1, unlimited from 3.5.1 on */
   maxPurgeIds?: number
   maxPurgeRevs?: number
+  /** the login lockout of CouchDB 3.4+ (default: enforce, 5 failures, 300 s) */
+  lockout?: LockoutOptions
   /** seed of the fault PRNG (random when absent) */
   seed?: number
 }
@@ -63,19 +88,14 @@ export interface CouchServer {
   stop(): Promise<void>
 }
 
-interface User {
-  name: string | null
-  roles: string[]
-  admin: boolean
-  dbs?: readonly string[]
-  via?: "cookie" | "default"
-}
 interface Ctx {
   req: Request
   url: URL
   q: URLSearchParams
   method: string
-  user: User
+  user: Principal
+  /** the client address as CouchDB sees it (mochiweb_request:get(peer)) */
+  peer: string
 }
 
 const versionAtLeast = (v: string, min: string): boolean => {
@@ -90,19 +110,25 @@ const mulberry32 = (seed: number) => (): number => {
   t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296
 }
-const intParam = (q: URLSearchParams, name: string, dflt: number): number => {
-  const v = q.get(name)
-  if (v === null) return dflt
-  const n = Number(v)
-  return Number.isInteger(n) && n >= 0
-    ? n
-    : fail(400, "query_parse_error", `Invalid value for integer: "${v}"`)
+// chttpd_db parses `limit` with list_to_integer: anything else is a badarg crash, answered 500
+// with a random ref (facts §6: limit=abc).
+const changesLimit = (q: URLSearchParams): number => {
+  const v = q.get("limit")
+  if (v === null) return Number.MAX_SAFE_INTEGER
+  if (!/^[+-]?\d+$/.test(v))
+    throw new CouchError(500, "unknown_error", "badarg", { ref: randomBytes(4).readUInt32BE() })
+  return Number(v) < 0 ? fail(400, "query_parse_error", `Invalid value for integer: "${v}"`) : Number(v)
 }
-const jsonParam = (q: URLSearchParams, ...names: string[]): unknown => {
-  const v = names.map((n) => q.get(n)).find((x) => x !== null)
-  return v == null ? undefined : parseJson(v)
+/** `_revs_info` of a rev: it and its ancestors, newest first (facts §2). */
+const revsInfo = (n: RevNode): { rev: string; status: string }[] => {
+  const out: { rev: string; status: string }[] = []
+  for (let c: RevNode | undefined = n; c; c = c.parent)
+    out.push({
+      rev: revOf(c),
+      status: c.body === undefined ? "missing" : c.deleted ? "deleted" : "available",
+    })
+  return out
 }
-/** Connection reset before any byte of the answer: the client's fetch rejects (checked on Bun 1.4.5). */
 const dropped = (): Response => new Response(new ReadableStream({ pull: (c) => c.error(undefined) }))
 
 export async function startCouchServer(options: CouchServerOptions = {}): Promise<CouchServer> {
@@ -112,7 +138,10 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
   const maxRevs = options.maxPurgeRevs ?? 1000
   const admin = options.admin
   const users = options.users ?? []
-  const rng = mulberry32(options.seed ?? Math.floor(Math.random() * 2 ** 32))
+  const seed = options.seed ?? Math.floor(Math.random() * 2 ** 32)
+  const rng = mulberry32(seed)
+  // A separate stream for the order of _changes rows, so fault draws stay as seeded.
+  const interleave = mulberry32(seed ^ 0x5bd1e995)
   const uuid = randomBytes(16).toString("hex")
   const secret = randomBytes(16).toString("hex")
   const dbs = new Map<string, Db>()
@@ -141,35 +170,47 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
   }
 
   // --- authentication: cookie, then basic (couch_httpd_auth) -------------------------------------
-  const accounts = (name: string): { password: string; user: User } | undefined => {
-    if (admin && name === admin.user)
-      return { password: admin.password, user: { name, roles: ["_admin"], admin: true } }
-    const u = users.find((x) => x.user === name)
-    return (
-      u && { password: u.password, user: { name, roles: [], admin: false, ...(u.dbs ? { dbs: u.dbs } : {}) } }
-    )
+  const lockout = new Lockout(options.lockout)
+  const adminAccount = admin && plainAccount(admin.user, admin.password, ["_admin"])
+  const userAccounts = new Map(users.map((u) => [u.user, plainAccount(u.user, u.password, [])]))
+  // Config admins first, then users (couch_auth_cache:get_user_creds).
+  const account = (name: string): Account | undefined => {
+    if (adminAccount && name === adminAccount.name) return adminAccount
+    const plain = userAccounts.get(name)
+    if (plain) return plain
+    const doc = dbs.get("_users")?.docs.get(`${USER_PREFIX}${name}`)
+    const body = doc && !doc.winner.deleted ? doc.winner.body : undefined
+    return body && userDocAccount(name, body)
   }
-  const cookieHash = (name: string, time: string, password: string): string =>
-    createHmac("sha1", secret + password)
+  const cookieHash = (name: string, time: string, salt: string): string =>
+    createHmac("sha1", secret + salt)
       .update(`${name}:${time}`)
       .digest("hex")
-  const makeCookie = (name: string, password: string): string => {
+  const makeCookie = (a: Account): string => {
     const time = Math.floor(Date.now() / 1000)
       .toString(16)
       .toUpperCase()
-    const value = Buffer.from(`${name}:${time}:${cookieHash(name, time, password)}`).toString("base64url")
+    const value = Buffer.from(`${a.name}:${time}:${cookieHash(a.name, time, a.salt)}`).toString("base64url")
     return `AuthSession=${value}; Version=1; Path=/; HttpOnly`
   }
-  const anonymous: User = { name: null, roles: [], admin: false }
-  const authenticate = (req: Request): User => {
+  const anonymous: Principal = { name: null, roles: [], admin: false }
+  /** A password check, behind the lockout: a locked user is refused even with the right password. */
+  const login = (peer: string, name: string, password: string): Account => {
+    const acct = account(name)
+    const salt = acct?.salt ?? ""
+    lockout.check(peer, name, salt)
+    if (acct?.check(password)) return acct
+    lockout.failed(peer, name, salt)
+    return fail(401, "unauthorized", "Name or password is incorrect.")
+  }
+  const authenticate = (req: Request, peer: string): Principal => {
     if (!admin) return { name: null, roles: ["_admin"], admin: true } // admin party
     const cookie = /(?:^|;\s*)AuthSession=([^;]+)/.exec(req.headers.get("cookie") ?? "")?.[1]
     if (cookie) {
       const [name = "", time = "", hash] = Buffer.from(cookie, "base64url").toString().split(":")
-      const acct = accounts(name)
+      const acct = account(name)
       const fresh = Date.now() / 1000 < Number.parseInt(time, 16) + 600 // [chttpd_auth] timeout
-      if (acct && fresh && hash === cookieHash(name, time, acct.password))
-        return { ...acct.user, via: "cookie" }
+      if (acct && fresh && hash === cookieHash(name, time, acct.salt)) return principalOf(acct, "cookie")
     }
     const header = req.headers.get("authorization")
     if (!header) return anonymous
@@ -178,22 +219,26 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
     const decoded = Buffer.from(value, "base64").toString()
     const colon = decoded.indexOf(":")
     if (colon < 0 || decoded === "_:_") return anonymous
-    const acct = accounts(decoded.slice(0, colon))
-    if (!acct || acct.password !== decoded.slice(colon + 1))
-      fail(401, "unauthorized", "Name or password is incorrect.")
-    return { ...acct.user, via: "default" }
+    const name = decoded.slice(0, colon)
+    // An unknown name is refused without counting a failure (default_authentication_handler).
+    if (!account(name)) fail(401, "unauthorized", "Name or password is incorrect.")
+    return principalOf(login(peer, name, decoded.slice(colon + 1)), "default")
   }
   // require_admin answers 401 even to an authenticated non-admin (chttpd_auth_request and
   // chttpd_security_tests:should_disallow_db_member_purge expect "unauthorized").
   const requireAdmin = (ctx: Ctx, reason = "You are not a server admin."): void => {
     if (!ctx.user.admin) fail(401, "unauthorized", reason)
   }
-  // Databases are admin-only by default in 3.x; configured users act as members. couch_db:throw_security_error
   const requireMember = (ctx: Ctx, db: Db): void => {
-    const u = ctx.user
-    if (u.admin) return
-    if (u.name === null) fail(401, "unauthorized", "You are not authorized to access this db.")
-    if (u.dbs && !u.dbs.includes(db.name)) fail(403, "forbidden", "You are not allowed to access this db.")
+    if (!isMember(ctx.user, db.security)) securityError(ctx.user)
+  }
+  /** What a validate_doc_update would say: design docs need a db admin; `_users` has its own rules. */
+  const vet = (ctx: Ctx, db: Db, id: string, input: DocInput): DocInput => {
+    if (id.startsWith("_design/") && !isDbAdmin(ctx.user, db.security))
+      securityError(ctx.user, "You are not a db or server admin.")
+    if (db.name !== "_users" || id.startsWith("_local/")) return input
+    const old = db.docs.get(id)?.winner
+    return userDocUpdate(id, input, old && !old.deleted ? old.body : undefined, ctx.user)
   }
   const notAllowed = (methods: string): never => fail(405, "method_not_allowed", `Only ${methods} allowed`)
   const requireJson = (req: Request): void => {
@@ -213,24 +258,27 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
     const { q, method, req } = ctx
     const isLocal = id.startsWith("_local/")
     if (method === "GET" || method === "HEAD") {
+      const rev = q.get("rev")
+      const p = rev === null ? undefined : (parseRev(rev) ?? badRequest("Invalid rev format"))
       if (isLocal) {
-        const l = db.local.get(id) ?? fail(404, "not_found", "missing")
+        // Only the current rev opens a _local doc (facts §8).
+        const l = db.local.get(id)
+        if (!l || (rev !== null && rev !== `0-${l.rev}`)) fail(404, "not_found", "missing")
         return json(200, { _id: id, _rev: `0-${l.rev}`, ...l.body })
       }
       const doc = db.docs.get(id)
       let node: RevNode | undefined
-      const rev = q.get("rev")
-      if (rev !== null) {
-        const p = parseRev(rev) ?? badRequest("Invalid rev format")
+      if (p) {
         node = findNode(doc, p.pos, p.hash)
         if (!node?.body) fail(404, "not_found", "missing")
       } else if (!doc) fail(404, "not_found", "missing")
-      else if (doc.winner.deleted) fail(404, "not_found", "deleted")
+      else if (doc.winner.deleted && q.get("deleted") !== "true") fail(404, "not_found", "deleted")
       else node = doc.winner
       const n = node ?? fail(404, "not_found", "missing")
       const out = docJson(id, n)
       const leaves = doc ? sortedLeaves(doc).filter((l) => l !== n) : []
       if (q.get("revs") === "true") out._revisions = revisionsOf(n)
+      if (q.get("revs_info") === "true") out._revs_info = revsInfo(n)
       const live = leaves.filter((l) => !l.deleted).map(revOf)
       const dead = leaves.filter((l) => l.deleted).map(revOf)
       if (q.get("conflicts") === "true" && live.length) out._conflicts = live
@@ -254,9 +302,11 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
     if (input.rev !== undefined && !parseRev(input.rev)) badRequest("Invalid rev format")
     const newEdits = q.get("new_edits") !== "false"
     if (!newEdits && !input.rev && !input.revisions) badRequest(NEEDS_REV)
-    const r = db.write(id, input, newEdits)
-    if (r.error) return json(409, { error: r.error, reason: r.reason })
-    return json(method === "PUT" ? 201 : 200, r, { ETag: `"${r.rev}"` })
+    const r = db.write(id, vet(ctx, db, id, input), newEdits)
+    // A local doc's unusable rev is the updater's {error, "Invalid rev format"}: a 500 (facts §8).
+    if (r.error) return json(r.error === "conflict" ? 409 : 500, { error: r.error, reason: r.reason })
+    // update_doc: 200 for a deletion (DELETE or `_deleted: true`), 201 otherwise.
+    return json(input.deleted ? 200 : 201, r, { ETag: `"${r.rev}"` })
   }
 
   const bulkDocs = async (ctx: Ctx, db: Db): Promise<Response> => {
@@ -274,7 +324,16 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
       if (!newEdits && !input.rev && !input.revisions) badRequest(NEEDS_REV)
       return input
     })
-    const results = inputs.map((input) => db.write(input.id ?? newUuid(), input, newEdits))
+    const results = inputs.map((input) => {
+      const id = input.id ?? newUuid()
+      try {
+        return db.write(id, vet(ctx, db, id, input), newEdits)
+      } catch (e) {
+        // A validate_doc_update refusal fails that doc only.
+        if (e instanceof CouchError && e.status < 500) return { id, error: e.error, reason: e.reason }
+        throw e
+      }
+    })
     // Replicated writes answer only their errors: usually [] (chttpd_db, ?REPLICATED_CHANGES).
     return json(201, newEdits ? results : results.filter((r) => r.error))
   }
@@ -298,46 +357,16 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
       if (!Array.isArray(keys)) badRequest("`keys` body member must be an array.")
       const rows = (keys as unknown[]).map((k) => {
         const doc = typeof k === "string" ? db.docs.get(k) : undefined
+        const local = typeof k === "string" ? db.local.get(k) : undefined
+        // ⚠ facts §4: asked by key, a _local doc is found (and only then).
+        if (local) return { id: k, key: k, value: { rev: `0-${local.rev}` } }
         return doc ? row(doc) : { key: k, error: "not_found" }
       })
       return json(200, { total_rows: db.docCount, offset: null, rows })
     }
     const ids = db.liveIds()
-    const bound = (key: string, strict: boolean): number => {
-      let lo = 0
-      let hi = ids.length
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1
-        const v = ids[mid] ?? ""
-        if (v < key || (strict && v === key)) lo = mid + 1
-        else hi = mid
-      }
-      return lo
-    }
-    const key = jsonParam(q, "key")
-    const startKey = key ?? jsonParam(q, "startkey", "start_key")
-    const endKey = key ?? jsonParam(q, "endkey", "end_key")
-    const inclusive = q.get("inclusive_end") !== "false"
-    const desc = q.get("descending") === "true"
-    const skip = intParam(q, "skip", 0)
-    const limit = intParam(q, "limit", Number.MAX_SAFE_INTEGER)
-    const hasStart = typeof startKey === "string"
-    const hasEnd = typeof endKey === "string"
-    // index range [lo, hi) in ascending order; descending reads it from the top
-    const lo = desc ? (hasEnd ? bound(endKey, !inclusive) : 0) : hasStart ? bound(startKey, false) : 0
-    const hi = desc
-      ? hasStart
-        ? bound(startKey, true)
-        : ids.length
-      : hasEnd
-        ? bound(endKey, inclusive)
-        : ids.length
-    const rows: Body[] = []
-    for (let k = skip; k < hi - lo && rows.length < limit; k++) {
-      const doc = db.docs.get(ids[desc ? hi - 1 - k : lo + k] ?? "")
-      if (doc) rows.push(row(doc))
-    }
-    const offset = Math.min((desc ? ids.length - hi : lo) + skip, ids.length)
+    const { keys: page, offset } = keyRange(ids, q)
+    const rows = page.map((id) => row(db.docs.get(id) as DocRecord))
     return json(200, { total_rows: db.docCount, offset, rows })
   }
 
@@ -354,50 +383,40 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
         docIds = b.doc_ids ?? docIds
       }
     }
-    const feed = q.get("feed") ?? "normal"
-    if (feed !== "normal") {
-      if (["continuous", "longpoll", "live", "eventsource"].includes(feed))
-        badRequest(`feed=${feed} is not implemented by the dbsweep CouchDB test server`)
+    const feedType = q.get("feed") ?? "normal"
+    if (feedType !== "normal") {
+      if (["continuous", "longpoll", "live", "eventsource"].includes(feedType))
+        badRequest(`feed=${feedType} is not implemented by the dbsweep CouchDB test server`)
       badRequest("Supported `feed` types: normal, continuous, live, longpoll, eventsource")
     }
     const since = q.get("since") ?? "0"
-    const sinceN =
+    const sinceV =
       since === "now"
-        ? db.updateSeq
+        ? db.updateSeqs
         : (decodeSeq(since) ?? badRequest("Malformed sequence supplied in 'since' parameter."))
-    const limit = Math.max(1, intParam(q, "limit", Number.MAX_SAFE_INTEGER)) // limit=0 acts as 1
+    const limit = Math.max(1, changesLimit(q)) // limit=0 acts as 1
     const allLeaves = q.get("style") === "all_docs"
     const includeDocs = q.get("include_docs") === "true"
-    const desc = q.get("descending") === "true"
-    const filter =
+    const ids =
       q.get("filter") === "_doc_ids" && Array.isArray(docIds) ? new Set(docIds.map(String)) : undefined
-    const { log } = db
-    const results: Body[] = []
-    let lastPos = -1
-    const step = desc ? -1 : 1
-    for (
-      let pos = desc ? log.seqs.length - 1 : log.firstAfter(sinceN);
-      pos >= 0 && pos < log.seqs.length && results.length < limit;
-      pos += step
-    ) {
-      if (!log.alive[pos]) continue
-      const id = log.ids[pos] ?? ""
-      const doc = db.docs.get(id)
-      if (!doc || (filter && !filter.has(id))) continue
-      lastPos = pos
+    const feed = readFeed(db.logs, db.updateSeqs, db.docs, {
+      since: sinceV,
+      limit,
+      descending: q.get("descending") === "true",
+      ids,
+      random: interleave,
+    })
+    const results = feed.rows.map(({ id, seq, doc }): Body => {
       const revs = allLeaves ? sortedLeaves(doc) : [doc.winner]
-      results.push({
-        seq: encodeSeq(doc.seq),
+      return {
+        seq,
         id,
         changes: revs.map((n) => ({ rev: revOf(n) })),
         ...(doc.winner.deleted ? { deleted: true } : {}),
         ...(includeDocs ? { doc: docJson(id, doc.winner) } : {}),
-      })
-    }
-    const full = results.length === limit && lastPos >= 0
-    const lastSeq = full || desc ? (log.seqs[lastPos] ?? 0) : Math.max(sinceN, db.updateSeq)
-    const pending = full && !desc ? log.live - log.before(lastPos + 1) : 0
-    return json(200, { results, last_seq: encodeSeq(lastSeq), pending })
+      }
+    })
+    return json(200, { results, last_seq: feed.lastSeq, pending: feed.pending })
   }
 
   // https://docs.couchdb.org/en/stable/api/database/misc.html#db-purge (limits: chttpd_db, [purge])
@@ -425,7 +444,9 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
         if (!system && !/^[a-z][a-z0-9_$()+/-]*$/.test(name)) illegalDbName(name)
         if (dbs.has(name))
           fail(412, "file_exists", "The database could not be created, the file already exists.")
-        dbs.set(name, new Db(name))
+        const db = new Db(name)
+        db.security = defaultSecurity(users.filter((u) => !u.dbs || u.dbs.includes(name)).map((u) => u.user))
+        dbs.set(name, db)
         return json(201, { ok: true }, { Location: `${ctx.url.origin}/${encodeURIComponent(name)}` })
       }
       if (ctx.q.has("rev"))
@@ -435,10 +456,12 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
       if (!dbs.delete(name)) fail(404, "not_found", "Database does not exist.")
       return json(200, { ok: true })
     }
-    if (rest[0] === "_purge") requireAdmin(ctx) // chttpd_auth_request runs before the db lookup
+    const [part = "", ...more] = rest
+    // chttpd_auth_request runs before the db lookup: these are server-admin only, even for db admins.
+    if (rest.length === 1 && ["_purge", "_purged_infos_limit"].includes(part)) requireAdmin(ctx)
+    if (name === "_users" && rest.length === 1 && ["_all_docs", "_changes"].includes(part)) requireAdmin(ctx)
     const db = dbs.get(name) ?? fail(404, "not_found", "Database does not exist.")
     requireMember(ctx, db)
-    const [part = "", ...more] = rest
     const is = (...m: string[]): boolean => m.includes(method)
     if (rest.length === 0) {
       if (is("GET", "HEAD")) return json(200, db.info())
@@ -447,8 +470,10 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
       const input = splitDoc(await readJson(ctx.req))
       const id = input.id ?? newUuid()
       validateDocId(id)
-      const r = db.write(id, input, true)
-      return r.error ? json(409, { error: r.error, reason: r.reason }) : json(201, r)
+      const r = db.write(id, vet(ctx, db, id, input), true)
+      return r.error
+        ? json(r.error === "conflict" ? 409 : 500, { error: r.error, reason: r.reason })
+        : json(201, r)
     }
     if (rest.length === 1) {
       switch (part) {
@@ -460,8 +485,13 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
           return is("GET", "HEAD", "POST") ? allDocs(ctx, db) : notAllowed("GET,HEAD,POST")
         case "_purge":
           return is("POST") ? purge(ctx, db) : notAllowed("POST")
+        case "_purged_infos_limit":
+          return purgedInfosLimit(ctx, db)
+        case "_security":
+          return security(ctx, db)
         case "_compact":
-          requireAdmin(ctx, "You are not a server or db admin.")
+          if (!isDbAdmin(ctx.user, db.security))
+            fail(401, "unauthorized", "You are not a server or db admin.")
           return is("POST") ? json(202, { ok: true }) : notAllowed("POST")
       }
       validateDocId(part)
@@ -470,6 +500,30 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
     if ((part === "_local" || part === "_design") && more.length === 1)
       return docReq(ctx, db, `${part}/${more[0]}`)
     return fail(404, "not_found", "missing")
+  }
+
+  // chttpd_db: the bare number, or a positive integer to set (facts §1).
+  const purgedInfosLimit = async (ctx: Ctx, db: Db): Promise<Response> => {
+    if (ctx.method === "GET" || ctx.method === "HEAD") return json(200, db.purgedInfosLimit)
+    if (ctx.method !== "PUT") return notAllowed("GET,PUT")
+    const limit = await readJson(ctx.req)
+    if (typeof limit !== "number" || !Number.isSafeInteger(limit) || limit <= 0)
+      badRequest("`purged_infos_limit` must be positive integer")
+    db.purgedInfosLimit = limit
+    return json(200, { ok: true })
+  }
+
+  // https://docs.couchdb.org/en/stable/api/database/security.html
+  const security = async (ctx: Ctx, db: Db): Promise<Response> => {
+    if (ctx.method === "GET" || ctx.method === "HEAD") return json(200, db.security)
+    if (ctx.method !== "PUT") return notAllowed("PUT,GET")
+    // chttpd_db:validate_security_can_be_edited ([couchdb] users_db_security_editable = false)
+    if (db.name === "_users")
+      fail(403, "forbidden", "You can't edit the security object of the user database.")
+    // couch_db:set_security checks the writer is a db admin before it looks at the body.
+    if (!isDbAdmin(ctx.user, db.security)) securityError(ctx.user, "You are not a db or server admin.")
+    db.security = await readObject(ctx.req)
+    return json(200, { ok: true })
   }
 
   const session = async (ctx: Ctx): Promise<Response> => {
@@ -483,11 +537,13 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
         requireJson(ctx.req)
         form = parseJson(text)
       }
-      const acct = isObject(form) ? accounts(String(form.name ?? "")) : undefined
-      if (!acct || !isObject(form) || acct.password !== form.password)
-        fail(401, "unauthorized", "Name or password is incorrect.")
-      const { name, roles } = acct.user
-      return json(200, { ok: true, name, roles }, { "Set-Cookie": makeCookie(String(name), acct.password) })
+      const f = isObject(form) ? form : {}
+      const name = f.username ?? f.name
+      if (typeof name !== "string") return badRequest("request body must contain a username")
+      // Unlike basic auth, an unknown name here counts towards the lockout too (handle_session_req).
+      const acct = login(ctx.peer, name, String(f.password ?? ""))
+      const { roles } = acct
+      return json(200, { ok: true, name, roles }, { "Set-Cookie": makeCookie(acct) })
     }
     if (ctx.method === "DELETE")
       return json(200, { ok: true }, { "Set-Cookie": "AuthSession=; Version=1; Path=/; HttpOnly" })
@@ -502,22 +558,36 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
     const is = (...m: string[]): boolean => m.includes(ctx.method)
     if (first === undefined) {
       if (!is("GET", "HEAD")) return notAllowed("GET,HEAD")
-      const features = ["access-ready", "partitioned", "pluggable-storage-engines", "reshard", "scheduler"]
+      const features = [
+        "quickjs",
+        "access-ready",
+        "partitioned",
+        "pluggable-storage-engines",
+        "reshard",
+        "scheduler",
+      ]
       const vendor = { name: "The Apache Software Foundation" }
       return json(200, { couchdb: "Welcome", version, git_sha: "dbsweep0", uuid, features, vendor })
     }
     if (!first.startsWith("_") || ["_users", "_replicator", "_global_changes"].includes(first))
       return dbReq(ctx, first, rest)
     const path = segs.join("/")
-    if (path === "_up") return is("GET", "HEAD") ? json(200, { status: "ok" }) : notAllowed("GET,HEAD")
+    // A single node has no seeds (facts §13).
+    if (path === "_up")
+      return is("GET", "HEAD") ? json(200, { status: "ok", seeds: {} }) : notAllowed("GET,HEAD")
     if (path === "_session") return session(ctx)
     requireAdmin(ctx) // every other server-level _ path is admin-only (admin_only_all_dbs=true in 3.x)
     if (path === "_all_dbs") {
       if (!is("GET", "HEAD")) return notAllowed("GET,HEAD")
-      const names = [...dbs.keys()].sort()
-      const skip = intParam(ctx.q, "skip", 0)
-      return json(200, names.slice(skip, skip + intParam(ctx.q, "limit", names.length)))
+      return json(200, keyRange([...dbs.keys()].sort(codePointOrder), ctx.q).keys)
     }
+    // The server's config reads as all defaults: no section has a value set (facts §13: `purge` is {}).
+    const config = /^_node\/(_local|nonode@nohost)\/_config\/([^/]+)(?:\/([^/]+))?$/.exec(path)
+    if (config) {
+      if (!is("GET", "HEAD")) return notAllowed("GET,HEAD")
+      return config[3] === undefined ? json(200, {}) : fail(404, "not_found", "unknown_config_value")
+    }
+    if (path === "_active_tasks") return is("GET", "HEAD") ? json(200, []) : notAllowed("GET,HEAD")
     if (path === "_scheduler/docs") return json(200, { total_rows: 0, offset: 0, docs: [] })
     if (path === "_scheduler/jobs") return json(200, { total_rows: 0, offset: 0, jobs: [] })
     // chttpd treats any other name as a database, which `_x` cannot be.
@@ -547,10 +617,17 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
     try {
       const segs = url.pathname.split("/").slice(1).map(decodeURIComponent)
       if (segs.at(-1) === "") segs.pop()
-      const ctx: Ctx = { req, url, q: url.searchParams, method: req.method, user: anonymous }
+      const ctx: Ctx = {
+        req,
+        url,
+        q: url.searchParams,
+        method: req.method,
+        user: anonymous,
+        peer: peerOf(req),
+      }
       if (segs[0] === "_dbsweep_test") {
         // Test-only control endpoint, never subject to faults.
-        ctx.user = authenticate(req)
+        ctx.user = authenticate(req, ctx.peer)
         requireAdmin(ctx)
         if (segs[1] !== "faults") return fail(404, "not_found", "missing")
         if (ctx.method === "PUT") setFaults((await readObject(req)) as Faults)
@@ -569,16 +646,23 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
         }
         dropAfter = r < dropRate + errorRate + dropAfterRate
       }
-      ctx.user = authenticate(req)
+      ctx.user = authenticate(req, ctx.peer)
       const res = await route(ctx, segs)
       return dropAfter ? dropped() : res
     } catch (e) {
-      if (e instanceof CouchError) return json(e.status, { error: e.error, reason: e.reason })
+      if (e instanceof CouchError) return json(e.status, { error: e.error, reason: e.reason, ...e.extra })
       if (e instanceof URIError) return json(400, { error: "bad_request", reason: "invalid URL encoding" })
       return json(500, { error: "unknown_error", reason: String(e) })
     }
   }
 
+  // mochiweb_request:get(peer): a loopback client may name the address it forwards for.
+  const peerOf = (req: Request): string => {
+    const address = server?.requestIP(req)?.address ?? "127.0.0.1"
+    const loopback = ["127.0.0.1", "::1", "::ffff:127.0.0.1"].includes(address)
+    const forwarded = req.headers.get("x-forwarded-for")?.split(",").at(-1)?.trim()
+    return loopback ? forwarded || "127.0.0.1" : address
+  }
   const srv = Bun.serve({ hostname: "127.0.0.1", port: options.port ?? 0, fetch: handle, idleTimeout: 60 })
   server = srv
   return { url: `http://127.0.0.1:${srv.port}`, setFaults, stop: () => srv.stop(true) }
@@ -598,6 +682,9 @@ if (import.meta.main) {
       seed: { type: "string" },
       "max-purge-ids": { type: "string" },
       "max-purge-revs": { type: "string" },
+      "lockout-threshold": { type: "string" },
+      "lockout-ms": { type: "string" },
+      "lockout-mode": { type: "string" },
     },
   })
   const pair = (s: string): { user: string; password: string } => {
@@ -620,6 +707,11 @@ if (import.meta.main) {
     seed: num(v.seed),
     maxPurgeIds: num(v["max-purge-ids"]),
     maxPurgeRevs: num(v["max-purge-revs"]),
+    lockout: {
+      threshold: num(v["lockout-threshold"]),
+      durationMs: num(v["lockout-ms"]),
+      mode: v["lockout-mode"] === "off" ? "off" : "enforce",
+    },
   })
   process.stdout.write(`${server.url}\n`)
   const stop = (): void => {

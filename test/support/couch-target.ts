@@ -71,6 +71,48 @@ export const deleteDb = async (t: CouchTarget, db: string) => {
   await couch(t, "DELETE", `/${db}`)
 }
 
+/**
+ * A user of its own for one test, so that wrong passwords never touch the admin: CouchDB 3.4+ locks
+ * a user out (per client address) for about 5 minutes after 5 failed logins, even with the right
+ * password then (COUCHDB-FACTS §11). Created in `_users` over HTTP, as real CouchDB allows
+ * (https://docs.couchdb.org/en/stable/intro/security.html#creating-a-new-user); a member of
+ * `memberOf` (via `_security`), of nothing else. `drop` deletes it again.
+ */
+export interface ThrowawayUser {
+  readonly user: string
+  readonly password: string
+  readonly drop: () => Promise<void>
+}
+export const throwawayUser = async (
+  t: CouchTarget,
+  options: { memberOf?: ReadonlyArray<string> } = {},
+): Promise<ThrowawayUser> => {
+  json(await couch(t, "PUT", "/_users"), [201, 202, 412], "create _users")
+  const user = `dbsweep-user-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
+  const password = `pw-${crypto.randomUUID()}`
+  const path = `/_users/org.couchdb.user:${encodeURIComponent(user)}`
+  json(
+    await couch(t, "PUT", path, { name: user, password, roles: [], type: "user" }),
+    [201, 202],
+    `user ${user}`,
+  )
+  for (const db of options.memberOf ?? []) await setMembers(t, db, [user])
+  const drop = async () => {
+    const doc = await couch(t, "GET", path)
+    if (doc.status === 200) await couch(t, "DELETE", `${path}?rev=${(doc.body as { _rev: string })._rev}`)
+  }
+  return { user, password, drop }
+}
+
+/**
+ * Makes exactly `names` the members of `db` (`[]`: admins only, CouchDB 3's default); server admins
+ * stay db admins. https://docs.couchdb.org/en/stable/api/database/security.html
+ */
+export const setMembers = async (t: CouchTarget, db: string, names: ReadonlyArray<string>) => {
+  const security = { admins: { names: [], roles: ["_admin"] }, members: { names, roles: ["_admin"] } }
+  json(await couch(t, "PUT", `/${db}/_security`, security), [200], `_security of ${db}`)
+}
+
 interface BulkResult {
   readonly id: string
   readonly rev?: string
@@ -192,6 +234,22 @@ export const allChanges = async (t: CouchTarget, db: string): Promise<Array<Chan
     if (page.results.length < 5000 || page.pending === 0) return rows
   }
 }
+
+/**
+ * A feed as a set: one "id revs deleted" line per row, sorted. A clustered CouchDB interleaves its
+ * shards differently on every call and a row's seq depends on that order (COUCHDB-FACTS §6), so two
+ * reads of an unchanged database agree only on this, never on order or seqs.
+ */
+export const feedState = (rows: ReadonlyArray<ChangeRow>): Array<string> =>
+  rows
+    .map(
+      (r) =>
+        `${r.id} ${r.changes
+          .map((c) => c.rev)
+          .sort()
+          .join(",")} ${r.deleted === true}`,
+    )
+    .sort()
 
 /** The leaf revs CouchDB holds for a document (`open_revs=all`), or [] when it is gone. */
 export const leafRevs = async (t: CouchTarget, db: string, id: string): Promise<Array<string>> => {
