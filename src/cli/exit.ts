@@ -27,6 +27,8 @@ const codeByTag: Record<string, number> = {
   CouchProtocolError: ExitCode.connect,
   PgConnectError: ExitCode.connect,
   PgAuthError: ExitCode.connect,
+  // something else answers at the PostgreSQL address (an HTTP server, another service)
+  PgProtocolError: ExitCode.connect,
   PgMissingObject: ExitCode.usage,
   PgPermissionError: ExitCode.usage,
 }
