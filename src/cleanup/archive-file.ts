@@ -1,5 +1,8 @@
-import { open } from "node:fs/promises"
+import { constants } from "node:fs"
+import { access, open, stat } from "node:fs/promises"
+import { dirname, resolve } from "node:path"
 import { Effect, Schema } from "effect"
+import { ConfigError } from "../shared/errors.ts"
 
 export class ArchiveFileError extends Schema.TaggedError<ArchiveFileError>()("ArchiveFileError", {
   path: Schema.String,
@@ -48,3 +51,41 @@ export const openArchiveFile = (path: string) =>
     }
     return archive
   })
+
+const setting = "--archive-file / CLEANUP_ARCHIVE_FILE"
+
+const statOf = (path: string) =>
+  Effect.tryPromise({ try: () => stat(path), catch: () => undefined }).pipe(
+    Effect.orElseSucceed(() => undefined),
+  )
+
+const writable = (path: string) =>
+  Effect.tryPromise({ try: () => access(path, constants.W_OK), catch: () => false }).pipe(
+    Effect.as(true),
+    Effect.orElseSucceed(() => false),
+  )
+
+/**
+ * The preflight of an archive file, before anything is deleted (in a dry run too, which creates
+ * nothing): a path in a directory that exists, that is not itself a directory, and that this
+ * user may write. What fails later (a full disk) is an ArchiveFileError.
+ */
+export const checkArchiveFile = Effect.fn("Cleanup.checkArchiveFile")(function* (path: string) {
+  const fail = (why: string) => new ConfigError({ message: `${setting} ${path}: ${why}` })
+  if (path.trim() === "") return yield* fail("give the path of an NDJSON file")
+  const file = yield* statOf(path)
+  if (file?.isDirectory() === true) {
+    return yield* fail("is a directory: give the path of a file in it, e.g. pending-archive.ndjson")
+  }
+  if (file !== undefined) {
+    if (!(yield* writable(path))) return yield* fail("this user may not write to it: fix its permissions")
+    return
+  }
+  const directory = dirname(resolve(path))
+  const parent = yield* statOf(directory)
+  if (parent === undefined) return yield* fail(`directory ${directory} does not exist: create it first`)
+  if (!parent.isDirectory()) return yield* fail(`${directory} is not a directory`)
+  if (!(yield* writable(directory))) {
+    return yield* fail(`this user may not create files in ${directory}: fix its permissions`)
+  }
+})

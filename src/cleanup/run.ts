@@ -5,9 +5,10 @@ import { decodeRows, type PgClientShape, type ReservedSql, type Sql } from "../p
 import { isRetryable, PgConnectError, type PgError } from "../pg/errors.ts"
 import type { JobFailed } from "../shared/errors.ts"
 import { type RetryPolicy, withRetry } from "../shared/retry.ts"
-import { type ArchiveFile, type ArchiveFileError, openArchiveFile } from "./archive-file.ts"
+import { type ArchiveFile, type ArchiveFileError, checkArchiveFile, openArchiveFile } from "./archive-file.ts"
 import { maskEmail } from "./mask.ts"
 import { MatchList } from "./match-list.ts"
+import { type ArchiveTable, checkHistoryTable } from "./side-tables.ts"
 import * as Statements from "./statements.ts"
 import { type CleanupTarget, type ResolvedTarget, resolveTarget } from "./target.ts"
 
@@ -43,8 +44,11 @@ export interface CleanupSummary {
   readonly dryRun: boolean
   /** Another instance held the lock, so this run did nothing. */
   readonly skipped: boolean
-  /** Dry run: rows that a run would delete now. */
-  readonly matched: number
+  /**
+   * Dry run only: rows that a run would delete now. A real run does not count the matches first
+   * (its batches find them), so it reports only `deleted`.
+   */
+  readonly matched?: number | undefined
   readonly sample: ReadonlyArray<SampleRow>
   readonly deleted: number
   readonly batches: number
@@ -88,7 +92,12 @@ export const runCleanup = Effect.fn("Cleanup.run")(function* (
   stopping: Effect.Effect<boolean>,
 ) {
   const startedAt = yield* Clock.currentTimeMillis
-  const target = yield* resolveTarget(client, options.target, { delete: !options.dryRun })
+  const target = yield* resolveTarget(client, options.target, {
+    delete: !options.dryRun,
+    archiveTable: Option.getOrUndefined(options.archiveTable),
+    historyTable: Option.getOrUndefined(options.historyTable),
+  })
+  if (Option.isSome(options.archiveFile)) yield* checkArchiveFile(options.archiveFile.value)
   const summary = (partial: Partial<CleanupSummary>) =>
     Clock.currentTimeMillis.pipe(
       Effect.map(
@@ -96,7 +105,7 @@ export const runCleanup = Effect.fn("Cleanup.run")(function* (
           target: target.pendingName,
           dryRun: options.dryRun,
           skipped: false,
-          matched: 0,
+          ...(options.dryRun ? { matched: 0 } : {}),
           sample: [],
           deleted: 0,
           batches: 0,
@@ -153,15 +162,8 @@ const deleteAll = Effect.fn("Cleanup.deleteAll")(function* (
   firstLock: AdvisoryLock,
   stopping: Effect.Effect<boolean>,
 ) {
-  const archiveTable = Option.getOrUndefined(options.archiveTable)
-  if (archiveTable !== undefined) {
-    yield* client.query("creating the archive table", (sql) =>
-      Statements.createArchiveTable(sql, target, archiveTable),
-    )
-    yield* client.query("creating the archive table", (sql) =>
-      Statements.addArchivedAt(sql, target, archiveTable),
-    )
-  }
+  const archiveTable = target.archive?.name
+  if (target.archive !== undefined) yield* prepareArchiveTable(client, target, target.archive)
   const file = Option.isSome(options.archiveFile)
     ? yield* openArchiveFile(options.archiveFile.value)
     : undefined
@@ -375,6 +377,29 @@ const deleteAll = Effect.fn("Cleanup.deleteAll")(function* (
   return { ...final, interrupted: yield* Ref.get(interrupted) }
 })
 
+/**
+ * Creates the archive table the preflight found missing, or adds to dbsweep's own archive the
+ * columns the pending table gained: in one transaction, so a half-made archive never stays. An
+ * existing table is otherwise never altered.
+ */
+const prepareArchiveTable = (client: PgClientShape, target: ResolvedTarget, archive: ArchiveTable) => {
+  const operation = "preparing the archive table"
+  if (archive.exists && archive.addColumns.length === 0) return Effect.void
+  return client.transaction(operation, (tx) =>
+    archive.exists
+      ? Effect.forEach(archive.addColumns, (c) =>
+          tx.query(operation, (sql) =>
+            Statements.addArchiveColumn(sql, target, archive.name, c.name, c.type),
+          ),
+        )
+      : Effect.all([
+          tx.query(operation, (sql) => Statements.createArchiveTable(sql, target, archive.name)),
+          tx.query(operation, (sql) => Statements.addArchivedAt(sql, target, archive.name)),
+          tx.query(operation, (sql) => Statements.markArchiveTable(sql, target, archive.name)),
+        ]),
+  )
+}
+
 const undoFile = (file: ArchiveFile, size: number) =>
   file
     .truncate(size)
@@ -392,6 +417,13 @@ export const recordHistory = (
   row: Omit<Statements.HistoryRow, "host">,
 ) =>
   Effect.gen(function* () {
+    // Checked again here, as the run may have failed before its preflight got to it: a table that
+    // is not a run history is never written to (the preflight's error already says why).
+    const refused = yield* checkHistoryTable(client, schema, name).pipe(
+      Effect.as(false),
+      Effect.catchTag("BadConfig", () => Effect.succeed(true)),
+    )
+    if (refused) return yield* Effect.logDebug(`not recording the run: ${name} is not a run history`)
     yield* client.query("creating the history table", (sql) =>
       Statements.createHistoryTable(sql, schema, name),
     )

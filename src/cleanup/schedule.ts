@@ -10,16 +10,42 @@ export type CleanupSchedule =
 
 export const every = (interval: Duration.Duration): CleanupSchedule => ({ _tag: "Every", interval })
 
+const cronSetting = "--cron / CLEANUP_CRON"
+
+/**
+ * A five-field cron expression (minute hour day-of-month month day-of-week) that fires at least
+ * once. effect's parser also takes a leading seconds field, which the README does not offer; and a
+ * date that never comes (February 30) parses, then fails when the next run is computed.
+ */
 export const cron = (expression: string): Either.Either<CleanupSchedule, ConfigError> =>
-  Cron.parse(expression).pipe(
-    Either.map((c): CleanupSchedule => ({ _tag: "Cron", expression, cron: c })),
-    Either.mapLeft(
+  Either.gen(function* () {
+    const fields = expression
+      .trim()
+      .split(/\s+/)
+      .filter((f) => f !== "")
+    if (fields.length !== 5) {
+      return yield* Either.left(
+        new ConfigError({
+          message: `${cronSetting} "${expression}" has ${fields.length} fields: give five fields (minute hour day-of-month month day-of-week), e.g. "0 * * * *"`,
+        }),
+      )
+    }
+    const parsed = yield* Either.mapLeft(
+      Cron.parse(expression),
       (e) =>
         new ConfigError({
-          message: `--cron "${expression}" is not a cron expression (${e.message}): use five fields, e.g. "0 * * * *"`,
+          message: `${cronSetting} "${expression}" is not a cron expression (${e.message}): use five fields, e.g. "0 * * * *"`,
         }),
-    ),
-  )
+    )
+    yield* Either.try({
+      try: () => Cron.next(parsed, new Date()),
+      catch: () =>
+        new ConfigError({
+          message: `${cronSetting} "${expression}" never fires (no date matches it, like February 30): give a day that exists in the month`,
+        }),
+    })
+    return { _tag: "Cron", expression, cron: parsed } satisfies CleanupSchedule
+  })
 
 export const describe = (s: CleanupSchedule) =>
   s._tag === "Every" ? `every ${Duration.format(s.interval)}` : `cron ${s.expression}`

@@ -1,4 +1,5 @@
 import type postgres from "postgres"
+import { archiveMarker } from "./side-tables.ts"
 import type { ResolvedTarget } from "./target.ts"
 
 /**
@@ -100,10 +101,16 @@ export const deleteBatch = (
       returning p.${key}::text as id, row_to_json(p.*)::text as row`
   }
   // Without an archive file only the number deleted is needed: counted by the server, not shipped.
+  // Into the archive by column name, never by position; archived_at is set here, so a table of
+  // the right shape needs no default for it.
   if (archive.mode === "table" && archive.table !== undefined) {
+    // A fragment of its own: inline, the driver reads the list by the keyword before it (after
+    // `insert` it expects rows of values).
+    const columns = sql`${sql(t.pendingColumns)}`
     return sql`with b as (${locked}),
       d as (delete from ${target} p where p.ctid = any(array(select c from b)) returning p.*),
-      a as (insert into ${table(sql, t.schema, archive.table)} select d.* from d returning 1)
+      a as (insert into ${table(sql, t.schema, archive.table)} (${columns}, archived_at) overriding system value
+            select ${columns}, now() from d returning 1)
       select count(*)::int as n from a`
   }
   return sql`with b as (${locked}),
@@ -111,12 +118,22 @@ export const deleteBatch = (
     select count(*)::int as n from d`
 }
 
-/** The archive table: the pending table's columns plus when the row was archived. */
+/**
+ * The archive table: the pending table's columns (`LIKE`: names, types, NOT NULL) plus when the
+ * row was archived, marked as dbsweep's by its comment. Run in one transaction with the next two.
+ */
 export const createArchiveTable = (sql: Sql, t: ResolvedTarget, name: string) =>
-  sql`create table if not exists ${table(sql, t.schema, name)} (like ${pending(sql, t)})`
+  sql`create table ${table(sql, t.schema, name)} (like ${pending(sql, t)})`
 
 export const addArchivedAt = (sql: Sql, t: ResolvedTarget, name: string) =>
-  sql`alter table ${table(sql, t.schema, name)} add column if not exists archived_at timestamptz not null default now()`
+  sql`alter table ${table(sql, t.schema, name)} add column archived_at timestamptz not null default now()`
+
+export const markArchiveTable = (sql: Sql, t: ResolvedTarget, name: string) =>
+  sql`comment on table ${table(sql, t.schema, name)} is ${sql.unsafe(`'${archiveMarker}'`)}`
+
+/** A column the pending table gained since dbsweep created its archive (`type` from format_type). */
+export const addArchiveColumn = (sql: Sql, t: ResolvedTarget, name: string, column: string, type: string) =>
+  sql`alter table ${table(sql, t.schema, name)} add column ${sql(column)} ${sql.unsafe(type)}`
 
 /** One row per run, so status survives restarts and replicas see each other's runs. */
 export const createHistoryTable = (sql: Sql, schema: string, name: string) =>

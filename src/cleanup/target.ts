@@ -1,7 +1,10 @@
-import { Effect, Schema } from "effect"
+import { Effect, Option, Schema } from "effect"
 import { decodeRows, type PgClientShape } from "../pg/client.ts"
 import { PgMissingObject, PgPermissionError } from "../pg/errors.ts"
 import { ConfigError } from "../shared/errors.ts"
+import { columnsOf, findRelation, hasTablePrivilege, kindName } from "./catalog.ts"
+import { quoted, settings } from "./settings.ts"
+import { type ArchiveTable, checkArchiveTable, checkHistoryTable } from "./side-tables.ts"
 
 /** What the cleanup works on: names as the user gave them, before any lookup. */
 export interface CleanupTarget {
@@ -32,19 +35,11 @@ export interface ResolvedTarget extends CleanupTarget {
   readonly usersName: string
   /** An index on the users table serves the email match (then batches probe it by block range). */
   readonly usersIndexed: boolean
+  /** The pending table's columns, in order: what an archive row is made of. */
+  readonly pendingColumns: ReadonlyArray<string>
+  /** The archive table, when one is asked for, as the preflight found it. */
+  readonly archive: ArchiveTable | undefined
 }
-
-/** `"schema"."name"` with embedded quotes doubled: for messages and suggested statements only. */
-export const quoted = (...parts: ReadonlyArray<string>) =>
-  parts.map((p) => `"${p.replaceAll('"', '""')}"`).join(".")
-
-const settings = {
-  schema: "--schema / CLEANUP_SCHEMA",
-  usersTable: "--users-table / CLEANUP_USERS_TABLE",
-  pendingTable: "--pending-table / CLEANUP_PENDING_TABLE",
-  usersEmailColumn: "--users-email-column / CLEANUP_USERS_EMAIL_COLUMN",
-  pendingEmailColumn: "--pending-email-column / CLEANUP_PENDING_EMAIL_COLUMN",
-} as const
 
 /**
  * Names are looked up in the catalog as given and then quoted by the driver, never spliced into
@@ -68,27 +63,97 @@ export const validateNames = (target: CleanupTarget): Effect.Effect<void, Config
       }
       return Effect.void
     },
-  ).pipe(Effect.asVoid)
+  ).pipe(
+    Effect.zipRight(
+      // Every row of a table matches itself: the cleanup would empty it.
+      target.usersTable === target.pendingTable
+        ? new ConfigError({
+            message: `${settings.usersTable} and ${settings.pendingTable} both name "${target.usersTable}": the pending table must be another table than the users table`,
+          })
+        : Effect.void,
+    ),
+  )
 
-const Relation = Schema.Struct({ oid: Schema.String, kind: Schema.String })
-const Column = Schema.Struct({ name: Schema.String })
-const Privilege = Schema.Struct({ allowed: Schema.Boolean })
+/** Tables besides the two the cleanup works on. */
+export interface SideTables {
+  readonly archiveTable: Option.Option<string>
+  readonly historyTable: Option.Option<string>
+}
+
+/**
+ * The archive and history tables are written to, so neither may be the users or the pending
+ * table, nor each other. Checked by name (all are in --schema) before connecting.
+ */
+export const validateSideTables = (
+  target: CleanupTarget,
+  side: SideTables,
+): Effect.Effect<void, ConfigError> => {
+  const taken = [
+    [target.usersTable, `the users table (${settings.usersTable})`],
+    [target.pendingTable, `the pending table (${settings.pendingTable})`],
+  ] as const
+  const clash = (name: string, setting: string, others: ReadonlyArray<readonly [string, string]>) => {
+    const other = others.find(([n]) => n === name)
+    return other === undefined
+      ? Effect.void
+      : new ConfigError({
+          message: `${setting} "${name}" is ${other[1]}: give a table of its own (dbsweep creates it if missing)`,
+        })
+  }
+  return Effect.all([
+    Option.match(side.archiveTable, {
+      onNone: () => Effect.void,
+      onSome: (name) => clash(name, settings.archiveTable, taken),
+    }),
+    Option.match(side.historyTable, {
+      onNone: () => Effect.void,
+      onSome: (name) =>
+        clash(name, settings.historyTable, [
+          ...taken,
+          ...Option.match(side.archiveTable, {
+            onNone: () => [],
+            onSome: (a) => [[a, `the archive table (${settings.archiveTable})`] as const],
+          }),
+        ]),
+    }),
+  ]).pipe(Effect.asVoid)
+}
+
+const Name = Schema.Struct({ name: Schema.String })
 const IndexDef = Schema.Struct({ def: Schema.String })
 
-/** Looks the target up in the catalog: schema, tables, columns, primary key, privileges. */
+/** Email columns are compared with lower(): text-like types only. */
+const textTypes = new Set(["text", "varchar", "bpchar", "citext"])
+
+export interface Needs {
+  /** A real run (deletes, writes the archive); a dry run only reads. */
+  readonly delete: boolean
+  readonly archiveTable?: string | undefined
+  readonly historyTable?: string | undefined
+}
+
+/**
+ * Looks the target up in the catalog before anything is written: schema, tables, email columns
+ * and their types, primary key, privileges, and the archive and history tables (see
+ * side-tables.ts). Every mistake found here is a usage error (exit 2), in a dry run too.
+ */
 export const resolveTarget = Effect.fn("Cleanup.resolveTarget")(function* (
   client: PgClientShape,
   target: CleanupTarget,
-  needs: { readonly delete: boolean },
+  needs: Needs,
 ) {
   yield* validateNames(target)
+  yield* validateSideTables(target, {
+    archiveTable: Option.fromNullable(needs.archiveTable),
+    historyTable: Option.fromNullable(needs.historyTable),
+  })
   const where = client.endpoint.display
   const schemas = yield* client
     .query(
       "checking the schema",
       (sql) => sql`select nspname as name from pg_namespace where nspname = ${target.schema}`,
     )
-    .pipe(Effect.flatMap(decodeRows(Column, "checking the schema")))
+    .pipe(Effect.flatMap(decodeRows(Name, "checking the schema")))
   if (schemas.length === 0) {
     return yield* new PgMissingObject({
       target: where,
@@ -99,16 +164,8 @@ export const resolveTarget = Effect.fn("Cleanup.resolveTarget")(function* (
   }
 
   const table = Effect.fn("Cleanup.resolveTable")(function* (name: string, setting: string) {
-    const rows = yield* client
-      .query(
-        "checking a table",
-        (sql) =>
-          sql`select c.oid::text as oid, c.relkind::text as kind from pg_class c join pg_namespace n on n.oid = c.relnamespace
-              where n.nspname = ${target.schema} and c.relname = ${name} and c.relkind in ('r', 'p', 'v', 'm', 'f')`,
-      )
-      .pipe(Effect.flatMap(decodeRows(Relation, "checking a table")))
-    const found = rows[0]
-    if (found === undefined) {
+    const found = yield* findRelation(client, target.schema, name)
+    if (Option.isNone(found) || found.value.kind === "i" || found.value.kind === "S") {
       return yield* new PgMissingObject({
         target: where,
         kind: "table",
@@ -116,35 +173,31 @@ export const resolveTarget = Effect.fn("Cleanup.resolveTarget")(function* (
         setting,
       })
     }
-    if (found.kind !== "r") {
+    if (found.value.kind !== "r") {
       return yield* new ConfigError({
-        message: `${quoted(target.schema, name)} is not a plain table (it is a view, partitioned or foreign table): point ${setting} at a table`,
+        message: `${quoted(target.schema, name)} is ${kindName(found.value.kind)}, not a plain table: point ${setting} at a table`,
       })
     }
-    return found.oid
+    return found.value.oid
   })
 
-  const column = Effect.fn("Cleanup.resolveColumn")(function* (
+  const emailColumn = Effect.fn("Cleanup.resolveColumn")(function* (
     oid: string,
     table: string,
     name: string,
     setting: string,
   ) {
-    const rows = yield* client
-      .query(
-        "checking a column",
-        (sql) =>
-          sql`select attname as name from pg_attribute where attrelid = ${oid}::oid and attname = ${name} and attnum > 0 and not attisdropped`,
-      )
-      .pipe(Effect.flatMap(decodeRows(Column, "checking a column")))
-    if (rows.length === 0) {
-      return yield* new PgMissingObject({
-        target: where,
-        kind: "column",
-        name: `${quoted(target.schema, table)}.${quoted(name)}`,
-        setting,
+    const column = (yield* columnsOf(client, oid)).find((c) => c.name === name)
+    const full = `${quoted(target.schema, table)}.${quoted(name)}`
+    if (column === undefined) {
+      return yield* new PgMissingObject({ target: where, kind: "column", name: full, setting })
+    }
+    if (!textTypes.has(column.base)) {
+      return yield* new ConfigError({
+        message: `column ${full} is ${column.type}, not text: point ${setting} at the email column (text, varchar, char or citext)`,
       })
     }
+    return column
   })
 
   const privilege = Effect.fn("Cleanup.checkPrivilege")(function* (
@@ -152,13 +205,7 @@ export const resolveTarget = Effect.fn("Cleanup.resolveTarget")(function* (
     table: string,
     privilege: string,
   ) {
-    const rows = yield* client
-      .query(
-        "checking privileges",
-        (sql) => sql`select has_table_privilege(${oid}::oid, ${privilege}) as allowed`,
-      )
-      .pipe(Effect.flatMap(decodeRows(Privilege, "checking privileges")))
-    if (rows[0]?.allowed !== true) {
+    if (!(yield* hasTablePrivilege(client, oid, privilege))) {
       return yield* new PgPermissionError({
         target: where,
         privilege,
@@ -170,8 +217,8 @@ export const resolveTarget = Effect.fn("Cleanup.resolveTarget")(function* (
 
   const usersOid = yield* table(target.usersTable, settings.usersTable)
   const pendingOid = yield* table(target.pendingTable, settings.pendingTable)
-  yield* column(usersOid, target.usersTable, target.usersEmailColumn, settings.usersEmailColumn)
-  yield* column(pendingOid, target.pendingTable, target.pendingEmailColumn, settings.pendingEmailColumn)
+  yield* emailColumn(usersOid, target.usersTable, target.usersEmailColumn, settings.usersEmailColumn)
+  yield* emailColumn(pendingOid, target.pendingTable, target.pendingEmailColumn, settings.pendingEmailColumn)
   const keys = yield* client
     .query(
       "reading the primary key",
@@ -179,7 +226,7 @@ export const resolveTarget = Effect.fn("Cleanup.resolveTarget")(function* (
         sql`select a.attname as name from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
             where i.indrelid = ${pendingOid}::oid and i.indisprimary`,
     )
-    .pipe(Effect.flatMap(decodeRows(Column, "reading the primary key")))
+    .pipe(Effect.flatMap(decodeRows(Name, "reading the primary key")))
   if (keys.length !== 1) {
     return yield* new PgMissingObject({
       target: where,
@@ -192,12 +239,23 @@ export const resolveTarget = Effect.fn("Cleanup.resolveTarget")(function* (
   yield* privilege(pendingOid, target.pendingTable, needs.delete ? "DELETE" : "SELECT")
   if (needs.delete) yield* privilege(pendingOid, target.pendingTable, "SELECT")
 
+  const pendingColumns = yield* columnsOf(client, pendingOid)
+  const archive =
+    needs.archiveTable === undefined
+      ? undefined
+      : yield* checkArchiveTable(client, target, needs.archiveTable, pendingColumns, needs.delete)
+  if (needs.historyTable !== undefined) {
+    yield* checkHistoryTable(client, target.schema, needs.historyTable)
+  }
+
   const resolved: ResolvedTarget = {
     ...target,
     pendingKey: keys[0]!.name,
     pendingName: quoted(target.schema, target.pendingTable),
     usersName: quoted(target.schema, target.usersTable),
     usersIndexed: false,
+    pendingColumns: pendingColumns.map((c) => c.name),
+    archive,
   }
   const usersIndexed = yield* servingIndex(client, resolved, usersOid)
   return { ...resolved, usersIndexed }

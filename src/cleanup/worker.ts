@@ -1,6 +1,6 @@
 import { Deferred, Duration, Effect, Either, Fiber, Layer, ManagedRuntime, Option, Redacted } from "effect"
 import { PgClient } from "../pg/client.ts"
-import { pgSettingsConfig } from "../pg/config.ts"
+import { loadPgSettings } from "../pg/config.ts"
 import { parseDuration } from "../shared/duration.ts"
 import { ConfigError } from "../shared/errors.ts"
 import { defaultRetryPolicy } from "../shared/retry.ts"
@@ -78,11 +78,7 @@ const durationOption = (name: string, value: string | undefined, fallback: Durat
 const workerLayer = (options: CleanupWorkerOptions) =>
   Layer.unwrapEffect(
     Effect.gen(function* () {
-      const settings = yield* pgSettingsConfig.pipe(
-        Effect.mapError(
-          (e) => new ConfigError({ message: `bad PostgreSQL settings: ${e.message.split("\n")[0]}` }),
-        ),
-      )
+      const settings = yield* loadPgSettings
       const lockTimeout = yield* durationOption(
         "lockTimeout",
         options.lockTimeout,

@@ -3,10 +3,10 @@ import { Config, Console, Deferred, Duration, Effect, Either, Exit, Layer, Optio
 import { CleanupJob } from "../cleanup/job.ts"
 import type { CleanupOptions, CleanupSummary } from "../cleanup/run.ts"
 import { type CleanupSchedule, cron, every, runSchedule } from "../cleanup/schedule.ts"
-import { defaultTarget, validateNames } from "../cleanup/target.ts"
+import { defaultTarget, validateNames, validateSideTables } from "../cleanup/target.ts"
 import { defaultCleanupOptions } from "../cleanup/worker.ts"
 import { PgClient } from "../pg/client.ts"
-import { pgSettingsConfig } from "../pg/config.ts"
+import { loadPgSettings } from "../pg/config.ts"
 import { parseDuration } from "../shared/duration.ts"
 import { ConfigError, JobFailed } from "../shared/errors.ts"
 import { gracefully } from "../shared/graceful.ts"
@@ -27,12 +27,12 @@ const optionalText = (name: string, env: string, description: string) =>
     Options.optional,
   )
 
+/**
+ * A number flag read as text and parsed here (see `wholeNumber`): @effect/cli's own integer
+ * options print "'abc' is not a integer" without naming the flag or the variable.
+ */
 const integer = (name: string, env: string, description: string, fallback: number) =>
-  Options.integer(name).pipe(
-    Options.withDescription(`${description} (env ${env}, default ${fallback})`),
-    Options.withFallbackConfig(Config.integer(env)),
-    Options.withDefault(fallback),
-  )
+  text(name, env, description, String(fallback))
 
 const options = {
   ...commonOptions,
@@ -56,11 +56,11 @@ const options = {
     "email column of the pending table",
     defaultTarget.pendingEmailColumn,
   ),
+  // The variable is read in the handler (see `caseSensitiveOf`), so a bad value names it.
   caseSensitive: Options.boolean("case-sensitive").pipe(
     Options.withDescription(
       "match emails exactly; by default Jane@X.com matches jane@x.com (env CLEANUP_CASE_SENSITIVE)",
     ),
-    Options.withFallbackConfig(Config.boolean("CLEANUP_CASE_SENSITIVE")),
   ),
   once: Options.boolean("once").pipe(Options.withDescription("run once and exit (the default)")),
   runOnce: Options.boolean("run-once").pipe(
@@ -77,7 +77,7 @@ const options = {
       "run as a daemon every --interval hours (the original tool's flags; default 1 hour)",
     ),
   ),
-  interval: Options.float("interval").pipe(
+  interval: Options.text("interval").pipe(
     Options.withDescription("hours between runs with --daemon (the original tool's flag)"),
     Options.optional,
   ),
@@ -138,21 +138,78 @@ type Parsed = Command.Command.ParseConfig<typeof options>
 
 const fail = (message: string) => new ConfigError({ message })
 
-const duration = (flag: string, value: string) =>
-  Either.mapLeft(parseDuration(value), (reason) => fail(`--${flag}: ${reason}`))
+/** How a flag is named in messages: the flag and the variable that can also set it. */
+const setting = (flag: string) => {
+  const env = envOf[flag]
+  return env === undefined ? `--${flag}` : `--${flag} / ${env}`
+}
+const envOf: Record<string, string> = {
+  batch: "CLEANUP_BATCH",
+  concurrency: "CLEANUP_CONCURRENCY",
+  sample: "CLEANUP_SAMPLE",
+  retries: "CLEANUP_RETRIES",
+  "retry-base": "CLEANUP_RETRY_BASE",
+  "lock-timeout": "CLEANUP_LOCK_TIMEOUT",
+  "statement-timeout": "CLEANUP_STATEMENT_TIMEOUT",
+  every: "CLEANUP_EVERY",
+  cron: "CLEANUP_CRON",
+  "archive-table": "CLEANUP_ARCHIVE_TABLE",
+  "archive-file": "CLEANUP_ARCHIVE_FILE",
+  "history-table": "CLEANUP_HISTORY_TABLE",
+}
 
-const bounded = (flag: string, value: number, min: number, max: number) =>
-  Number.isInteger(value) && value >= min && value <= max
-    ? Either.right(value)
-    : Either.left(fail(`--${flag} must be a whole number from ${min} to ${max} (got ${value})`))
+const wholeNumber = (flag: string, raw: string, min: number, max: number) => {
+  const value = raw.trim()
+  const n = /^[+-]?\d+$/.test(value) ? Number(value) : Number.NaN
+  return Number.isSafeInteger(n) && n >= min && n <= max
+    ? Either.right(n)
+    : Either.left(fail(`${setting(flag)} is "${raw}": give a whole number from ${min} to ${max}`))
+}
+
+/** A duration within [min, max]: "500ms", "2s", "5m", … */
+const duration = (flag: string, raw: string, min: Duration.Duration, max: Duration.Duration) =>
+  Either.gen(function* () {
+    const value = yield* Either.mapLeft(parseDuration(raw), (reason) => fail(`${setting(flag)}: ${reason}`))
+    if (Duration.lessThan(value, min) || Duration.greaterThan(value, max)) {
+      return yield* Either.left(
+        fail(
+          `${setting(flag)} is "${raw}": give a duration from ${Duration.format(min)} to ${Duration.format(max)}`,
+        ),
+      )
+    }
+    return value
+  })
+
+/**
+ * The longest a timer can wait: effect's clock (like setTimeout) never fires beyond 2^31-1 ms,
+ * so a longer --every would silently never run again.
+ */
+const longestWait = Duration.days(24)
 
 const tableName = (flag: string, value: Option.Option<string>) =>
   Option.match(value, {
     onNone: () => Effect.succeed(value),
     onSome: (name) =>
-      name.trim() === "" || name.includes(".")
-        ? Effect.fail(fail(`--${flag} "${name}" must be a bare table name (it goes in --schema)`))
+      name.trim() === "" || name.includes(".") || name.includes("\u0000")
+        ? Effect.fail(fail(`${setting(flag)} "${name}" must be a bare table name (it goes in --schema)`))
         : Effect.succeed(value),
+  })
+
+const truthy = ["true", "1", "yes", "on"]
+const falsy = ["false", "0", "no", "off", ""]
+
+/** --case-sensitive, or CLEANUP_CASE_SENSITIVE when the flag is not given. */
+const caseSensitiveOf = (flag: boolean) =>
+  Effect.gen(function* () {
+    if (flag) return true
+    const raw = yield* Config.option(Config.string("CLEANUP_CASE_SENSITIVE")).pipe(
+      Effect.orElseSucceed(() => Option.none<string>()),
+    )
+    if (Option.isNone(raw)) return false
+    const value = raw.value.trim().toLowerCase()
+    if (truthy.includes(value)) return true
+    if (falsy.includes(value)) return false
+    return yield* fail(`CLEANUP_CASE_SENSITIVE is "${raw.value}": use true or false`)
   })
 
 /** The schedule asked for, if any: --every, --cron, or the original tool's --daemon --interval. */
@@ -167,15 +224,16 @@ const scheduleOf = (o: Parsed) =>
     if (daemonFlags === 1 && (o.once || o.runOnce))
       return yield* fail("--once runs once: drop it, or drop the schedule")
     if (Option.isSome(o.every)) {
-      const interval = yield* duration("every", o.every.value)
-      if (Duration.lessThan(interval, Duration.millis(100)))
-        return yield* fail("--every must be at least 100ms")
-      return Option.some(every(interval))
+      return Option.some(every(yield* duration("every", o.every.value, Duration.millis(100), longestWait)))
     }
     if (Option.isSome(o.cron)) return Option.some(yield* cron(o.cron.value))
     if (o.daemon || Option.isSome(o.interval)) {
-      const hours = Option.getOrElse(o.interval, () => 1)
-      if (!(hours > 0)) return yield* fail(`--interval must be a number of hours above 0 (got ${hours})`)
+      const raw = Option.getOrElse(o.interval, () => "1")
+      const hours = /^\s*\d+(\.\d+)?\s*$/.test(raw) ? Number(raw) : Number.NaN
+      const maxHours = Duration.toHours(longestWait)
+      if (!(hours > 0 && hours <= maxHours)) {
+        return yield* fail(`--interval is "${raw}": give a number of hours above 0 and at most ${maxHours}`)
+      }
       return Option.some(every(Duration.millis(hours * 3_600_000)))
     }
     return Option.none<CleanupSchedule>()
@@ -189,28 +247,38 @@ const cleanupOptionsOf = (o: Parsed) =>
       pendingTable: o.pendingTable,
       usersEmailColumn: o.usersEmailColumn,
       pendingEmailColumn: o.pendingEmailColumn,
-      caseSensitive: o.caseSensitive,
+      caseSensitive: yield* caseSensitiveOf(o.caseSensitive),
     }
     yield* validateNames(target)
     if (Option.isSome(o.archiveTable) && Option.isSome(o.archiveFile)) {
       return yield* fail("give --archive-table or --archive-file, not both")
     }
+    const archiveTable = yield* tableName("archive-table", o.archiveTable)
+    const historyTable = yield* tableName("history-table", o.historyTable)
+    yield* validateSideTables(target, { archiveTable, historyTable })
     const cleanup: CleanupOptions = {
       target,
-      batchSize: yield* bounded("batch", o.batch, 1, 1_000_000),
-      concurrency: yield* bounded("concurrency", o.concurrency, 1, 64),
-      lockTimeout: yield* duration("lock-timeout", o.lockTimeout),
-      statementTimeout: yield* duration("statement-timeout", o.statementTimeout),
+      batchSize: yield* wholeNumber("batch", o.batch, 1, 1_000_000),
+      concurrency: yield* wholeNumber("concurrency", o.concurrency, 1, 64),
+      // lock_timeout 0 means "wait forever" to PostgreSQL; below 1ms it would round to that.
+      lockTimeout: yield* duration("lock-timeout", o.lockTimeout, Duration.millis(1), Duration.minutes(10)),
+      // Below 100ms no batch can finish; above an hour a stuck batch holds its locks too long.
+      statementTimeout: yield* duration(
+        "statement-timeout",
+        o.statementTimeout,
+        Duration.millis(100),
+        Duration.hours(1),
+      ),
       dryRun: o.dryRun,
-      sample: yield* bounded("sample", o.sample, 0, 10_000),
+      sample: yield* wholeNumber("sample", o.sample, 0, 10_000),
       showEmails: o.showEmails,
-      archiveTable: yield* tableName("archive-table", o.archiveTable),
+      archiveTable,
       archiveFile: o.archiveFile,
-      historyTable: yield* tableName("history-table", o.historyTable),
+      historyTable,
       retry: {
         ...defaultRetryPolicy,
-        retries: yield* bounded("retries", o.retries, 0, 100),
-        base: yield* duration("retry-base", o.retryBase),
+        retries: yield* wholeNumber("retries", o.retries, 0, 100),
+        base: yield* duration("retry-base", o.retryBase, Duration.zero, Duration.minutes(10)),
       },
     }
     return cleanup
@@ -273,7 +341,7 @@ export const cleanupCommand = Command.make("cleanup", options, (o) =>
   Effect.gen(function* () {
     const schedule = yield* scheduleOf(o)
     const cleanup = yield* cleanupOptionsOf(o)
-    const settings = yield* pgSettingsConfig
+    const settings = yield* loadPgSettings
     const pg = PgClient.layer({ ...settings, poolSize: cleanup.concurrency + 2 }, cleanup.retry)
     const layer = CleanupJob.layer(cleanup).pipe(Layer.provide(pg))
 
@@ -288,14 +356,21 @@ export const cleanupCommand = Command.make("cleanup", options, (o) =>
       ).pipe(Effect.provide(layer))
     }
 
-    // The summary is printed inside, so an interrupted run (exit 130) still reports what it did.
-    const summary = yield* gracefully((stopping) =>
+    // Connecting stays outside `gracefully`: a signal while the server is tried (and retried)
+    // stops at once, as there is nothing in flight to finish. The summary is printed inside, so
+    // an interrupted run (exit 130) still reports what it did.
+    const summary = yield* Effect.scoped(
       Effect.gen(function* () {
-        const job = yield* CleanupJob
-        const done = yield* job.run(stopping)
-        yield* report(o.json)(done)
-        return done
-      }).pipe(Effect.provide(layer)),
+        const context = yield* Layer.build(layer)
+        return yield* gracefully((stopping) =>
+          Effect.gen(function* () {
+            const job = yield* CleanupJob
+            const done = yield* job.run(stopping)
+            yield* report(o.json)(done)
+            return done
+          }).pipe(Effect.provide(context)),
+        )
+      }),
     )
     if (summary.failedBatches > 0) {
       return yield* new JobFailed({

@@ -12,10 +12,10 @@ import {
   type Scope,
 } from "effect"
 import postgres from "postgres"
-import { ConfigError } from "../shared/errors.ts"
 import { type RetryPolicy, withRetry } from "../shared/retry.ts"
-import { endpointOf, type PgEndpoint, type PgSettings } from "./config.ts"
+import { connectionOf, type PgEndpoint, type PgSettings } from "./config.ts"
 import { fromDriver, isRetryable, PgConnectError, type PgError, PgQueryError } from "./errors.ts"
+import { probe } from "./probe.ts"
 
 export type Sql = postgres.Sql
 export type ReservedSql = postgres.ReservedSql
@@ -85,18 +85,7 @@ export const decodeRows =
     )
 
 const make = Effect.fn("PgClient.make")(function* (settings: PgSettings, retry: RetryPolicy) {
-  const endpoint = endpointOf(settings)
-  if (endpoint instanceof ConfigError) return yield* endpoint
-  const url = Option.map(settings.url, (u) => new URL(Redacted.value(u)))
-  const urlPassword = Option.flatMap(url, (u) =>
-    u.password === "" ? Option.none() : Option.some(decodeURIComponent(u.password)),
-  )
-  const password = Option.orElse(urlPassword, () => Option.map(settings.password, Redacted.value))
-  // Other URL parameters (options, application_name, …) are connection parameters, as in libpq.
-  const extra: Record<string, string> = Option.match(url, {
-    onNone: () => ({}),
-    onSome: (u) => Object.fromEntries([...u.searchParams].filter(([k]) => k !== "sslmode")),
-  })
+  const { endpoint, password, parameters } = yield* connectionOf(settings)
   const target = endpoint.display
 
   /**
@@ -127,14 +116,19 @@ const make = Effect.fn("PgClient.make")(function* (settings: PgSettings, retry: 
           port: endpoint.port,
           database: endpoint.database,
           username: endpoint.user,
-          ...(Option.isSome(password) ? { password: password.value } : {}),
+          ...(Option.isSome(password) ? { password: Redacted.value(password.value) } : {}),
           ssl: endpoint.ssl === undefined || endpoint.ssl === "disable" ? false : endpoint.ssl,
           max,
           connect_timeout: Math.max(1, Math.round(Duration.toSeconds(settings.connectTimeout))),
+          // A pool whose sessions carry a statement_timeout skips the driver's array type lookup on
+          // each new connection: that lookup runs under the timeout, outside any query's promise, and
+          // a timeout there crashed the process. Batches send no arrays as parameters. (The main
+          // pool keeps it: postgres 3.4.9 never hands out a reserved connection without it.)
+          fetch_types: !("statement_timeout" in session),
           idle_timeout: 60,
           // Notices ("… already exists, skipping") are not ours to print: stdout is for --json.
           onnotice: () => undefined,
-          connection: { application_name: "dbsweep", ...session, ...extra },
+          connection: { application_name: "dbsweep", ...session, ...parameters },
         }),
       ),
       (pool) => Effect.promise(() => pool.end({ timeout: 5 })),
@@ -198,9 +192,22 @@ const make = Effect.fn("PgClient.make")(function* (settings: PgSettings, retry: 
       catch: (e) => fromDriver(e, target, operation),
     }).pipe(Effect.map((result) => result.count))
 
-  // Fail fast, and clearly, when the server is down or refuses the login.
-  yield* query("connecting", (s) => s`select 1`).pipe(
+  // Fail fast, and clearly, when the server is down, is not PostgreSQL or refuses the login: one
+  // probe and one login per attempt, each under the connect timeout. On failure the pool is ended
+  // at once, so the driver opens nothing more.
+  const connectLimit = Duration.sum(settings.connectTimeout, Duration.seconds(5))
+  yield* probe(endpoint, settings.connectTimeout).pipe(
+    Effect.zipRight(
+      watchdog(connectLimit)(
+        "connecting",
+        Effect.tryPromise({
+          try: () => sql`select 1`,
+          catch: (e) => fromDriver(e, target, "connecting"),
+        }),
+      ),
+    ),
     withRetry(retry, isRetryable, (e) => Effect.logWarning(`${e.message}; retrying`)),
+    Effect.tapError(() => Effect.promise(() => sql.end({ timeout: 0 }))),
   )
 
   const limited: PgClientShape["limited"] = (limits) =>

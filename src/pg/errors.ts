@@ -13,6 +13,19 @@ export class PgConnectError extends Schema.TaggedError<PgConnectError>()("PgConn
   }
 }
 
+/**
+ * Something answers at the address, but not as PostgreSQL (an HTTP server, another service on the
+ * port). Not retried: no later attempt will make it speak the protocol.
+ */
+export class PgProtocolError extends Schema.TaggedError<PgProtocolError>()("PgProtocolError", {
+  target: Schema.String,
+  reason: Schema.String,
+}) {
+  override get message() {
+    return `${this.target} did not answer as PostgreSQL (${this.reason}): check the host and port in DATABASE_URL (or PGHOST/PGPORT)`
+  }
+}
+
 export class PgAuthError extends Schema.TaggedError<PgAuthError>()("PgAuthError", {
   target: Schema.String,
   reason: Schema.String,
@@ -92,6 +105,7 @@ export class PgQueryError extends Schema.TaggedError<PgQueryError>()("PgQueryErr
 
 export type PgError =
   | PgConnectError
+  | PgProtocolError
   | PgAuthError
   | PgMissingObject
   | PgPermissionError
@@ -121,6 +135,9 @@ const connectionCodes = new Set([
   "ECONNREFUSED",
   "ECONNRESET",
   "ENOTFOUND",
+  // a unix socket that is not there, or not ours to open
+  "ENOENT",
+  "EACCES",
   "EAI_AGAIN",
   "ETIMEDOUT",
   "EHOSTUNREACH",

@@ -62,6 +62,8 @@ export const meanings = {
   CouchProtocolError: meaning(false, false, ExitCode.connect, 502),
   PgConnectError: meaning(true, false, ExitCode.connect, 503),
   PgAuthError: meaning(false, true, ExitCode.connect, 502),
+  // Something else answers at the PostgreSQL address (an HTTP server, another service).
+  PgProtocolError: meaning(false, true, ExitCode.connect, 502),
   PgMissingObject: meaning(false, true, ExitCode.usage, 400),
   PgPermissionError: meaning(false, true, ExitCode.usage, 502),
   PgLockTimeout: meaning(true, false, ExitCode.failures, 503),

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test"
-import { ensureBinary } from "../support/binary.ts"
+import { startHostileServer } from "../cleanup/hostile-servers.ts"
+import { ensureBinary, runBinary as runWithin, spawnBinary as spawnRaw } from "../support/binary.ts"
 import {
   checksum,
   closeDatabases,
@@ -43,6 +44,8 @@ describe("dbsweep cleanup (compiled binary)", () => {
     expect(runs).toHaveLength(2)
     expect(runs.filter((r) => r.skipped)).toHaveLength(1)
     expect(runs.reduce((n, r) => n + r.deleted, 0)).toBe(3000)
+    // A real run reports what it deleted; it does not count matches up front, so no "matched": 0.
+    expect(runs.every((r) => !("matched" in r))).toBe(true)
     expect(await count(sql, matching)).toBe(0)
     expect(await count(sql, "select 1 from pending_users")).toBe(3000)
     expect(await checksum(sql, "users")).toBe(users)
@@ -150,5 +153,101 @@ describe("dbsweep cleanup (compiled binary)", () => {
     }
     expect(await count(sql, "select 1 from x")).toBe(0)
     expect(await count(sql, "select 1 from pending_users")).toBe(before)
+  })
+
+  test("--archive-table or --history-table naming the users, pending or an unrelated table: exit 2 before anything is written", async () => {
+    const { url, sql } = await database({ users: 40, pending: 40 })
+    await sql`create table pending2 (like pending_users including all)`
+    await sql`insert into pending2 select * from pending_users`
+    await sql`create table audit (id int primary key, note text)`
+    await sql`insert into audit values (1, 'keep me')`
+    const tables = ["users", "pending_users", "pending2", "audit"]
+    const sums = async () => Promise.all(tables.map((t) => checksum(sql, t)))
+    const before = await sums()
+    for (const flags of [
+      ["--pending-table", "pending2", "--archive-table", "users"],
+      ["--pending-table", "pending2", "--archive-table", "pending2"],
+      ["--archive-table", "audit"],
+      ["--archive-table", "audit", "--dry-run"],
+      ["--history-table", "users"],
+      ["--history-table", "audit"],
+    ]) {
+      const r = await runBinary(["cleanup", ...flags], { DATABASE_URL: url })
+      expect(r.code, `${flags.join(" ")}: ${r.stderr}`).toBe(2)
+      expect(r.stderr).toContain(flags.includes("--history-table") ? "--history-table" : "--archive-table")
+    }
+    expect(await sums()).toEqual(before)
+    expect(
+      await count(sql, "select 1 from information_schema.columns where column_name = 'archived_at'"),
+    ).toBe(0)
+  })
+
+  test("a DATABASE_URL at a server that is not PostgreSQL: exit 3 within the connect timeout, one connection per attempt", async () => {
+    await Promise.all(
+      (["http", "garbage", "silent"] as const).map(async (kind) => {
+        const server = await startHostileServer(kind)
+        try {
+          const started = Date.now()
+          const r = await runWithin(
+            ["cleanup", "--dry-run", "--retries", "1", "--retry-base", "10ms", "--no-env-file"],
+            {
+              env: {
+                DATABASE_URL: `postgres://app:${pgPassword}@127.0.0.1:${server.port}/appdb`,
+                PGCONNECT_TIMEOUT: "1",
+                LOG_FORMAT: "json",
+              },
+              timeoutMs: 20_000,
+            },
+          )
+          const seconds = (Date.now() - started) / 1000
+          expect(r.code, `${kind}: ${r.stderr}`).toBe(3)
+          expect(r.stderr).toContain(`127.0.0.1:${server.port}`)
+          expect(r.stderr).toContain("did not answer as PostgreSQL")
+          // Two attempts at most (--retries 1), each within PGCONNECT_TIMEOUT, plus start-up.
+          expect(seconds, kind).toBeLessThan(2 * 1 + 3)
+          expect(server.connections(), kind).toBeGreaterThanOrEqual(1)
+          expect(server.connections(), kind).toBeLessThanOrEqual(2)
+          expect(r.stdout + r.stderr).not.toContain(pgPassword)
+        } finally {
+          await server.close()
+        }
+      }),
+    )
+  })
+
+  test("SIGTERM while a silent server is being tried stops the run at once", async () => {
+    const server = await startHostileServer("silent")
+    try {
+      const run = spawnRaw(["cleanup", "--no-env-file"], {
+        env: {
+          DATABASE_URL: `postgres://app:x@127.0.0.1:${server.port}/appdb`,
+          PGCONNECT_TIMEOUT: "30",
+          LOG_FORMAT: "json",
+        },
+      })
+      await Bun.sleep(500)
+      const signalled = Date.now()
+      run.kill("SIGTERM")
+      const code = await Promise.race([run.exited, Bun.sleep(5000).then(() => "still running")])
+      if (code === "still running") run.kill("SIGKILL")
+      expect(code).toBe(130)
+      expect(Date.now() - signalled).toBeLessThan(3000)
+      expect(server.connections()).toBe(1)
+    } finally {
+      await server.close()
+    }
+  })
+
+  test("--statement-timeout below the minimum is refused naming it; at the minimum a run deletes cleanly", async () => {
+    const { url, sql } = await database({ users: 200, pending: 200 })
+    const tiny = await runBinary(["cleanup", "--statement-timeout", "1ms"], { DATABASE_URL: url })
+    expect(tiny.code).toBe(2)
+    expect(tiny.stderr).toContain("--statement-timeout")
+    expect(tiny.stderr).toContain("100ms")
+    expect(await count(sql, matching)).toBe(100)
+    const r = await runBinary(["cleanup", "--statement-timeout", "100ms", "--json"], { DATABASE_URL: url })
+    expect(r.code, r.stderr).toBe(0)
+    expect(summaries(r.stdout)[0]?.deleted).toBe(100)
+    expect(r.stderr).not.toMatch(/Bun v|^\s+at /m)
   })
 })
