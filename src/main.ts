@@ -4,7 +4,7 @@ import { BunContext, BunRuntime } from "@effect/platform-bun"
 import { Config, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import { cleanupCommand } from "./cli/cleanup.ts"
 import { wantsColour, withCliConsole } from "./cli/console.ts"
-import { outcomeOf } from "./cli/exit.ts"
+import { CleanStop, outcomeOf } from "./cli/exit.ts"
 import { purgeCommand } from "./cli/purge.ts"
 import { configProviderLayer, envFileChoice, takeLogLevelFlag } from "./shared/config.ts"
 import { ConfigError } from "./shared/errors.ts"
@@ -49,12 +49,21 @@ const preflightArgv = Effect.gen(function* () {
   }
 })
 
+/** Set by a daemon command: its interrupt is a clean stop (exit 0), read by the teardown below. */
+let cleanStop = false
+const cleanStopLayer = Layer.succeed(CleanStop, {
+  declare: Effect.sync(() => {
+    cleanStop = true
+  }),
+})
+
 const program = Effect.gen(function* () {
   yield* preflightArgv
   const level = yield* logLevel
   yield* cli(argv).pipe(
     Logger.withMinimumLogLevel(level),
     withCliConsole(wantsColour(process.stdout.isTTY === true, process.env)),
+    Effect.provide(cleanStopLayer),
   )
   return 0
 }).pipe(
@@ -65,7 +74,7 @@ BunRuntime.runMain(program.pipe(Effect.provide(BunContext.layer)), {
   disablePrettyLogger: true,
   disableErrorReporting: true,
   teardown: (exit, onExit) => {
-    const outcome = outcomeOf(exit, argv)
+    const outcome = outcomeOf(exit, argv, cleanStop)
     if (outcome.line !== undefined) console.error(outcome.line)
     onExit(outcome.code)
   },

@@ -1,11 +1,10 @@
-import { Cause, Context, Effect, Exit, Layer, Option, Ref } from "effect"
-import { PgClient } from "../pg/client.ts"
-import type { PgError } from "../pg/errors.ts"
-import type { ConfigError, JobFailed } from "../shared/errors.ts"
-import type { ArchiveFileError } from "./archive-file.ts"
-import { type CleanupOptions, type CleanupSummary, recordHistory, runCleanup } from "./run.ts"
-
-export type CleanupError = PgError | ConfigError | JobFailed | ArchiveFileError
+import { Clock, Context, Effect, Exit, Layer, Option } from "effect"
+import type { Job, RunContext } from "../jobs/job.ts"
+import { failureLine } from "../jobs/runner.ts"
+import type { RunStatus, ScheduleStatus } from "../jobs/status.ts"
+import { PgClient, type PgClientShape } from "../pg/client.ts"
+import { type CleanupOptions, CleanupOptionsSchema } from "./options.ts"
+import { type CleanupSummary, recordHistory, runCleanup } from "./run.ts"
 
 export interface LastRun {
   readonly startedAt: string
@@ -21,7 +20,7 @@ export interface LastRun {
   readonly error: string | undefined
 }
 
-/** What the HTTP mode and the library API show. */
+/** What the library API shows of the cleanup: derived from the runner's statuses. */
 export interface CleanupStatus {
   readonly running: boolean
   /** `every 1h`, `cron 0 * * * *`, or undefined when not scheduled. */
@@ -31,93 +30,92 @@ export interface CleanupStatus {
   readonly runs: number
 }
 
-export interface CleanupJobShape {
-  readonly options: CleanupOptions
-  /**
-   * One run. Runs never overlap: a call made while one is in progress waits for it. `stopping`
-   * ends the run early, after the batches in flight.
-   */
-  readonly run: (stopping?: Effect.Effect<boolean>) => Effect.Effect<CleanupSummary, CleanupError>
-  readonly status: Effect.Effect<CleanupStatus>
-  /** For the scheduler: what it runs on and when it runs next. */
-  readonly setSchedule: (schedule: string | undefined, nextRun: Date | undefined) => Effect.Effect<void>
-}
+const iso = (millis: number) => new Date(millis).toISOString()
 
-export class CleanupJob extends Context.Tag("dbsweep/CleanupJob")<CleanupJob, CleanupJobShape>() {
-  static readonly layer = (options: CleanupOptions) => Layer.effect(CleanupJob, make(options))
-}
-
-const messageOf = (cause: Cause.Cause<CleanupError>): string =>
-  Option.match(Cause.failureOption(cause), {
-    onSome: (e) => e.message,
-    onNone: () => (Cause.isInterruptedOnly(cause) ? "interrupted" : Cause.pretty(cause).split("\n")[0]!),
-  })
-
-const make = Effect.fn("CleanupJob.make")(function* (options: CleanupOptions) {
-  const client = yield* PgClient
-  const turn = yield* Effect.makeSemaphore(1)
-  const state = yield* Ref.make<CleanupStatus>({
-    running: false,
-    schedule: undefined,
-    lastRun: undefined,
-    nextRun: undefined,
-    runs: 0,
-  })
-
-  const run: CleanupJobShape["run"] = (stopping = Effect.succeed(false)) =>
-    turn.withPermits(1)(
-      Effect.gen(function* () {
-        const started = new Date()
-        yield* Ref.update(state, (s) => ({ ...s, running: true }))
-        const exit = yield* Effect.exit(runCleanup(client, options, stopping))
-        const ended = new Date()
-        const lastRun: LastRun = Exit.match(exit, {
-          onSuccess: (s) => ({
-            startedAt: s.startedAt,
-            endedAt: s.endedAt,
-            durationMs: s.durationMs,
-            dryRun: s.dryRun,
-            skipped: s.skipped,
-            deleted: s.deleted,
-            batches: s.batches,
-            failures: s.failedBatches,
-            error: undefined,
-          }),
-          onFailure: (cause) => ({
-            startedAt: started.toISOString(),
-            endedAt: ended.toISOString(),
-            durationMs: ended.getTime() - started.getTime(),
-            dryRun: options.dryRun,
-            skipped: false,
-            deleted: 0,
-            batches: 0,
-            failures: 0,
-            error: messageOf(cause),
-          }),
-        })
-        yield* Ref.update(state, (s) => ({ ...s, lastRun, runs: s.runs + 1 }))
-        if (Option.isSome(options.historyTable)) {
-          yield* recordHistory(client, options.target.schema, options.historyTable.value, {
-            startedAt: new Date(lastRun.startedAt),
-            endedAt: new Date(lastRun.endedAt),
-            target: `${options.target.schema}.${options.target.pendingTable}`,
-            dryRun: lastRun.dryRun,
-            skipped: lastRun.skipped,
-            deleted: lastRun.deleted,
-            batches: lastRun.batches,
-            failedBatches: lastRun.failures,
-            error: lastRun.error ?? null,
-          })
-        }
-        return yield* exit
-      }).pipe(Effect.ensuring(Ref.update(state, (s) => ({ ...s, running: false })))),
-    )
-
-  return CleanupJob.of({
-    options,
-    run,
-    status: Ref.get(state),
-    setSchedule: (schedule, nextRun) =>
-      Ref.update(state, (s) => ({ ...s, schedule, nextRun: nextRun?.toISOString() })),
-  })
+/** One run, recorded in the history table (when one is set) however it ended. */
+const runAndRecord = Effect.fn("Cleanup.runAndRecord")(function* (
+  client: PgClientShape,
+  options: CleanupOptions,
+  context: RunContext,
+) {
+  const started = yield* Clock.currentTimeMillis
+  const exit = yield* Effect.exit(runCleanup(client, options, context.stopping))
+  if (Option.isSome(options.historyTable)) {
+    const ended = yield* Clock.currentTimeMillis
+    const s = Exit.isSuccess(exit) ? exit.value : undefined
+    yield* recordHistory(client, options.target.schema, options.historyTable.value, {
+      startedAt: new Date(s?.startedAt ?? iso(started)),
+      endedAt: new Date(s?.endedAt ?? iso(ended)),
+      target: `${options.target.schema}.${options.target.pendingTable}`,
+      dryRun: options.dryRun,
+      skipped: s?.skipped ?? false,
+      deleted: s?.deleted ?? 0,
+      batches: s?.batches ?? 0,
+      failedBatches: s?.failedBatches ?? 0,
+      error: Exit.isFailure(exit) ? failureLine(exit.cause) : null,
+    })
+  }
+  return yield* exit
 })
+
+export const cleanupProblems = (s: CleanupSummary): Option.Option<string> =>
+  s.failedBatches > 0
+    ? Option.some(
+        `${s.failedBatches} batches failed after retries (see the log); their rows are still there: run again`,
+      )
+    : Option.none()
+
+/** The cleanup as a job of the runner. Needs `PgClient`. */
+export class CleanupJob extends Context.Tag("dbsweep/CleanupJob")<
+  CleanupJob,
+  Job<CleanupOptions, CleanupSummary, typeof CleanupOptionsSchema.Encoded>
+>() {
+  static readonly layer = Layer.effect(
+    CleanupJob,
+    PgClient.pipe(
+      Effect.map((client) =>
+        CleanupJob.of({
+          name: "cleanup",
+          options: CleanupOptionsSchema,
+          target: (o) => `${o.target.schema}.${o.target.pendingTable}`,
+          problems: cleanupProblems,
+          run: (o, context) => runAndRecord(client, o, context),
+        }),
+      ),
+    ),
+  )
+}
+
+const lastRunOf = (run: RunStatus): LastRun => {
+  const s = run.summary as CleanupSummary | undefined
+  const started = Date.parse(run.startedAt)
+  const ended = run.finishedAt === undefined ? started : Date.parse(run.finishedAt)
+  return {
+    startedAt: s?.startedAt ?? run.startedAt,
+    endedAt: s?.endedAt ?? run.finishedAt ?? run.startedAt,
+    durationMs: s?.durationMs ?? ended - started,
+    dryRun: s?.dryRun ?? false,
+    skipped: s?.skipped ?? false,
+    deleted: s?.deleted ?? 0,
+    batches: s?.batches ?? 0,
+    failures: s?.failedBatches ?? 0,
+    error: s === undefined ? run.error : undefined,
+  }
+}
+
+/** The cleanup's status from the runner's runs and schedules (newest first). */
+export const cleanupStatusOf = (
+  runs: ReadonlyArray<RunStatus>,
+  schedules: ReadonlyArray<ScheduleStatus>,
+): CleanupStatus => {
+  const mine = runs.filter((r) => r.job === "cleanup")
+  const finished = mine.filter((r) => r.state !== "running")
+  const schedule = schedules.find((s) => s.job === "cleanup" && s.state !== "stopped")
+  return {
+    running: mine.some((r) => r.state === "running"),
+    schedule: schedule?.schedule,
+    lastRun: finished[0] === undefined ? undefined : lastRunOf(finished[0]),
+    nextRun: schedule?.nextRunAt,
+    runs: finished.length,
+  }
+}

@@ -50,18 +50,7 @@ export interface CleanupSummary {
 export const lockName = (target: ResolvedTarget) => `dbsweep.cleanup:${target.pendingName}`
 
 const Count = Schema.Struct({ n: Schema.NumberFromString })
-const _Blocks = Schema.Struct({ blocks: Schema.Number, tuples: Schema.Number, pages: Schema.Number })
 const Sample = Schema.Struct({ id: Schema.String, email: Schema.String })
-const _Deleted = Schema.Struct({ id: Schema.String, row: Schema.optional(Schema.String) })
-const _DeletedCount = Schema.Struct({ n: Schema.Number })
-
-interface Counts {
-  readonly deleted: number
-  readonly batches: number
-  readonly failedBatches: number
-  readonly retries: number
-  readonly longestBatchMs: number
-}
 
 const iso = (millis: number) => new Date(millis).toISOString()
 

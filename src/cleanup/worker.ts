@@ -1,48 +1,37 @@
-import { Deferred, Duration, Effect, Either, Fiber, Layer, ManagedRuntime, Option, Redacted } from "effect"
+import { Context, Duration, Effect, Either, Layer, ManagedRuntime, Option, Redacted } from "effect"
+import { JobRunner } from "../jobs/runner.ts"
 import { PgClient } from "../pg/client.ts"
 import { loadPgSettings } from "../pg/config.ts"
 import { parseDuration } from "../shared/duration.ts"
 import { ConfigError } from "../shared/errors.ts"
-import { defaultRetryPolicy } from "../shared/retry.ts"
-import { CleanupJob, type CleanupStatus } from "./job.ts"
-import type { CleanupOptions } from "./run.ts"
-import { type CleanupSchedule, cron, every, runSchedule } from "./schedule.ts"
+import { silentProgress } from "../shared/progress.ts"
+import { CleanupJob, type CleanupStatus, cleanupStatusOf } from "./job.ts"
+import { type CleanupOptions, defaultCleanupOptions } from "./options.ts"
+import { type CleanupSchedule, cron, every } from "./schedule.ts"
 import { type CleanupTarget, defaultTarget } from "./target.ts"
 
-export const defaultCleanupOptions: CleanupOptions = {
-  target: defaultTarget,
-  batchSize: 5000,
-  concurrency: 2,
-  lockTimeout: Duration.seconds(2),
-  statementTimeout: Duration.seconds(30),
-  dryRun: false,
-  sample: 10,
-  showEmails: false,
-  archiveTable: Option.none(),
-  archiveFile: Option.none(),
-  historyTable: Option.none(),
-  retry: defaultRetryPolicy,
-}
+export { defaultCleanupOptions }
 
 /**
- * For Effect users: runs the job on `schedule` for as long as the layer lives. Closing the layer
- * stops the schedule after the current batch. Needs `CleanupJob` (and through it `PgClient`).
+ * For Effect users: runs the cleanup on `schedule` through the runner for as long as the layer
+ * lives. Closing the layer stops the schedule after the current batch. Needs `JobRunner` and
+ * `CleanupJob` (and through it `PgClient`).
  */
-export const cleanupScheduleLayer = (schedule: CleanupSchedule) =>
+export const cleanupScheduleLayer = (
+  schedule: CleanupSchedule,
+  options: CleanupOptions = defaultCleanupOptions,
+) =>
   Layer.scopedDiscard(
     Effect.gen(function* () {
+      const runner = yield* JobRunner
       const job = yield* CleanupJob
-      const stop = yield* Deferred.make<void>()
-      const fiber = yield* Effect.forkDaemon(
-        runSchedule(job, schedule, stop).pipe(
-          Effect.catchAll((e) => Effect.logError(`cleanup schedule stopped: ${e.message}`)),
-        ),
-      )
-      yield* Effect.addFinalizer(() =>
-        Deferred.succeed(stop, undefined).pipe(Effect.zipRight(Fiber.await(fiber))),
-      )
+      const id = yield* runner.schedule(job, options, schedule)
+      yield* Effect.addFinalizer(() => runner.unschedule(id))
     }),
   )
+
+/** The options the worker's runs use. */
+class WorkerOptions extends Context.Tag("dbsweep/CleanupWorkerOptions")<WorkerOptions, CleanupOptions>() {}
 
 /** Options of `startCleanupWorker`, in plain values. */
 export interface CleanupWorkerOptions {
@@ -117,8 +106,12 @@ const workerLayer = (options: CleanupWorkerOptions) =>
         },
         cleanup.retry,
       )
-      const job = CleanupJob.layer(cleanup).pipe(Layer.provide(pg))
-      return schedule === undefined ? job : Layer.provideMerge(cleanupScheduleLayer(schedule), job)
+      const jobs = JobRunner.layer().pipe(
+        Layer.provideMerge(CleanupJob.layer),
+        Layer.provide(Layer.merge(pg, silentProgress)),
+      )
+      const scheduled = schedule === undefined ? Layer.empty : cleanupScheduleLayer(schedule, cleanup)
+      return Layer.provideMerge(scheduled, jobs).pipe(Layer.merge(Layer.succeed(WorkerOptions, cleanup)))
     }),
   )
 
@@ -128,13 +121,20 @@ const workerLayer = (options: CleanupWorkerOptions) =>
  */
 export const startCleanupWorker = async (options: CleanupWorkerOptions = {}): Promise<CleanupWorker> => {
   const runtime = ManagedRuntime.make(workerLayer(options))
-  const job = await runtime.runPromise(CleanupJob).catch(async (error: unknown) => {
-    await runtime.dispose()
-    throw error
-  })
+  const { runner, job, cleanup } = await runtime
+    .runPromise(Effect.all({ runner: JobRunner, job: CleanupJob, cleanup: WorkerOptions }))
+    .catch(async (error: unknown) => {
+      await runtime.dispose()
+      throw error
+    })
   return {
-    status: () => runtime.runPromise(job.status),
-    runNow: () => runtime.runPromise(job.run().pipe(Effect.map((s) => s.deleted))),
+    status: () =>
+      runtime.runPromise(
+        Effect.all([runner.list, runner.schedules]).pipe(
+          Effect.map(([runs, schedules]) => cleanupStatusOf(runs, schedules)),
+        ),
+      ),
+    runNow: () => runtime.runPromise(runner.run(job, cleanup).pipe(Effect.map((s) => s.deleted))),
     stop: () => runtime.dispose(),
   }
 }

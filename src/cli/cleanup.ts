@@ -1,17 +1,20 @@
 import { Command, Options } from "@effect/cli"
-import { Config, Console, Deferred, Duration, Effect, Either, Exit, Layer, Option } from "effect"
+import { Config, Duration, Effect, Either, Exit, Layer, Option } from "effect"
 import { CleanupJob } from "../cleanup/job.ts"
-import type { CleanupOptions, CleanupSummary } from "../cleanup/run.ts"
-import { type CleanupSchedule, cron, every, runSchedule } from "../cleanup/schedule.ts"
+import { type CleanupOptions, defaultCleanupOptions } from "../cleanup/options.ts"
+import type { CleanupSummary } from "../cleanup/run.ts"
+import { type CleanupSchedule, cron, every } from "../cleanup/schedule.ts"
 import { defaultTarget, validateNames, validateSideTables } from "../cleanup/target.ts"
-import { defaultCleanupOptions } from "../cleanup/worker.ts"
+import { JobRunner } from "../jobs/runner.ts"
 import { PgClient } from "../pg/client.ts"
 import { loadPgSettings } from "../pg/config.ts"
 import { parseDuration } from "../shared/duration.ts"
-import { ConfigError, JobFailed } from "../shared/errors.ts"
-import { gracefully } from "../shared/graceful.ts"
+import { ConfigError } from "../shared/errors.ts"
+import { silentProgress } from "../shared/progress.ts"
 import { defaultRetryPolicy } from "../shared/retry.ts"
 import { commonOptions, withLogFormat } from "./common.ts"
+import { CleanStop } from "./exit.ts"
+import { printSummary, runOnce } from "./run-job.ts"
 
 const text = (name: string, env: string, description: string, fallback: string) =>
   Options.text(name).pipe(
@@ -302,81 +305,34 @@ const humanSummary = (s: CleanupSummary): string => {
   return lines.join("\n")
 }
 
-const report = (json: boolean) => (s: CleanupSummary) =>
-  json ? Console.log(JSON.stringify(s)) : Effect.sync(() => process.stderr.write(`${humanSummary(s)}\n`))
-
-/**
- * In daemon mode a signal means "stop after the current batch", a clean stop that exits 0. The
- * runtime's own handlers (interrupt, exit 130) are set aside meanwhile and come back after the
- * first signal, so a second one still forces the exit.
- */
-const stopOnSignals = (stop: Deferred.Deferred<void>) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const signals = ["SIGINT", "SIGTERM"] as const
-      const saved = signals.map((signal) => [signal, process.listeners(signal)] as const)
-      let restored = false
-      const restore = () => {
-        if (restored) return
-        restored = true
-        for (const [signal, listeners] of saved) {
-          process.removeListener(signal, onSignal)
-          for (const listener of listeners) process.on(signal, listener)
-        }
-      }
-      const onSignal = () => {
-        Deferred.unsafeDone(stop, Exit.void)
-        restore()
-      }
-      for (const [signal] of saved) {
-        process.removeAllListeners(signal)
-        process.on(signal, onSignal)
-      }
-      return restore
-    }),
-    (restore) => Effect.sync(restore),
-  )
-
 export const cleanupCommand = Command.make("cleanup", options, (o) =>
   Effect.gen(function* () {
     const schedule = yield* scheduleOf(o)
     const cleanup = yield* cleanupOptionsOf(o)
     const settings = yield* loadPgSettings
     const pg = PgClient.layer({ ...settings, poolSize: cleanup.concurrency + 2 }, cleanup.retry)
-    const layer = CleanupJob.layer(cleanup).pipe(Layer.provide(pg))
-
-    if (Option.isSome(schedule)) {
-      return yield* Effect.scoped(
-        Effect.gen(function* () {
-          const job = yield* CleanupJob
-          const stop = yield* Deferred.make<void>()
-          yield* stopOnSignals(stop)
-          yield* runSchedule(job, schedule.value, stop, report(o.json))
-        }),
-      ).pipe(Effect.provide(layer))
-    }
-
-    // Connecting stays outside `gracefully`: a signal while the server is tried (and retried)
-    // stops at once, as there is nothing in flight to finish. The summary is printed inside, so
-    // an interrupted run (exit 130) still reports what it did.
-    const summary = yield* Effect.scoped(
-      Effect.gen(function* () {
-        const context = yield* Layer.build(layer)
-        return yield* gracefully((stopping) =>
-          Effect.gen(function* () {
-            const job = yield* CleanupJob
-            const done = yield* job.run(stopping)
-            yield* report(o.json)(done)
-            return done
-          }).pipe(Effect.provide(context)),
-        )
-      }),
+    const printer = { json: o.json, human: humanSummary }
+    // Connecting happens while the layer is built, before any run: a signal then stops at once,
+    // as there is nothing in flight to finish.
+    const jobs = JobRunner.layer().pipe(
+      Layer.provideMerge(CleanupJob.layer),
+      Layer.provide(Layer.merge(pg, silentProgress)),
     )
-    if (summary.failedBatches > 0) {
-      return yield* new JobFailed({
-        message: `${summary.failedBatches} batches failed after retries (see the log); their rows are still there: run again`,
-      })
-    }
+    const work = Effect.gen(function* () {
+      const job = yield* CleanupJob
+      if (Option.isNone(schedule)) return yield* runOnce(job, cleanup, printer)
+      // A daemon stopped by a signal ends cleanly (exit 0) once its current batch is done.
+      yield* (yield* CleanStop).declare
+      const runner = yield* JobRunner
+      const id = yield* runner.schedule(job, cleanup, schedule.value, (exit) =>
+        Exit.isSuccess(exit) ? printSummary(printer)(exit.value) : Effect.void,
+      )
+      const ended = yield* runner.awaitSchedule(id)
+      const error = Option.flatMap(ended, (s) => Option.fromNullable(s.error))
+      if (Option.isSome(error))
+        return yield* new ConfigError({ message: `cleanup schedule stopped: ${error.value}` })
+    })
+    return yield* work.pipe(Effect.provide(jobs))
   }).pipe(withLogFormat(o.logFormat)),
 ).pipe(
   Command.withDescription(

@@ -1,9 +1,18 @@
 import { HelpDoc, ValidationError } from "@effect/cli"
-import { Cause, ConfigError, Exit, Predicate } from "effect"
+import { Cause, ConfigError, Context, type Effect, Exit, Predicate } from "effect"
 import { classifyUnknown, ExitCode } from "../shared/classify.ts"
 import { stripAnsi } from "./console.ts"
 
 export { ExitCode }
+
+/**
+ * Lets a command say that an interrupt (SIGINT/SIGTERM) is its normal way to stop: a daemon ends
+ * its schedule after the current batch and exits 0, where a single run would exit 130.
+ */
+export class CleanStop extends Context.Tag("dbsweep/CleanStop")<
+  CleanStop,
+  { readonly declare: Effect.Effect<void> }
+>() {}
 
 /** The exit code of a failure: the parser's and Config's are usage errors; the rest per the one table. */
 const codeOf = (error: unknown): number => {
@@ -53,11 +62,19 @@ export const usageLine = (error: ValidationError.ValidationError, argv: Readonly
 }
 
 /** Maps the end of the program to an exit code and the line to print. */
-export const outcomeOf = (exit: Exit.Exit<unknown, unknown>, argv: ReadonlyArray<string> = []): Outcome => {
+export const outcomeOf = (
+  exit: Exit.Exit<unknown, unknown>,
+  argv: ReadonlyArray<string> = [],
+  cleanStop = false,
+): Outcome => {
   if (Exit.isSuccess(exit))
     return { code: typeof exit.value === "number" ? exit.value : ExitCode.ok, line: undefined }
   const cause = exit.cause
-  if (Cause.isInterruptedOnly(cause)) return { code: ExitCode.interrupted, line: "dbsweep: interrupted" }
+  if (Cause.isInterruptedOnly(cause)) {
+    return cleanStop
+      ? { code: ExitCode.ok, line: undefined }
+      : { code: ExitCode.interrupted, line: "dbsweep: interrupted" }
+  }
   const failure = Cause.failureOption(cause)
   if (failure._tag === "Some") {
     const error = failure.value

@@ -3,6 +3,7 @@ import {
   Clock,
   Context,
   Deferred,
+  Duration,
   Effect,
   Exit,
   Fiber,
@@ -10,7 +11,6 @@ import {
   Option,
   ParseResult,
   Ref,
-  Schedule,
   Schema,
   type Stream,
   SubscriptionRef,
@@ -19,7 +19,7 @@ import { type AppError, classify } from "../shared/classify.ts"
 import { ConfigError } from "../shared/errors.ts"
 import { Progress, type ProgressShape } from "../shared/progress.ts"
 import type { Job } from "./job.ts"
-import { describeSchedule, type JobSchedule, nextRunAfter, toSchedule } from "./schedule.ts"
+import { describeSchedule, type JobSchedule, nextRunAfter } from "./schedule.ts"
 import { noProgress, type RunState, type RunStatus, type ScheduleStatus } from "./status.ts"
 
 export interface RunHandle {
@@ -88,6 +88,19 @@ interface ScheduleEntry {
 }
 
 const iso = (millis: number) => new Date(millis).toISOString()
+
+/**
+ * Sleeps until the clock reads `at`, in steps of at most a day: a timer never fires beyond
+ * 2^31-1 ms (about 24.8 days), so one long sleep for a far cron date would never end.
+ */
+const sleepUntil = (at: number): Effect.Effect<void> =>
+  Clock.currentTimeMillis.pipe(
+    Effect.flatMap((now) =>
+      now >= at
+        ? Effect.void
+        : Effect.sleep(Duration.millis(Math.min(at - now, 86_400_000))).pipe(Effect.zipRight(sleepUntil(at))),
+    ),
+  )
 
 /** One line for a run that failed: the error's own message, never a stack. */
 export const failureLine = (cause: Cause.Cause<AppError>): string =>
@@ -376,19 +389,14 @@ const makeRunner = Effect.fn("JobRunner.make")(function* (historySize: number) {
     onRun: (exit: Exit.Exit<S, AppError>) => Effect.Effect<void>,
   ) =>
     Effect.gen(function* () {
-      const driver = yield* Schedule.driver(toSchedule(spec))
       const label = `${job.name} ${describeSchedule(spec)}`
       yield* Effect.logInfo(`${label}: scheduled`)
-      // `every` runs at once, then after each interval; `cron` waits for its first time.
+      // `every` runs at once, then an interval after each run ends; `cron` waits for its first time.
       for (let first = spec._tag === "Every"; ; first = false) {
         if (!first) {
-          const now = yield* Clock.currentTimeMillis
-          yield* setSchedule(status, { state: "waiting", nextRunAt: nextRunAfter(spec, now).toISOString() })
-          const due = yield* driver.next(undefined).pipe(
-            Effect.as(true),
-            Effect.orElseSucceed(() => false),
-          )
-          if (!due) return
+          const due = nextRunAfter(spec, yield* Clock.currentTimeMillis).getTime()
+          yield* setSchedule(status, { state: "waiting", nextRunAt: iso(due) })
+          yield* sleepUntil(due)
         }
         yield* setSchedule(status, { state: "running", nextRunAt: undefined })
         const handle = yield* start(job, options, "schedule")

@@ -1,4 +1,4 @@
-import { Cron, Duration, Either, Schedule } from "effect"
+import { Cron, Duration, Either } from "effect"
 
 /** When a job runs on its own: every interval (the first run at once) or on a cron expression. */
 export type JobSchedule =
@@ -21,7 +21,7 @@ export const cron = (expression: string, setting = "--cron"): Either.Either<JobS
     .filter((f) => f !== "")
   if (fields.length !== 5) {
     return Either.left(
-      `${setting} ${JSON.stringify(expression)} has ${fields.length} fields: use five (minute hour day month weekday), e.g. "0 * * * *"`,
+      `${setting} ${JSON.stringify(expression)} has ${fields.length} fields: give five fields (minute hour day-of-month month day-of-week), e.g. "0 * * * *"`,
     )
   }
   return Cron.parse(fields.join(" ")).pipe(
@@ -49,7 +49,3 @@ export const describeSchedule = (s: JobSchedule) =>
 /** When the next run is due, after `now` (epoch millis). */
 export const nextRunAfter = (s: JobSchedule, now: number): Date =>
   s._tag === "Every" ? new Date(now + Duration.toMillis(s.interval)) : Cron.next(s.cron, new Date(now))
-
-/** The Effect schedule that wakes the loop. */
-export const toSchedule = (s: JobSchedule): Schedule.Schedule<unknown> =>
-  s._tag === "Every" ? Schedule.spaced(s.interval) : Schedule.cron(s.cron)
