@@ -67,10 +67,10 @@ const program = Effect.gen(function* () {
   )
   return 0
 }).pipe(
-  Effect.provide(configProviderLayer(envFileChoice(process.argv)).pipe(Layer.provide(BunContext.layer))),
+  Effect.provide(configProviderLayer(envFileChoice(process.argv)).pipe(Layer.provideMerge(BunContext.layer))),
 )
 
-BunRuntime.runMain(program.pipe(Effect.provide(BunContext.layer)), {
+BunRuntime.runMain(program, {
   disablePrettyLogger: true,
   disableErrorReporting: true,
   teardown: (exit, onExit) => {

@@ -1,12 +1,12 @@
 import { Command, Options } from "@effect/cli"
-import { Config, Duration, Effect, Either, Exit, Layer, Option } from "effect"
+import { Config, Duration, Effect, Either, Exit, Option } from "effect"
+import { cleanupApp } from "../app.ts"
 import { CleanupJob } from "../cleanup/job.ts"
 import { type CleanupOptions, defaultCleanupOptions } from "../cleanup/options.ts"
 import type { CleanupSummary } from "../cleanup/run.ts"
 import { type CleanupSchedule, cron, every } from "../cleanup/schedule.ts"
 import { defaultTarget, validateNames, validateSideTables } from "../cleanup/target.ts"
 import { JobRunner } from "../jobs/runner.ts"
-import { PgClient } from "../pg/client.ts"
 import { loadPgSettings } from "../pg/config.ts"
 import { parseDuration } from "../shared/duration.ts"
 import { ConfigError } from "../shared/errors.ts"
@@ -310,13 +310,12 @@ export const cleanupCommand = Command.make("cleanup", options, (o) =>
     const schedule = yield* scheduleOf(o)
     const cleanup = yield* cleanupOptionsOf(o)
     const settings = yield* loadPgSettings
-    const pg = PgClient.layer({ ...settings, poolSize: cleanup.concurrency + 2 }, cleanup.retry)
     const printer = { json: o.json, human: humanSummary }
     // Connecting happens while the layer is built, before any run: a signal then stops at once,
     // as there is nothing in flight to finish.
-    const jobs = JobRunner.layer().pipe(
-      Layer.provideMerge(CleanupJob.layer),
-      Layer.provide(Layer.merge(pg, silentProgress)),
+    const jobs = cleanupApp(
+      { settings: { ...settings, poolSize: cleanup.concurrency + 2 }, retry: cleanup.retry },
+      silentProgress,
     )
     const work = Effect.gen(function* () {
       const job = yield* CleanupJob

@@ -1,14 +1,14 @@
 import { Command, HelpDoc, Options, ValidationError } from "@effect/cli"
-import { Duration, Effect, Either, Layer, Option } from "effect"
+import { Duration, Effect, Either, Option } from "effect"
+import { purgeApp } from "../app.ts"
 import { checkDatabaseName } from "../couch/names.ts"
-import { JobRunner } from "../jobs/runner.ts"
 import { PurgeJob, type PurgeOptions } from "../purge/job.ts"
 import type { PurgeSummary } from "../purge/purge.ts"
 import { ConfigError } from "../shared/errors.ts"
 import { logProgress } from "../shared/progress.ts"
 import { defaultRetryPolicy } from "../shared/retry.ts"
 import { commonOptions, stderrIsTerminal, withLogFormat } from "./common.ts"
-import { couchLayer, couchOptions } from "./couch-connection.ts"
+import { couchOptions } from "./couch-connection.ts"
 import { durationOption, integerOption, optionalText, parseWhole, shown } from "./options.ts"
 import { terminalProgress } from "./progress-bar.ts"
 import { runOnce } from "./run-job.ts"
@@ -132,13 +132,7 @@ export const purgeCommand = Command.make("purge", options, (o) =>
     }
     yield* runOnce(job, options, { json: o.json, human: humanSummary })
   }).pipe(
-    Effect.provide(
-      JobRunner.layer().pipe(
-        Layer.provideMerge(PurgeJob.layer),
-        Layer.provide(stderrIsTerminal() && !o.list ? terminalProgress : logProgress(10_000)),
-        Layer.provide(couchLayer(o)),
-      ),
-    ),
+    Effect.provide(purgeApp(o, stderrIsTerminal() && !o.list ? terminalProgress : logProgress(10_000))),
     withLogFormat(o.logFormat),
   ),
 ).pipe(
