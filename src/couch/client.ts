@@ -76,6 +76,17 @@ export interface PurgeResult {
 export interface CouchClientShape {
   /** The server's URL without credentials: safe to print. */
   readonly server: string
+  /**
+   * Any request (its path relative to the server), under the timeout, its 2xx answer decoded with
+   * `schema` and every other answer a typed error: what the document store and the admin calls
+   * are built on. `db` names the database in a 404's message.
+   */
+  readonly request: <A, I>(
+    operation: string,
+    db: string | undefined,
+    request: HttpClientRequest.HttpClientRequest,
+    schema: Schema.Schema<A, I>,
+  ) => Effect.Effect<{ readonly status: number; readonly body: A }, CouchError>
   readonly serverInfo: Effect.Effect<ServerInfo, CouchError>
   readonly dbInfo: (db: string) => Effect.Effect<DbInfo, CouchError>
   readonly allDbs: Effect.Effect<ReadonlyArray<string>, CouchError>
@@ -213,6 +224,7 @@ export const makeCouchClient = Effect.fn("Couch.make")(function* (connection: Co
 
   const client: CouchClientShape = {
     server,
+    request: send,
     serverInfo: get("GET /", undefined, "/", ServerInfo),
     dbInfo: (db) => get(`GET /${db}`, db, dbPath(db), DbInfo),
     allDbs: get("GET /_all_dbs", undefined, "/_all_dbs", AllDbs),
