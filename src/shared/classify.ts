@@ -1,10 +1,11 @@
 import type { ArchiveFileError } from "../cleanup/archive-file.ts"
 import type { CouchError } from "../couch/errors.ts"
+import type { DocsError } from "../docs/errors.ts"
 import type { PgError } from "../pg/errors.ts"
 import type { ConfigError, JobFailed } from "./errors.ts"
 
 /** Every error a job or a client can end in: what the CLI, the runner and the HTTP mode must judge. */
-export type AppError = CouchError | PgError | ConfigError | JobFailed | ArchiveFileError
+export type AppError = CouchError | PgError | ConfigError | JobFailed | ArchiveFileError | DocsError
 
 /** dbsweep's exit codes: the contract with scripts and schedulers. */
 export const ExitCode = {
@@ -70,6 +71,11 @@ export const meanings = {
   PgStatementTimeout: meaning(true, false, ExitCode.failures, 504),
   PgConflict: meaning(true, false, ExitCode.failures, 409),
   PgQueryError: meaning(false, false, ExitCode.failures, 500),
+  DocNotFound: meaning(false, false, ExitCode.usage, 404),
+  DocConflict: meaning(false, false, ExitCode.failures, 409),
+  InvalidCollection: meaning(false, true, ExitCode.usage, 400),
+  InvalidDocument: meaning(false, false, ExitCode.usage, 400),
+  StoreUnavailable: (e) => meaning(e.retryable, false, ExitCode.connect, 503),
 } satisfies { readonly [K in AppError["_tag"]]: Rule<K> }
 
 const unknownError = meaning(false, false, ExitCode.failures, 500)
