@@ -61,7 +61,7 @@ export const makeBatches = Effect.fn("Cleanup.makeBatches")(function* (
       const deleted = yield* statement(n, spec).pipe(
         withRetry(
           retry,
-          (e: PgError | ArchiveFileError) => e._tag !== "ArchiveFileError" && isRetryable(e),
+          (e: PgError | ArchiveFileError) => isRetryable(e),
           (e) =>
             add({ retries: 1 }).pipe(
               Effect.zipRight(Effect.logWarning(`batch ${n}: ${e.message}; retrying`)),

@@ -12,9 +12,10 @@ import {
   type Scope,
 } from "effect"
 import postgres from "postgres"
+import { isRetryable } from "../shared/classify.ts"
 import { type RetryPolicy, withRetry } from "../shared/retry.ts"
 import { connectionOf, type PgEndpoint, type PgSettings } from "./config.ts"
-import { fromDriver, isRetryable, PgConnectError, type PgError, PgQueryError } from "./errors.ts"
+import { fromDriver, PgConnectError, type PgError, PgQueryError } from "./errors.ts"
 import { probe } from "./probe.ts"
 
 export type Sql = postgres.Sql
@@ -206,7 +207,7 @@ const make = Effect.fn("PgClient.make")(function* (settings: PgSettings, retry: 
         }),
       ),
     ),
-    withRetry(retry, isRetryable, (e) => Effect.logWarning(`${e.message}; retrying`)),
+    withRetry(retry, isRetryable, (e: PgError) => Effect.logWarning(`${e.message}; retrying`)),
     Effect.tapError(() => Effect.promise(() => sql.end({ timeout: 0 }))),
   )
 

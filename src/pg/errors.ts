@@ -114,13 +114,6 @@ export type PgError =
   | PgConflict
   | PgQueryError
 
-/** The one place that judges which PostgreSQL failures are worth another attempt. */
-export const isRetryable = (error: PgError): boolean =>
-  error._tag === "PgConnectError" ||
-  error._tag === "PgLockTimeout" ||
-  error._tag === "PgStatementTimeout" ||
-  error._tag === "PgConflict"
-
 const codeOf = (cause: unknown): string =>
   Predicate.hasProperty(cause, "code") && typeof cause.code === "string" ? cause.code : ""
 

@@ -1,0 +1,83 @@
+/**
+ * The one error table: every error class dbsweep defines has a row (the table's `satisfies` makes
+ * a missing row a compile error for the AppError union; this test also catches an error class
+ * that was never added to the union), and the meanings the CLI and HTTP mode rely on hold.
+ */
+import { describe, expect, test } from "bun:test"
+import * as ArchiveFile from "../../src/cleanup/archive-file.ts"
+import * as CouchErrors from "../../src/couch/errors.ts"
+import * as DocsErrors from "../../src/docs/errors.ts"
+import * as PgErrors from "../../src/pg/errors.ts"
+import { classify, classifyUnknown, ExitCode, meanings } from "../../src/shared/classify.ts"
+import * as SharedErrors from "../../src/shared/errors.ts"
+
+/** The tags of every Schema.TaggedError class a module exports. */
+const tagsOf = (module: Record<string, unknown>) =>
+  Object.values(module).flatMap((value) =>
+    typeof value === "function" && "_tag" in value && typeof value._tag === "string" && "fields" in value
+      ? [value._tag]
+      : [],
+  )
+
+describe("the error table", () => {
+  test("has a row for every error class, and no row for a tag that does not exist", () => {
+    const tags = [CouchErrors, PgErrors, DocsErrors, SharedErrors, ArchiveFile].flatMap((m) =>
+      tagsOf(m as Record<string, unknown>),
+    )
+    expect(tags.length).toBeGreaterThan(20)
+    expect(new Set(Object.keys(meanings))).toEqual(new Set(tags))
+  })
+
+  test("exit codes: settings 2, connection and login 3, failed work 1; 5xx after retries is 1", () => {
+    expect(classify(new SharedErrors.ConfigError({ message: "x" })).exitCode).toBe(ExitCode.usage)
+    const down = new CouchErrors.CouchUnavailable({
+      server: "s",
+      operation: "o",
+      kind: "network",
+      reason: "r",
+    })
+    const busy = new CouchErrors.CouchUnavailable({
+      server: "s",
+      operation: "o",
+      kind: "status",
+      status: 503,
+      reason: "r",
+    })
+    expect(classify(down).exitCode).toBe(ExitCode.connect)
+    expect(classify(busy).exitCode).toBe(ExitCode.failures)
+    expect(classify(new PgErrors.PgAuthError({ target: "t", reason: "r" })).exitCode).toBe(ExitCode.connect)
+    expect(classify(new SharedErrors.JobFailed({ message: "x" })).exitCode).toBe(ExitCode.failures)
+    expect(classifyUnknown(new Error("boom")).exitCode).toBe(ExitCode.failures)
+  })
+
+  test("a refused login stops a schedule and is never retried; an unreachable server is retried", () => {
+    const refused = new CouchErrors.CouchUnauthorized({ server: "s", operation: "o", reason: "r" })
+    const locked = new CouchErrors.CouchForbidden({
+      server: "s",
+      operation: "o",
+      reason: "Account is temporarily locked",
+    })
+    for (const e of [refused, locked, new PgErrors.PgAuthError({ target: "t", reason: "r" })]) {
+      expect(classify(e).stopsSchedule).toBe(true)
+      expect(classify(e).retryable).toBe(false)
+    }
+    const down = new CouchErrors.CouchUnavailable({
+      server: "s",
+      operation: "o",
+      kind: "timeout",
+      reason: "r",
+    })
+    expect(classify(down).retryable).toBe(true)
+    expect(classify(down).stopsSchedule).toBe(false)
+  })
+
+  test("HTTP statuses: upstream refusals are 502, not the caller's 401", () => {
+    expect(
+      classify(new CouchErrors.CouchUnauthorized({ server: "s", operation: "o", reason: "r" })).httpStatus,
+    ).toBe(502)
+    expect(
+      classify(new DocsErrors.DocNotFound({ store: "memory", collection: "c", id: "x" })).httpStatus,
+    ).toBe(404)
+    expect(classify(new SharedErrors.ConfigError({ message: "x" })).httpStatus).toBe(400)
+  })
+})
