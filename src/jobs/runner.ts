@@ -3,7 +3,6 @@ import {
   Clock,
   Context,
   Deferred,
-  Duration,
   Effect,
   Exit,
   Fiber,
@@ -15,11 +14,12 @@ import {
   type Stream,
   SubscriptionRef,
 } from "effect"
-import { type AppError, classify } from "../shared/classify.ts"
+import type { AppError } from "../shared/classify.ts"
 import { ConfigError } from "../shared/errors.ts"
 import { Progress, type ProgressShape } from "../shared/progress.ts"
 import type { Job } from "./job.ts"
-import { describeSchedule, type JobSchedule, nextRunAfter } from "./schedule.ts"
+import { describeSchedule, type JobSchedule } from "./schedule.ts"
+import { scheduleLoop } from "./schedule-loop.ts"
 import { noProgress, type RunState, type RunStatus, type ScheduleStatus } from "./status.ts"
 
 export interface RunHandle {
@@ -89,19 +89,6 @@ interface ScheduleEntry {
 
 const iso = (millis: number) => new Date(millis).toISOString()
 
-/**
- * Sleeps until the clock reads `at`, in steps of at most a day: a timer never fires beyond
- * 2^31-1 ms (about 24.8 days), so one long sleep for a far cron date would never end.
- */
-const sleepUntil = (at: number): Effect.Effect<void> =>
-  Clock.currentTimeMillis.pipe(
-    Effect.flatMap((now) =>
-      now >= at
-        ? Effect.void
-        : Effect.sleep(Duration.millis(Math.min(at - now, 86_400_000))).pipe(Effect.zipRight(sleepUntil(at))),
-    ),
-  )
-
 /** One line for a run that failed: the error's own message, never a stack. */
 export const failureLine = (cause: Cause.Cause<AppError>): string =>
   Option.match(Cause.failureOption(cause), {
@@ -130,6 +117,62 @@ const validateOptions = <O, S, I>(job: Job<O, S, I>, options: O) =>
     Effect.mapError((e) => badOptions(job.name, e)),
   )
 
+/** A progress reporter that keeps the run's status and also shows it on the display. */
+const progressOf = (
+  display: ProgressShape,
+  status: SubscriptionRef.SubscriptionRef<RunStatus>,
+  startedAt: number,
+): ProgressShape => {
+  const rate = (done: number) =>
+    Clock.currentTimeMillis.pipe(
+      Effect.map((now) => Math.round(done / Math.max((now - startedAt) / 1000, 0.001))),
+    )
+  return {
+    start: (label, total) =>
+      SubscriptionRef.update(status, (s) => ({
+        ...s,
+        progress: { label, done: 0, total, ratePerSecond: 0 },
+      })).pipe(Effect.zipRight(display.start(label, total))),
+    advance: (n) =>
+      SubscriptionRef.get(status).pipe(
+        Effect.flatMap((s) => {
+          const done = s.progress.done + n
+          return rate(done).pipe(
+            Effect.flatMap((ratePerSecond) =>
+              SubscriptionRef.set(status, {
+                ...s,
+                progress: { ...s.progress, done, total: Math.max(s.progress.total, done), ratePerSecond },
+              }),
+            ),
+          )
+        }),
+        Effect.zipRight(display.advance(n)),
+      ),
+    stop: display.stop,
+  }
+}
+
+/** How a run ended: a run stopped on request that returned its summary was interrupted. */
+const stateOf = (
+  exit: Exit.Exit<unknown, AppError>,
+  problems: Option.Option<string>,
+  stopped: boolean,
+): RunState =>
+  Exit.isFailure(exit)
+    ? Cause.isInterruptedOnly(exit.cause)
+      ? "interrupted"
+      : "failed"
+    : Option.isSome(problems)
+      ? "failed"
+      : stopped
+        ? "interrupted"
+        : "succeeded"
+
+/**
+ * The runner: a registry of runs (status, stop flag, fiber), the active run per job and target,
+ * a bounded history, and schedules. A service constructor of small methods, so longer than the
+ * ~150 lines a function should span: each method is short.
+ */
 const makeRunner = Effect.fn("JobRunner.make")(function* (historySize: number) {
   const display = yield* Progress
   const active = yield* Ref.make(new Map<string, string>())
@@ -140,40 +183,6 @@ const makeRunner = Effect.fn("JobRunner.make")(function* (historySize: number) {
 
   const nextId = (prefix: string) =>
     Ref.updateAndGet(counter, (n) => n + 1).pipe(Effect.map((n) => `${prefix}-${n}`))
-
-  /** A progress reporter that keeps the run's status and also shows it on the display. */
-  const progressOf = (
-    status: SubscriptionRef.SubscriptionRef<RunStatus>,
-    startedAt: number,
-  ): ProgressShape => {
-    const rate = (done: number) =>
-      Clock.currentTimeMillis.pipe(
-        Effect.map((now) => Math.round(done / Math.max((now - startedAt) / 1000, 0.001))),
-      )
-    return {
-      start: (label, total) =>
-        SubscriptionRef.update(status, (s) => ({
-          ...s,
-          progress: { label, done: 0, total, ratePerSecond: 0 },
-        })).pipe(Effect.zipRight(display.start(label, total))),
-      advance: (n) =>
-        SubscriptionRef.get(status).pipe(
-          Effect.flatMap((s) => {
-            const done = s.progress.done + n
-            return rate(done).pipe(
-              Effect.flatMap((ratePerSecond) =>
-                SubscriptionRef.set(status, {
-                  ...s,
-                  progress: { ...s.progress, done, total: Math.max(s.progress.total, done), ratePerSecond },
-                }),
-              ),
-            )
-          }),
-          Effect.zipRight(display.advance(n)),
-        ),
-      stop: display.stop,
-    }
-  }
 
   /** Records the end of a run in its status and moves it to the history. */
   const finish = (
@@ -186,16 +195,7 @@ const makeRunner = Effect.fn("JobRunner.make")(function* (historySize: number) {
       const entry = (yield* Ref.get(entries)).get(id)
       const now = yield* Clock.currentTimeMillis
       if (entry !== undefined) {
-        const stopped = yield* Ref.get(entry.stopFlag)
-        const state: RunState = Exit.isSuccess(exit)
-          ? Option.isSome(problems)
-            ? "failed"
-            : stopped
-              ? "interrupted"
-              : "succeeded"
-          : Cause.isInterruptedOnly(exit.cause)
-            ? "interrupted"
-            : "failed"
+        const state = stateOf(exit, problems, yield* Ref.get(entry.stopFlag))
         yield* SubscriptionRef.update(entry.status, (s) => ({
           ...s,
           state,
@@ -244,7 +244,7 @@ const makeRunner = Effect.fn("JobRunner.make")(function* (historySize: number) {
         error: undefined,
       })
       const stopFlag = yield* Ref.make(false)
-      const context = { stopping: Ref.get(stopFlag), progress: progressOf(status, startedAt) }
+      const context = { stopping: Ref.get(stopFlag), progress: progressOf(display, status, startedAt) }
       // The run starts once it is registered, so its end always finds its entry.
       const registered = yield* Deferred.make<void>()
       // A daemon fiber: a run outlives the request that started it, and ends gracefully through its
@@ -372,54 +372,12 @@ const makeRunner = Effect.fn("JobRunner.make")(function* (historySize: number) {
         lastRunId: undefined,
         error: undefined,
       })
-      const fiber = yield* Effect.forkDaemon(scheduleLoop(job, input, spec, status, onRun))
+      const fiber = yield* Effect.forkDaemon(
+        scheduleLoop({ start, awaitRun: awaitTyped }, job, options, spec, status, onRun),
+      )
       yield* Ref.update(scheduleEntries, (m) => new Map(m).set(id, { status, fiber }))
       return id
     })
-
-  const setSchedule = (status: Ref.Ref<ScheduleStatus>, patch: Partial<ScheduleStatus>) =>
-    Ref.update(status, (s) => ({ ...s, ...patch }))
-
-  /** One run after another at the schedule's times; stops on an error no later run can fix. */
-  const scheduleLoop = <O, S, I>(
-    job: Job<O, S, I>,
-    options: O,
-    spec: JobSchedule,
-    status: Ref.Ref<ScheduleStatus>,
-    onRun: (exit: Exit.Exit<S, AppError>) => Effect.Effect<void>,
-  ) =>
-    Effect.gen(function* () {
-      const label = `${job.name} ${describeSchedule(spec)}`
-      yield* Effect.logInfo(`${label}: scheduled`)
-      // `every` runs at once, then an interval after each run ends; `cron` waits for its first time.
-      for (let first = spec._tag === "Every"; ; first = false) {
-        if (!first) {
-          const due = nextRunAfter(spec, yield* Clock.currentTimeMillis).getTime()
-          yield* setSchedule(status, { state: "waiting", nextRunAt: iso(due) })
-          yield* sleepUntil(due)
-        }
-        yield* setSchedule(status, { state: "running", nextRunAt: undefined })
-        const handle = yield* start(job, options, "schedule")
-        yield* Ref.update(status, (s) => ({ ...s, runs: s.runs + 1, lastRunId: handle.id }))
-        // Stopping the schedule mid-run stops the run gracefully (after its work in flight).
-        const exit = yield* awaitTyped(job, handle.id, onRun)
-        const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
-        if (Option.isSome(failure)) {
-          const message = failure.value.message.split("\n")[0]!
-          if (classify(failure.value).stopsSchedule) {
-            yield* setSchedule(status, { error: message })
-            yield* Effect.logError(
-              `${label}: stopped, no later run can succeed until this is fixed: ${message}`,
-            )
-            return
-          }
-          yield* Effect.logError(`${label}: run ${handle.id} failed: ${message}`)
-        }
-      }
-    }).pipe(
-      Effect.catchAll((e) => setSchedule(status, { error: e.message })),
-      Effect.ensuring(setSchedule(status, { state: "stopped", nextRunAt: undefined })),
-    )
 
   const scheduleOf = (id: string) =>
     Ref.get(scheduleEntries).pipe(Effect.map((m) => Option.fromNullable(m.get(id))))

@@ -5,7 +5,7 @@ import type { RetryPolicy } from "../shared/retry.ts"
 import type { BatchLimits } from "./batches.ts"
 import type { CheckpointStoreShape } from "./checkpoint.ts"
 import { makeCheckpointer } from "./checkpointer.ts"
-import { makeCounter, type PurgeCounts } from "./counts.ts"
+import { type Counter, makeCounter, type PurgeCounts } from "./counts.ts"
 import { changesFeed } from "./feed.ts"
 import { makeSender, ndjson } from "./sender.ts"
 import { autoLimits, type Unit, unitsOf } from "./units.ts"
@@ -46,6 +46,27 @@ export interface PurgeSummary extends PurgeCounts {
 const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, n))
 
 /**
+ * What a run needs to know first, asked at once (a slow network costs one round trip, not four):
+ * the server's version, the database, the stored checkpoint, and that the checkpoint can be
+ * written (a dry run checks it too).
+ */
+const lookUp = (
+  couch: CouchClientShape,
+  store: CheckpointStoreShape,
+  counter: Counter,
+  options: PurgeSettings,
+) =>
+  Effect.all(
+    {
+      server: counter.retried(couch.serverInfo),
+      info: counter.retried(couch.dbInfo(options.db)),
+      stored: Option.isSome(options.since) ? Effect.succeedNone : counter.retried(store.load(options.db)),
+      writable: store.check(options.db),
+    },
+    { concurrency: "unbounded" },
+  )
+
+/**
  * One purge of one database: read the feed from the checkpoint, purge the tombstones of each page
  * in units through the sender (`concurrency` at once), and move the checkpoint over finished units.
  * The checkpoint must be writable before anything is purged (a dry run checks it too).
@@ -59,16 +80,7 @@ export const runPurge = Effect.fn("Purge.run")(function* (
   const startedAt = yield* Clock.currentTimeMillis
   const db = options.db
   const counter = yield* makeCounter(options.retry)
-  // Independent look-ups, asked at once: a slow network costs one round trip, not four.
-  const [server, info, stored] = yield* Effect.all(
-    [
-      counter.retried(couch.serverInfo),
-      counter.retried(couch.dbInfo(db)),
-      Option.isSome(options.since) ? Effect.succeedNone : counter.retried(store.load(db)),
-      store.check(db),
-    ],
-    { concurrency: "unbounded" },
-  )
+  const { server, info, stored } = yield* lookUp(couch, store, counter, options)
   const initialLimits =
     options.batch === "auto" ? autoLimits(server.version) : { maxIds: options.batch, maxRevs: 1000 }
   const since = Option.getOrElse(options.since, () => Option.getOrElse(stored, () => "0"))

@@ -1,0 +1,80 @@
+import { Cause, Clock, Duration, Effect, Exit, Option, Ref } from "effect"
+import { type AppError, classify } from "../shared/classify.ts"
+import type { ConfigError } from "../shared/errors.ts"
+import type { Job } from "./job.ts"
+import { describeSchedule, type JobSchedule, nextRunAfter } from "./schedule.ts"
+import type { RunStatus, ScheduleStatus } from "./status.ts"
+
+/** What the schedule loop needs of the runner: start a run, and wait for it (reporting its end). */
+export interface RunOps {
+  readonly start: <O, S, I>(
+    job: Job<O, S, I>,
+    options: O,
+    trigger: RunStatus["trigger"],
+  ) => Effect.Effect<{ readonly id: string }, ConfigError>
+  readonly awaitRun: <O, S, I>(
+    job: Job<O, S, I>,
+    id: string,
+    report: (exit: Exit.Exit<S, AppError>) => Effect.Effect<void>,
+  ) => Effect.Effect<Exit.Exit<S, AppError>>
+}
+
+const iso = (millis: number) => new Date(millis).toISOString()
+
+/**
+ * Sleeps until the clock reads `at`, in steps of at most a day: a timer never fires beyond
+ * 2^31-1 ms (about 24.8 days), so one long sleep for a far cron date would never end.
+ */
+const sleepUntil = (at: number): Effect.Effect<void> =>
+  Clock.currentTimeMillis.pipe(
+    Effect.flatMap((now) =>
+      now >= at
+        ? Effect.void
+        : Effect.sleep(Duration.millis(Math.min(at - now, 86_400_000))).pipe(Effect.zipRight(sleepUntil(at))),
+    ),
+  )
+
+const setSchedule = (status: Ref.Ref<ScheduleStatus>, patch: Partial<ScheduleStatus>) =>
+  Ref.update(status, (s) => ({ ...s, ...patch }))
+
+/** One run after another at the schedule's times; stops on an error no later run can fix. */
+export const scheduleLoop = <O, S, I>(
+  ops: RunOps,
+  job: Job<O, S, I>,
+  options: O,
+  spec: JobSchedule,
+  status: Ref.Ref<ScheduleStatus>,
+  onRun: (exit: Exit.Exit<S, AppError>) => Effect.Effect<void>,
+) =>
+  Effect.gen(function* () {
+    const label = `${job.name} ${describeSchedule(spec)}`
+    yield* Effect.logInfo(`${label}: scheduled`)
+    // `every` runs at once, then an interval after each run ends; `cron` waits for its first time.
+    for (let first = spec._tag === "Every"; ; first = false) {
+      if (!first) {
+        const due = nextRunAfter(spec, yield* Clock.currentTimeMillis).getTime()
+        yield* setSchedule(status, { state: "waiting", nextRunAt: iso(due) })
+        yield* sleepUntil(due)
+      }
+      yield* setSchedule(status, { state: "running", nextRunAt: undefined })
+      const handle = yield* ops.start(job, options, "schedule")
+      yield* Ref.update(status, (s) => ({ ...s, runs: s.runs + 1, lastRunId: handle.id }))
+      // Stopping the schedule mid-run stops the run gracefully (after its work in flight).
+      const exit = yield* ops.awaitRun(job, handle.id, onRun)
+      const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+      if (Option.isSome(failure)) {
+        const message = failure.value.message.split("\n")[0]!
+        if (classify(failure.value).stopsSchedule) {
+          yield* setSchedule(status, { error: message })
+          yield* Effect.logError(
+            `${label}: stopped, no later run can succeed until this is fixed: ${message}`,
+          )
+          return
+        }
+        yield* Effect.logError(`${label}: run ${handle.id} failed: ${message}`)
+      }
+    }
+  }).pipe(
+    Effect.catchAll((e) => setSchedule(status, { error: e.message })),
+    Effect.ensuring(setSchedule(status, { state: "stopped", nextRunAt: undefined })),
+  )
