@@ -1,14 +1,24 @@
-/** The library API: run dbsweep's jobs inside an application's own process. */
-export { CleanupJob, type CleanupStatus, type LastRun } from "./cleanup/job.ts"
-export type { CleanupOptions, CleanupSummary } from "./cleanup/run.ts"
+/** The library API: run dbsweep's jobs inside an application's own process, through the same runner. */
+export { type AppSettings, cleanupApp, purgeApp } from "./app.ts"
+export { CleanupJob, type CleanupStatus, cleanupStatusOf, type LastRun } from "./cleanup/job.ts"
+export { type CleanupOptions, CleanupOptionsSchema, defaultCleanupOptions } from "./cleanup/options.ts"
+export type { CleanupSummary } from "./cleanup/run.ts"
 export { type CleanupSchedule, cron, every } from "./cleanup/schedule.ts"
 export { type CleanupTarget, defaultTarget } from "./cleanup/target.ts"
 export {
   type CleanupWorker,
   type CleanupWorkerOptions,
   cleanupScheduleLayer,
-  defaultCleanupOptions,
   startCleanupWorker,
 } from "./cleanup/worker.ts"
+export type { CouchSettings } from "./couch/connection.ts"
+export type { Job, RunContext } from "./jobs/job.ts"
+export { decodeOptions, JobRunner, type JobRunnerShape, type RunHandle } from "./jobs/runner.ts"
+export { describeSchedule, type JobSchedule } from "./jobs/schedule.ts"
+export type { RunProgress, RunState, RunStatus, ScheduleStatus } from "./jobs/status.ts"
 export { PgClient } from "./pg/client.ts"
-export { pgSettingsConfig } from "./pg/config.ts"
+export { loadPgSettings } from "./pg/config.ts"
+export { PurgeJob, PurgeOptions } from "./purge/job.ts"
+export type { PurgeSummary } from "./purge/purge.ts"
+export { type AppError, classify, ExitCode, type Meaning } from "./shared/classify.ts"
+export { logProgress, Progress, silentProgress } from "./shared/progress.ts"
