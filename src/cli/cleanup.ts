@@ -326,10 +326,8 @@ export const cleanupCommand = Command.make("cleanup", options, (o) =>
       const id = yield* runner.schedule(job, cleanup, schedule.value, (exit) =>
         Exit.isSuccess(exit) ? printSummary(printer)(exit.value) : Effect.void,
       )
-      const ended = yield* runner.awaitSchedule(id)
-      const error = Option.flatMap(ended, (s) => Option.fromNullable(s.error))
-      if (Option.isSome(error))
-        return yield* new ConfigError({ message: `cleanup schedule stopped: ${error.value}` })
+      // An error no later run can fix (a refused login, a missing table) ends the daemon with it.
+      yield* runner.awaitSchedule(id)
     })
     return yield* work.pipe(Effect.provide(jobs))
   }).pipe(withLogFormat(o.logFormat)),

@@ -65,8 +65,8 @@ export interface JobRunnerShape {
   ) => Effect.Effect<string, ConfigError>
   readonly unschedule: (id: string) => Effect.Effect<boolean>
   readonly schedules: Effect.Effect<ReadonlyArray<ScheduleStatus>>
-  /** Waits until the schedule has stopped; its status then. */
-  readonly awaitSchedule: (id: string) => Effect.Effect<Option.Option<ScheduleStatus>>
+  /** Waits until the schedule has stopped: its status, or the error that stopped it. */
+  readonly awaitSchedule: (id: string) => Effect.Effect<Option.Option<ScheduleStatus>, AppError>
 }
 
 export class JobRunner extends Context.Tag("dbsweep/JobRunner")<JobRunner, JobRunnerShape>() {
@@ -84,7 +84,7 @@ interface Entry {
 
 interface ScheduleEntry {
   readonly status: Ref.Ref<ScheduleStatus>
-  readonly fiber: Fiber.Fiber<void>
+  readonly fiber: Fiber.Fiber<void, AppError>
 }
 
 const iso = (millis: number) => new Date(millis).toISOString()
@@ -401,7 +401,17 @@ const makeRunner = Effect.fn("JobRunner.make")(function* (historySize: number) {
       Effect.flatMap(
         Option.match({
           onNone: () => Effect.succeedNone,
-          onSome: (e) => Fiber.await(e.fiber).pipe(Effect.zipRight(Ref.get(e.status)), Effect.asSome),
+          onSome: (e) =>
+            Fiber.await(e.fiber).pipe(
+              // Interrupted (unscheduled, the runner closing) is a normal end; a failure is the error.
+              Effect.flatMap((exit) =>
+                Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)
+                  ? Effect.failCause(exit.cause)
+                  : Effect.void,
+              ),
+              Effect.zipRight(Ref.get(e.status)),
+              Effect.asSome,
+            ),
         }),
       ),
     )

@@ -37,7 +37,10 @@ const sleepUntil = (at: number): Effect.Effect<void> =>
 const setSchedule = (status: Ref.Ref<ScheduleStatus>, patch: Partial<ScheduleStatus>) =>
   Ref.update(status, (s) => ({ ...s, ...patch }))
 
-/** One run after another at the schedule's times; stops on an error no later run can fix. */
+/**
+ * One run after another at the schedule's times. An error no later run can fix stops the loop:
+ * recorded in the status, and the loop fails with it (so a daemon ends with that error's exit code).
+ */
 export const scheduleLoop = <O, S, I>(
   ops: RunOps,
   job: Job<O, S, I>,
@@ -69,12 +72,14 @@ export const scheduleLoop = <O, S, I>(
           yield* Effect.logError(
             `${label}: stopped, no later run can succeed until this is fixed: ${message}`,
           )
-          return
+          return yield* Effect.fail(failure.value)
         }
         yield* Effect.logError(`${label}: run ${handle.id} failed: ${message}`)
       }
     }
   }).pipe(
-    Effect.catchAll((e) => setSchedule(status, { error: e.message })),
+    Effect.tapError((e: AppError) => setSchedule(status, { error: e.message.split("\n")[0]! })),
     Effect.ensuring(setSchedule(status, { state: "stopped", nextRunAt: undefined })),
+    // Its failure is read through awaitSchedule, not logged as an "unhandled error".
+    Effect.withUnhandledErrorLogLevel(Option.none()),
   )

@@ -165,12 +165,15 @@ describe("job runner", () => {
           every(Duration.seconds(10)),
         )
         for (let i = 0; i < 5; i++) yield* TestClock.adjust(Duration.seconds(10))
-        const stopped = yield* r.awaitSchedule(a)
+        const ended = yield* Effect.either(r.awaitSchedule(a))
+        const stopped = Option.fromNullable((yield* r.schedules).find((s) => s.id === a))
         const going = (yield* r.schedules).find((s) => s.id === b)
-        return { denied: yield* Ref.get(denied), flaky: yield* Ref.get(flaky), stopped, going }
+        return { denied: yield* Ref.get(denied), flaky: yield* Ref.get(flaky), ended, stopped, going }
       }),
     )
     expect(result.denied).toBe(1)
+    // The schedule ends with the error itself, so a daemon exits with its code (3 for a login).
+    expect(result.ended._tag === "Left" && result.ended.left._tag).toBe("CouchUnauthorized")
     expect(Option.getOrUndefined(result.stopped)?.state).toBe("stopped")
     expect(Option.getOrUndefined(result.stopped)?.error).toContain("rejected the credentials")
     expect(result.flaky).toBeGreaterThanOrEqual(5)
