@@ -1,5 +1,5 @@
 import { Command, Options } from "@effect/cli"
-import { Config, Duration, Effect, Either, Exit, Option } from "effect"
+import { Config, Duration, Effect, Exit, Option } from "effect"
 import { cleanupApp } from "../app.ts"
 import { CleanupJob } from "../cleanup/job.ts"
 import { type CleanupOptions, defaultCleanupOptions } from "../cleanup/options.ts"
@@ -8,34 +8,27 @@ import { type CleanupSchedule, cron, every } from "../cleanup/schedule.ts"
 import { defaultTarget, validateNames, validateSideTables } from "../cleanup/target.ts"
 import { JobRunner } from "../jobs/runner.ts"
 import { loadPgSettings } from "../pg/config.ts"
-import { parseDuration } from "../shared/duration.ts"
 import { ConfigError } from "../shared/errors.ts"
 import { silentProgress } from "../shared/progress.ts"
 import { defaultRetryPolicy } from "../shared/retry.ts"
 import { commonOptions, withLogFormat } from "./common.ts"
 import { CleanStop } from "./exit.ts"
+import { durationOption, integerOption, optionalDurationOption, optionalText, textOption } from "./options.ts"
 import { printSummary, runOnce } from "./run-job.ts"
 
-const text = (name: string, env: string, description: string, fallback: string) =>
-  Options.text(name).pipe(
-    Options.withDescription(`${description} (env ${env}, default ${fallback})`),
-    Options.withFallbackConfig(Config.string(env)),
-    Options.withDefault(fallback),
-  )
+const text = (flag: string, env: string, description: string, fallback: string) =>
+  textOption(flag, { env, fallback, description })
 
-const optionalText = (name: string, env: string, description: string) =>
-  Options.text(name).pipe(
-    Options.withDescription(`${description} (env ${env})`),
-    Options.withFallbackConfig(Config.string(env)),
-    Options.optional,
-  )
+const optional = (flag: string, env: string, description: string) => optionalText(flag, { env, description })
+
+const whole = (flag: string, env: string, description: string, fallback: number, min: number, max: number) =>
+  integerOption(flag, { env, min, max, fallback, description })
 
 /**
- * A number flag read as text and parsed here (see `wholeNumber`): @effect/cli's own integer
- * options print "'abc' is not a integer" without naming the flag or the variable.
+ * The longest interval offered: effect's clock (like setTimeout) cannot wait beyond 2^31-1 ms in
+ * one timer, and a daemon that runs less than monthly is better served by cron.
  */
-const integer = (name: string, env: string, description: string, fallback: number) =>
-  text(name, env, description, String(fallback))
+const longestWait = Duration.days(24)
 
 const options = {
   ...commonOptions,
@@ -69,12 +62,13 @@ const options = {
   runOnce: Options.boolean("run-once").pipe(
     Options.withDescription("same as --once (the original tool's flag)"),
   ),
-  every: optionalText(
-    "every",
-    "CLEANUP_EVERY",
-    "run as a daemon, first at once and then every DURATION (30m, 1h, 1d)",
-  ),
-  cron: optionalText("cron", "CLEANUP_CRON", 'run as a daemon on a cron schedule, e.g. "0 * * * *"'),
+  every: optionalDurationOption("every", {
+    env: "CLEANUP_EVERY",
+    min: Duration.millis(100),
+    max: longestWait,
+    description: "run as a daemon, first at once and then every DURATION (30m, 1h, 1d)",
+  }),
+  cron: optional("cron", "CLEANUP_CRON", 'run as a daemon on a cron schedule, e.g. "0 * * * *"'),
   daemon: Options.boolean("daemon").pipe(
     Options.withDescription(
       "run as a daemon every --interval hours (the original tool's flags; default 1 hour)",
@@ -87,51 +81,79 @@ const options = {
   dryRun: Options.boolean("dry-run").pipe(
     Options.withDescription("count what would be deleted and show a sample; delete nothing"),
   ),
-  sample: integer("sample", "CLEANUP_SAMPLE", "rows shown by --dry-run", defaultCleanupOptions.sample),
+  sample: whole(
+    "sample",
+    "CLEANUP_SAMPLE",
+    "rows shown by --dry-run",
+    defaultCleanupOptions.sample,
+    0,
+    10_000,
+  ),
   showEmails: Options.boolean("show-emails").pipe(
     Options.withDescription("show whole emails in the --dry-run sample instead of j***@example.com"),
   ),
-  batch: integer(
+  batch: whole(
     "batch",
     "CLEANUP_BATCH",
     "most rows per batch transaction",
     defaultCleanupOptions.batchSize,
+    1,
+    1_000_000,
   ),
-  concurrency: integer(
+  concurrency: whole(
     "concurrency",
     "CLEANUP_CONCURRENCY",
     "batch transactions at once, each on its own connection",
     defaultCleanupOptions.concurrency,
+    1,
+    64,
   ),
-  lockTimeout: text("lock-timeout", "CLEANUP_LOCK_TIMEOUT", "lock_timeout of each batch transaction", "2s"),
-  statementTimeout: text(
-    "statement-timeout",
-    "CLEANUP_STATEMENT_TIMEOUT",
-    "statement_timeout of each batch transaction",
-    "30s",
-  ),
-  archiveTable: optionalText(
+  // lock_timeout 0 means "wait forever" to PostgreSQL; below 1ms it would round to that.
+  lockTimeout: durationOption("lock-timeout", {
+    env: "CLEANUP_LOCK_TIMEOUT",
+    fallback: "2s",
+    min: Duration.millis(1),
+    max: Duration.minutes(10),
+    description: "lock_timeout of each batch transaction",
+  }),
+  // Below 100ms no batch can finish; above an hour a stuck batch holds its locks too long.
+  statementTimeout: durationOption("statement-timeout", {
+    env: "CLEANUP_STATEMENT_TIMEOUT",
+    fallback: "30s",
+    min: Duration.millis(100),
+    max: Duration.hours(1),
+    description: "statement_timeout of each batch transaction",
+  }),
+  archiveTable: optional(
     "archive-table",
     "CLEANUP_ARCHIVE_TABLE",
     "copy deleted rows into this table (same schema; created if missing) in the same transaction",
   ),
-  archiveFile: optionalText(
+  archiveFile: optional(
     "archive-file",
     "CLEANUP_ARCHIVE_FILE",
     "append deleted rows to this NDJSON file, synced to disk before each batch commits",
   ),
-  historyTable: optionalText(
+  historyTable: optional(
     "history-table",
     "CLEANUP_HISTORY_TABLE",
     "append one row per run to this table (same schema; created if missing)",
   ),
-  retries: integer(
+  retries: whole(
     "retries",
     "CLEANUP_RETRIES",
     "retries of a failed connection or batch (exponential with jitter)",
     defaultRetryPolicy.retries,
+    0,
+    100,
   ),
-  retryBase: text("retry-base", "CLEANUP_RETRY_BASE", "first retry delay, doubled each retry", "1s"),
+  retryBase: durationOption("retry-base", {
+    env: "CLEANUP_RETRY_BASE",
+    fallback: "1s",
+    min: Duration.zero,
+    max: Duration.minutes(10),
+    description: "first retry delay, doubled each retry",
+  }),
   json: Options.boolean("json").pipe(
     Options.withDescription("print each run's summary as one JSON line on stdout"),
   ),
@@ -160,34 +182,6 @@ const envOf: Record<string, string> = {
   "archive-file": "CLEANUP_ARCHIVE_FILE",
   "history-table": "CLEANUP_HISTORY_TABLE",
 }
-
-const wholeNumber = (flag: string, raw: string, min: number, max: number) => {
-  const value = raw.trim()
-  const n = /^[+-]?\d+$/.test(value) ? Number(value) : Number.NaN
-  return Number.isSafeInteger(n) && n >= min && n <= max
-    ? Either.right(n)
-    : Either.left(fail(`${setting(flag)} is "${raw}": give a whole number from ${min} to ${max}`))
-}
-
-/** A duration within [min, max]: "500ms", "2s", "5m", … */
-const duration = (flag: string, raw: string, min: Duration.Duration, max: Duration.Duration) =>
-  Either.gen(function* () {
-    const value = yield* Either.mapLeft(parseDuration(raw), (reason) => fail(`${setting(flag)}: ${reason}`))
-    if (Duration.lessThan(value, min) || Duration.greaterThan(value, max)) {
-      return yield* Either.left(
-        fail(
-          `${setting(flag)} is "${raw}": give a duration from ${Duration.format(min)} to ${Duration.format(max)}`,
-        ),
-      )
-    }
-    return value
-  })
-
-/**
- * The longest a timer can wait: effect's clock (like setTimeout) never fires beyond 2^31-1 ms,
- * so a longer --every would silently never run again.
- */
-const longestWait = Duration.days(24)
 
 const tableName = (flag: string, value: Option.Option<string>) =>
   Option.match(value, {
@@ -227,7 +221,7 @@ const scheduleOf = (o: Parsed) =>
     if (daemonFlags === 1 && (o.once || o.runOnce))
       return yield* fail("--once runs once: drop it, or drop the schedule")
     if (Option.isSome(o.every)) {
-      return Option.some(every(yield* duration("every", o.every.value, Duration.millis(100), longestWait)))
+      return Option.some(every(o.every.value))
     }
     if (Option.isSome(o.cron)) return Option.some(yield* cron(o.cron.value))
     if (o.daemon || Option.isSome(o.interval)) {
@@ -261,27 +255,20 @@ const cleanupOptionsOf = (o: Parsed) =>
     yield* validateSideTables(target, { archiveTable, historyTable })
     const cleanup: CleanupOptions = {
       target,
-      batchSize: yield* wholeNumber("batch", o.batch, 1, 1_000_000),
-      concurrency: yield* wholeNumber("concurrency", o.concurrency, 1, 64),
-      // lock_timeout 0 means "wait forever" to PostgreSQL; below 1ms it would round to that.
-      lockTimeout: yield* duration("lock-timeout", o.lockTimeout, Duration.millis(1), Duration.minutes(10)),
-      // Below 100ms no batch can finish; above an hour a stuck batch holds its locks too long.
-      statementTimeout: yield* duration(
-        "statement-timeout",
-        o.statementTimeout,
-        Duration.millis(100),
-        Duration.hours(1),
-      ),
+      batchSize: o.batch,
+      concurrency: o.concurrency,
+      lockTimeout: o.lockTimeout,
+      statementTimeout: o.statementTimeout,
       dryRun: o.dryRun,
-      sample: yield* wholeNumber("sample", o.sample, 0, 10_000),
+      sample: o.sample,
       showEmails: o.showEmails,
       archiveTable,
       archiveFile: o.archiveFile,
       historyTable,
       retry: {
         ...defaultRetryPolicy,
-        retries: yield* wholeNumber("retries", o.retries, 0, 100),
-        base: yield* duration("retry-base", o.retryBase, Duration.zero, Duration.minutes(10)),
+        retries: o.retries,
+        base: o.retryBase,
       },
     }
     return cleanup

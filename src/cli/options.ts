@@ -122,6 +122,33 @@ export const choiceOption = <A extends string>(
     ),
   )
 
+/** Text from the flag or its variable, with a default. */
+export const textOption = (
+  flag: string,
+  spec: { readonly env?: string; readonly fallback: string; readonly description: string },
+) =>
+  withEnv(Options.text(flag), spec.env).pipe(
+    Options.withDescription(described(spec.env, spec.description, spec.fallback)),
+    Options.withDefault(spec.fallback),
+  )
+
+/** An optional duration within bounds (a schedule's interval, say). */
+export const optionalDurationOption = (flag: string, spec: Omit<DurationSpec, "fallback">) =>
+  withEnv(Options.text(flag).pipe(Options.withPseudoName("duration")), spec.env).pipe(
+    Options.withDescription(described(spec.env, spec.description)),
+    Options.optional,
+    Options.mapEffect((value) =>
+      Option.match(value, {
+        onNone: () => Effect.succeed(Option.none<Duration.Duration>()),
+        onSome: (raw) =>
+          Either.match(checkDuration(settingName(flag, spec.env), raw, spec.min, spec.max), {
+            onLeft: (why) => Effect.fail(invalid(why)),
+            onRight: (d) => Effect.succeed(Option.some(d)),
+          }),
+      }),
+    ),
+  )
+
 /** Optional text from the flag or its variable. */
 export const optionalText = (flag: string, spec: { readonly env?: string; readonly description: string }) =>
   withEnv(Options.text(flag), spec.env).pipe(
