@@ -1,5 +1,5 @@
 import cliProgress from "cli-progress"
-import { Effect, Layer } from "effect"
+import { Clock, Effect, Layer, Ref } from "effect"
 import { Progress } from "../shared/progress.ts"
 
 /** A live bar on stderr (done/total, rate, ETA) for a person watching a terminal. */
@@ -16,29 +16,32 @@ export const terminalProgress = Layer.scoped(
       },
       cliProgress.Presets.shades_classic,
     )
-    let startedAt = Date.now()
-    let running = false
-    let done = 0
-    const stop = Effect.sync(() => {
-      if (running) bar.stop()
-      running = false
-    })
+    // The bar is one object drawn on one terminal; its state lives in Refs, its time in Clock.
+    const state = yield* Ref.make({ startedAt: 0, running: false, done: 0 })
+    const stop = Ref.getAndUpdate(state, (s) => ({ ...s, running: false })).pipe(
+      Effect.flatMap((s) => (s.running ? Effect.sync(() => bar.stop()) : Effect.void)),
+    )
     yield* Effect.addFinalizer(() => stop)
     return Progress.of({
       start: (label, total) =>
-        Effect.sync(() => {
-          startedAt = Date.now()
-          running = true
-          done = 0
-          bar.start(total, 0, { label, rate: 0 })
-        }),
+        Clock.currentTimeMillis.pipe(
+          Effect.flatMap((now) => Ref.set(state, { startedAt: now, running: true, done: 0 })),
+          Effect.zipRight(Effect.sync(() => bar.start(total, 0, { label, rate: 0 }))),
+        ),
       advance: (n) =>
-        Effect.sync(() => {
-          done += n
-          if (done > bar.getTotal()) bar.setTotal(done)
-          const seconds = Math.max((Date.now() - startedAt) / 1000, 0.001)
-          bar.increment(n, { rate: Math.round(done / seconds) })
-        }),
+        Clock.currentTimeMillis.pipe(
+          Effect.flatMap((now) =>
+            Ref.updateAndGet(state, (s) => ({ ...s, done: s.done + n })).pipe(
+              Effect.flatMap((s) =>
+                Effect.sync(() => {
+                  if (s.done > bar.getTotal()) bar.setTotal(s.done)
+                  const seconds = Math.max((now - s.startedAt) / 1000, 0.001)
+                  bar.increment(n, { rate: Math.round(s.done / seconds) })
+                }),
+              ),
+            ),
+          ),
+        ),
       stop,
     })
   }),

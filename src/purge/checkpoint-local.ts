@@ -1,4 +1,4 @@
-import { Effect, Layer, Option, Schema } from "effect"
+import { Clock, Effect, Layer, Option, Schema } from "effect"
 import { CouchClient, type CouchClientShape } from "../couch/client.ts"
 import { CheckpointStore } from "./checkpoint.ts"
 
@@ -37,14 +37,19 @@ export const makeLocalDocCheckpointStore = (couch: CouchClientShape) =>
       load: (db) => read(db).pipe(Effect.map(Option.flatMap((d) => Option.fromNullable(d.seq)))),
       save: (db, seq) => {
         const write = (rev: string | undefined) =>
-          couch.putLocal(db, checkpointDocId, {
-            ...(rev === undefined ? {} : { _rev: rev }),
-            seq,
-            updated_at: new Date().toISOString(),
-            by: "dbsweep purge",
-          })
+          Clock.currentTimeMillis.pipe(
+            Effect.flatMap((now) =>
+              couch.putLocal(db, checkpointDocId, {
+                ...(rev === undefined ? {} : { _rev: rev }),
+                seq,
+                updated_at: new Date(now).toISOString(),
+                by: "dbsweep purge",
+              }),
+            ),
+          )
         return write(revs.get(db)).pipe(
-          // Someone else (another run) moved it: take their rev and write ours over it.
+          // CouchDB 3.5 never answers 409 for _local docs (COUCHDB-FACTS §8); an older server or a
+          // proxy might: take the current rev and write ours over it.
           Effect.catchTag("CouchConflict", () =>
             read(db).pipe(Effect.flatMap((doc) => write(Option.getOrUndefined(doc)?._rev))),
           ),

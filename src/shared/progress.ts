@@ -1,4 +1,4 @@
-import { Context, Effect, Layer } from "effect"
+import { Clock, Context, Effect, Layer, Option, Ref } from "effect"
 
 /**
  * How a job shows how far it is. The CLI picks the adapter: a live bar on a terminal, periodic log
@@ -24,37 +24,49 @@ const rateAndEta = (done: number, total: number, startedAt: number, now: number)
   return { rate: Math.round(rate), eta }
 }
 
+interface LogState {
+  readonly label: string
+  readonly total: number
+  readonly done: number
+  readonly startedAt: number
+  readonly lastLog: number
+}
+
 /** One log line every `every` ms: for logs collected by a machine (not a terminal). */
 export const logProgress = (every: number) =>
-  Layer.sync(Progress, () => {
-    let label = ""
-    let total = 0
-    let done = 0
-    let startedAt = Date.now()
-    let lastLog = 0
-    const line = (final: boolean) => {
-      const now = Date.now()
-      const { rate, eta } = rateAndEta(done, total, startedAt, now)
-      lastLog = now
-      return Effect.logInfo(final ? `${label} finished` : `${label} progress`).pipe(
-        Effect.annotateLogs({ done, total, rate_per_s: rate, eta_s: eta }),
-      )
-    }
-    return Progress.of({
-      start: (l, t) =>
-        Effect.sync(() => {
-          label = l
-          total = t
-          done = 0
-          startedAt = Date.now()
-          lastLog = startedAt
-        }),
-      advance: (n) =>
-        Effect.suspend(() => {
-          done += n
-          if (done > total) total = done
-          return Date.now() - lastLog >= every ? line(false) : Effect.void
-        }),
-      stop: Effect.void,
-    })
-  })
+  Layer.effect(
+    Progress,
+    Effect.gen(function* () {
+      const state = yield* Ref.make<LogState>({ label: "", total: 0, done: 0, startedAt: 0, lastLog: 0 })
+      const line = (s: LogState, now: number) => {
+        const { rate, eta } = rateAndEta(s.done, s.total, s.startedAt, now)
+        return Effect.logInfo(`${s.label} progress`).pipe(
+          Effect.annotateLogs({ done: s.done, total: s.total, rate_per_s: rate, eta_s: eta }),
+        )
+      }
+      return Progress.of({
+        start: (label, total) =>
+          Clock.currentTimeMillis.pipe(
+            Effect.flatMap((now) => Ref.set(state, { label, total, done: 0, startedAt: now, lastLog: now })),
+          ),
+        advance: (n) =>
+          Clock.currentTimeMillis.pipe(
+            Effect.flatMap((now) =>
+              Ref.modify(state, (s) => {
+                const done = s.done + n
+                const due = now - s.lastLog >= every
+                const next = { ...s, done, total: Math.max(s.total, done), lastLog: due ? now : s.lastLog }
+                return [due ? Option.some(next) : Option.none<LogState>(), next] as const
+              }),
+            ),
+            Effect.flatMap(
+              Option.match({
+                onNone: () => Effect.void,
+                onSome: (s) => line(s, s.lastLog),
+              }),
+            ),
+          ),
+        stop: Effect.void,
+      })
+    }),
+  )
