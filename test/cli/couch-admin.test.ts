@@ -365,3 +365,49 @@ describe("dbsweep couch: bad input", () => {
     })
   })
 })
+
+describe("dbsweep purge --compact", () => {
+  /** Documents written a few times with a payload, then deleted: tombstones over reclaimable space. */
+  const deletedChurn = async (db: string) => {
+    await churn(db, 20, 3)
+    const rows = (await couch(t, "GET", `/${db}/_all_docs`)).body as {
+      rows: Array<{ id: string; value: { rev: string } }>
+    }
+    await bulk(
+      t,
+      db,
+      rows.rows.map((r) => ({ _id: r.id, _rev: r.value.rev, _deleted: true })),
+    )
+  }
+
+  test("compacts after the purge and reports the space reclaimed (JSON and human)", async () => {
+    const db = await createDb(t)
+    await deletedChurn(db)
+    const r = await runBinary(["purge", "--db", db, "--compact", "--json"], { env: env(), cwd: dir })
+    expect(r.code, r.stderr).toBe(0)
+    const summary = JSON.parse(r.stdout)
+    expect(summary.tombstones).toBe(20)
+    expect(summary.compaction.fileAfter).toBeLessThan(summary.compaction.fileBefore)
+    expect(summary.compaction.reclaimed).toBe(summary.compaction.fileBefore - summary.compaction.fileAfter)
+    const info = (await couch(t, "GET", `/${db}`)).body as { sizes: { file: number }; doc_del_count: number }
+    expect(info.doc_del_count).toBe(0)
+    expect(info.sizes.file).toBe(summary.compaction.fileAfter)
+
+    const other = await createDb(t)
+    await deletedChurn(other)
+    const human = await runBinary(["purge", "--db", other, "--compact"], { env: env(), cwd: dir })
+    expect(human.code, human.stderr).toBe(0)
+    expect(human.stderr).toMatch(/compacted in [\d.]+s: file size .* -> .* \(reclaimed /)
+  })
+
+  test("a dry run does not compact", async () => {
+    const db = await createDb(t)
+    await deletedChurn(db)
+    const r = await runBinary(["purge", "--db", db, "--compact", "--dry-run", "--json"], {
+      env: env(),
+      cwd: dir,
+    })
+    expect(r.code, r.stderr).toBe(0)
+    expect(JSON.parse(r.stdout).compaction).toBeUndefined()
+  })
+})
