@@ -1,6 +1,6 @@
 import { HttpClientRequest } from "@effect/platform"
 import { Clock, type Duration, Effect, Either, Option, Redacted } from "effect"
-import { JobFailed } from "../shared/errors.ts"
+import { ConfigError, JobFailed } from "../shared/errors.ts"
 import { needsAdmin } from "./admin-errors.ts"
 import { redactor } from "./answer.ts"
 import type { CouchClientShape } from "./client.ts"
@@ -108,6 +108,14 @@ const writeDoc = (couch: CouchClientShape, id: string, doc: Record<string, unkno
         : Effect.fail(e),
     ),
     needsAdmin,
+    // The id is taken: writing over a running replication's document would restart it.
+    Effect.catchTag("CouchConflict", () =>
+      Effect.fail(
+        new ConfigError({
+          message: `a replication document _replicator/${id} already exists: pick another --id, or delete that document first`,
+        }),
+      ),
+    ),
     Effect.map((r) => r.body.rev),
   )
 }

@@ -205,6 +205,17 @@ describe("dbsweep couch replicate", () => {
     expect(r.code, r.stderr).toBe(0)
     expectNoSecret(r)
     expect(r.stdout).toContain(`replication ${id} (continuous): running`)
+    // The same id again is refused, not written over the running replication.
+    const again = await run([
+      "replicate",
+      "--source",
+      urlWithCredentials(source),
+      "--target",
+      urlWithCredentials(target),
+      "--id",
+      id,
+    ])
+    expectCleanFailure(again, { code: 2, names: ["already exists", id], secrets: [t.password], user: t.user })
   })
 
   test("a missing source: crashing, exit 1, the error shown without the password", async () => {
