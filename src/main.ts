@@ -13,7 +13,9 @@ import { logLevelNames, parseLogLevel } from "./shared/logging.ts"
 import { version } from "./version.ts"
 
 const dbsweep = Command.make("dbsweep").pipe(
-  Command.withDescription("Database hygiene jobs: CouchDB tombstone purge, PostgreSQL pending-user cleanup"),
+  Command.withDescription(
+    "Database hygiene jobs: CouchDB tombstone purge and admin helpers, PostgreSQL pending-user cleanup",
+  ),
   Command.withSubcommands([purgeCommand, cleanupCommand, couchCommand]),
 )
 

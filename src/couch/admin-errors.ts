@@ -1,5 +1,13 @@
 import { Effect, Schema } from "effect"
-import type { CouchError } from "./errors.ts"
+import {
+  CouchBadRequest,
+  type CouchError,
+  CouchForbidden,
+  CouchNotFound,
+  CouchProtocolError,
+  CouchUnauthorized,
+  CouchUnavailable,
+} from "./errors.ts"
 
 /**
  * A valid login that is not an admin of what it asked for. CouchDB answers 401 "You are not a
@@ -30,3 +38,41 @@ export const needsAdmin = <A, R>(
       ? new CouchNeedsAdmin({ server: e.server, operation: e.operation, reason: `401 ${e.reason}` })
       : e,
   )
+
+/**
+ * The same error with `clean` applied to what the server said: for calls that carry secrets of
+ * their own (a replication's endpoint passwords), which the client's redactor does not know.
+ */
+export const scrubbed =
+  (clean: (text: string) => string) =>
+  (e: CouchError | CouchNeedsAdmin): CouchError | CouchNeedsAdmin => {
+    switch (e._tag) {
+      case "CouchUnauthorized":
+        return new CouchUnauthorized({ server: e.server, operation: e.operation, reason: clean(e.reason) })
+      case "CouchForbidden":
+        return new CouchForbidden({ server: e.server, operation: e.operation, reason: clean(e.reason) })
+      case "CouchBadRequest":
+        return new CouchBadRequest({ server: e.server, operation: e.operation, reason: clean(e.reason) })
+      case "CouchProtocolError":
+        return new CouchProtocolError({ server: e.server, operation: e.operation, reason: clean(e.reason) })
+      case "CouchNeedsAdmin":
+        return new CouchNeedsAdmin({ server: e.server, operation: e.operation, reason: clean(e.reason) })
+      case "CouchNotFound":
+        return new CouchNotFound({
+          server: e.server,
+          database: e.database,
+          path: e.path,
+          reason: clean(e.reason),
+        })
+      case "CouchUnavailable":
+        return new CouchUnavailable({
+          server: e.server,
+          operation: e.operation,
+          kind: e.kind,
+          status: e.status,
+          reason: clean(e.reason),
+        })
+      case "CouchConflict":
+        return e
+    }
+  }

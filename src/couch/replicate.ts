@@ -1,7 +1,7 @@
 import { HttpClientRequest } from "@effect/platform"
 import { Clock, type Duration, Effect, Either, Option, Redacted } from "effect"
 import { ConfigError, JobFailed } from "../shared/errors.ts"
-import { needsAdmin } from "./admin-errors.ts"
+import { needsAdmin, scrubbed } from "./admin-errors.ts"
 import { redactor } from "./answer.ts"
 import type { CouchClientShape } from "./client.ts"
 import { JsonObject, PutAnswer, SchedulerDoc } from "./schema.ts"
@@ -137,7 +137,7 @@ const readState = (couch: CouchClientShape, id: string) =>
       Effect.catchTag("CouchNotFound", () => Effect.succeedNone),
     )
 
-export const replicate = Effect.fn("Couch.replicate")(function* (
+const replicateDoc = Effect.fn("Couch.replicate")(function* (
   couch: CouchClientShape,
   options: ReplicateOptions,
 ) {
@@ -186,6 +186,17 @@ export const replicate = Effect.fn("Couch.replicate")(function* (
   }
   return report
 })
+
+/**
+ * Writes the `_replicator` document and reads its state back. Whatever the server says in an
+ * error passes through the endpoints' redactor too: their passwords are in the document sent.
+ */
+export const replicate = (couch: CouchClientShape, options: ReplicateOptions) =>
+  replicateDoc(couch, options).pipe(
+    Effect.mapError((e) =>
+      e._tag === "BadConfig" ? e : scrubbed(endpointRedactor([options.source, options.target]))(e),
+    ),
+  )
 
 /** A replication that is crashing or in error, as a failure of the command (exit 1). */
 export const replicationProblem = (r: ReplicationReport): Option.Option<JobFailed> => {

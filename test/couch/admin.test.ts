@@ -2,7 +2,9 @@ import { describe, expect, test } from "bun:test"
 import { FetchHttpClient } from "@effect/platform"
 import { Duration, Effect, Either, Layer, Option, Redacted } from "effect"
 import { fragmentationOf, isShardOf, purgeAdvice, waitForCompaction } from "../../src/couch/admin.ts"
+import { scrubbed } from "../../src/couch/admin-errors.ts"
 import { CouchClient } from "../../src/couch/client.ts"
+import { CouchForbidden, CouchNotFound, CouchUnavailable } from "../../src/couch/errors.ts"
 import { endpointRedactor, parseEndpoint } from "../../src/couch/replicate.ts"
 import { bytes } from "../../src/couch/reports.ts"
 import { canonicalJson } from "../../src/couch/views.ts"
@@ -74,6 +76,31 @@ describe("replication endpoints", () => {
     const out = clean(text)
     for (const form of [...secretForms("S3cret/one", "alice"), ...secretForms("Other-pass", "bob")])
       expect(out).not.toContain(form)
+  })
+
+  test("an error that echoes an endpoint's password is scrubbed before it reaches a message", () => {
+    const a = Either.getOrThrow(parseEndpoint("--source", "http://alice:Echo-S3cret@h/a"))
+    const clean = endpointRedactor([a])
+    const echoed = [
+      new CouchForbidden({
+        server: "http://h",
+        operation: "PUT /_replicator/x",
+        reason: "bad url http://alice:Echo-S3cret@h/a",
+      }),
+      new CouchUnavailable({
+        server: "http://h",
+        operation: "PUT",
+        kind: "status",
+        status: 500,
+        reason: "Echo-S3cret",
+      }),
+      new CouchNotFound({ server: "http://h", path: "GET /x", reason: btoa("alice:Echo-S3cret") }),
+    ]
+    for (const e of echoed) {
+      const out = scrubbed(clean)(e)
+      expect(out._tag).toBe(e._tag)
+      for (const form of secretForms("Echo-S3cret", "alice")) expect(out.message).not.toContain(form)
+    }
   })
 
   test("sizes read as bytes, KiB, MiB", () => {
