@@ -493,10 +493,6 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
           return purgedInfosLimit(ctx, db)
         case "_security":
           return security(ctx, db)
-        case "_compact":
-          if (!isDbAdmin(ctx.user, db.security))
-            fail(401, "unauthorized", "You are not a server or db admin.")
-          return is("POST") ? json(202, { ok: true }) : notAllowed("POST")
       }
       validateDocId(part)
       return docReq(ctx, db, part)
