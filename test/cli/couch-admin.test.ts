@@ -144,6 +144,11 @@ describe("dbsweep couch compact", () => {
     expect(report.fileAfter).toBeUndefined()
     const human = await run(["compact", db])
     expect(human.stdout).toContain("compaction started")
+    // With --wait, the views' compaction is waited for too: none of its tasks is left.
+    const waited = await run(["compact", db, "--views", "--wait", "--json", "--poll", "100ms"])
+    expect(waited.code, waited.stderr).toBe(0)
+    const tasks = (await couch(t, "GET", "/_active_tasks")).body as Array<{ database?: string }>
+    expect(tasks.filter((task) => task.database?.includes(`/${db}.`))).toEqual([])
   })
 })
 

@@ -53,6 +53,13 @@ describe("compaction endpoints (facts §9)", () => {
     const db = await createDb(t)
     await couch(t, "PUT", `/${db}/_design/v`, { views: { a: { map: "function(d){emit(d._id,1)}" } } })
     expect(await couch(t, "POST", `/${db}/_compact/v`)).toEqual({ status: 202, body: { ok: true } })
+    if (t.faults !== undefined) {
+      const tasks = (await couch(t, "GET", "/_active_tasks")).body as Array<Record<string, unknown>>
+      const views = tasks.filter((task) => String(task.database).includes(`/${db}.`))
+      expect(views.length).toBe(2)
+      for (const task of views)
+        expect(task).toMatchObject({ type: "view_compaction", design_document: "_design/v" })
+    }
     expect(await couch(t, "POST", `/${db}/_compact/nosuch`)).toEqual({
       status: 404,
       body: E("not_found", "missing"),

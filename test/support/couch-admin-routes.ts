@@ -9,6 +9,7 @@ import { type Body, Db, fail, isObject, revisionsOf, revOf, sortedLeaves } from 
 
 /** How long a database compaction "runs" (a real 3.5.0 took about 5 s on a small database). */
 export const compactionMs = 1200
+const viewCompactionMs = compactionMs + 600
 
 interface Compaction {
   readonly startedAt: number
@@ -61,6 +62,14 @@ const leafBytes = (db: Db): number => {
 
 export const makeAdminRoutes = (dbs: Map<string, Db>): AdminHooks => {
   const compactions = new Map<Db, Compaction>()
+  /**
+   * view compactions by "db/ddoc": when they started. They outlast the database's compaction, so a
+   * wait that looked at `compact_running` alone would end too early.
+   */
+  const viewCompactions = new Map<
+    string,
+    { readonly db: Db; readonly ddoc: string; readonly startedAt: number }
+  >()
   const sizes = new Map<Db, Sizes>()
   const jobs = new Map<string, Job>()
 
@@ -110,6 +119,7 @@ export const makeAdminRoutes = (dbs: Map<string, Db>): AdminHooks => {
     if (ddoc !== undefined) {
       const doc = db.docs.get(`_design/${ddoc}`)
       if (doc === undefined || doc.winner.deleted) fail(404, "not_found", "missing")
+      viewCompactions.set(`${db.name}/${ddoc}`, { db, ddoc, startedAt: Date.now() })
       return accepted
     }
     if (!running(db)) {
@@ -141,6 +151,29 @@ export const makeAdminRoutes = (dbs: Map<string, Db>): AdminHooks => {
           started_on: Math.floor(c.startedAt / 1000),
           total_changes: total,
           type: "database_compaction",
+          updated_on: Math.floor(Date.now() / 1000),
+        })
+      })
+    }
+    // facts §9: a view compaction is a task per shard too, naming its design doc.
+    for (const [key, v] of [...viewCompactions]) {
+      const elapsed = Date.now() - v.startedAt
+      if (elapsed >= viewCompactionMs || dbs.get(v.db.name) !== v.db) {
+        viewCompactions.delete(key)
+        continue
+      }
+      shardNames.forEach((shard, i) => {
+        tasks.push({
+          node: "couchdb@127.0.0.1",
+          pid: `<0.${2000 + i}.0>`,
+          process_status: "running",
+          database: `shards/${shard}/${v.db.name}.${v.db.startTime}`,
+          design_document: `_design/${v.ddoc}`,
+          phase: "ids",
+          view: null,
+          progress: Math.min(99, Math.floor((elapsed / viewCompactionMs) * 100)),
+          started_on: Math.floor(v.startedAt / 1000),
+          type: "view_compaction",
           updated_on: Math.floor(Date.now() / 1000),
         })
       })
