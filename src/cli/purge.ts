@@ -2,6 +2,7 @@ import { Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Duration, Effect, Either, Option } from "effect"
 import { purgeApp } from "../app.ts"
 import { checkDatabaseName } from "../couch/names.ts"
+import { bytes } from "../couch/reports.ts"
 import { PurgeJob, type PurgeOptions } from "../purge/job.ts"
 import type { PurgeSummary } from "../purge/purge.ts"
 import { ConfigError } from "../shared/errors.ts"
@@ -77,6 +78,11 @@ const options = {
     ),
   ),
   json: Options.boolean("json").pipe(Options.withDescription("print the final summary as JSON on stdout")),
+  compact: Options.boolean("compact").pipe(
+    Options.withDescription(
+      "after a purge that went well, compact the database and wait for it: a purge frees no disk until then",
+    ),
+  ),
   pageSize: integerOption("page-size", {
     min: 0,
     max: 100_000,
@@ -100,6 +106,13 @@ const humanSummary = (s: PurgeSummary): string => {
       ? `  checkpoint ${s.checkpoint ?? "(none)"} in ${s.checkpointStore}${s.dryRun ? " (unchanged by a dry run)" : ""}`
       : `  checkpoint NOT saved in ${s.checkpointStore} (${s.checkpointError}); it stays at ${s.checkpoint ?? "(none)"}: the next run repeats work from there, nothing is skipped`,
   )
+  if (s.compaction !== undefined) {
+    lines.push(
+      "error" in s.compaction
+        ? `  compaction after the purge failed: ${s.compaction.error}`
+        : `  compacted in ${(s.compaction.durationMs / 1000).toFixed(1)}s: file size ${bytes(s.compaction.fileBefore)} -> ${bytes(s.compaction.fileAfter)} (reclaimed ${bytes(s.compaction.reclaimed)})`,
+    )
+  }
   if (s.interrupted) lines.push("  interrupted: run again to continue from the checkpoint")
   return lines.join("\n")
 }
@@ -129,6 +142,7 @@ export const purgeCommand = Command.make("purge", options, (o) =>
       list: o.list,
       pageSize: o.pageSize,
       checkpointFile: o.checkpointFile,
+      compact: o.compact,
     }
     yield* runOnce(job, options, { json: o.json, human: humanSummary })
   }).pipe(

@@ -67,3 +67,44 @@ export const PutAnswer = Schema.Struct({
   id: Schema.String,
   rev: Schema.String,
 })
+
+/** GET /{db} with what the admin calls read (COUCHDB-FACTS §1). */
+export const DbDetails = Schema.Struct({
+  db_name: Schema.String,
+  doc_count: Schema.Number,
+  doc_del_count: Schema.Number,
+  update_seq: Seq,
+  purge_seq: Seq,
+  sizes: Schema.Struct({ file: Schema.Number, active: Schema.Number, external: Schema.Number }),
+  compact_running: Schema.Boolean,
+})
+export type DbDetails = typeof DbDetails.Type
+
+export const OkAnswer = Schema.Struct({ ok: Schema.Boolean })
+
+/** One entry of GET /_active_tasks (COUCHDB-FACTS §9: one task per shard). */
+export const ActiveTask = Schema.Struct({
+  type: Schema.String,
+  database: Schema.optional(Schema.String),
+  progress: Schema.optional(Schema.Number),
+  design_document: Schema.optional(Schema.NullOr(Schema.String)),
+})
+export type ActiveTask = typeof ActiveTask.Type
+export const ActiveTasks = Schema.Array(ActiveTask)
+
+/** GET /_scheduler/docs/_replicator/{id} (COUCHDB-FACTS §10). */
+export const SchedulerDoc = Schema.Struct({
+  doc_id: Schema.String,
+  state: Schema.NullOr(Schema.String),
+  source: Schema.optional(Schema.NullOr(Schema.String)),
+  target: Schema.optional(Schema.NullOr(Schema.String)),
+  error_count: Schema.optional(Schema.Number),
+  info: Schema.optional(Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.Unknown }))),
+})
+export type SchedulerDoc = typeof SchedulerDoc.Type
+
+/** `_all_docs` rows: only the ids are read. */
+export const AllDocsIds = Schema.Struct({ rows: Schema.Array(Schema.Struct({ id: Schema.String })) })
+
+/** Any JSON object, e.g. a design document as stored. */
+export const JsonObject = Schema.Record({ key: Schema.String, value: Schema.Unknown })

@@ -1,13 +1,15 @@
 import { FileSystem } from "@effect/platform"
 import { Context, Duration, Effect, Either, Layer, Option, Schema } from "effect"
-import { CouchClient } from "../couch/client.ts"
+import { compact, defaultPoll } from "../couch/admin.ts"
+import { CouchClient, type CouchClientShape } from "../couch/client.ts"
 import { checkDatabaseName } from "../couch/names.ts"
-import type { Job } from "../jobs/job.ts"
+import type { Job, RunContext } from "../jobs/job.ts"
 import { DurationFromString } from "../shared/duration.ts"
 import { defaultRetryPolicy } from "../shared/retry.ts"
+import type { CheckpointStoreShape } from "./checkpoint.ts"
 import { makeFileCheckpointStore } from "./checkpoint-file.ts"
 import { makeLocalDocCheckpointStore } from "./checkpoint-local.ts"
-import { type PurgeSummary, runPurge } from "./purge.ts"
+import { type PurgeCompaction, type PurgeSettings, type PurgeSummary, runPurge } from "./purge.ts"
 
 const whole = (min: number, max: number) => Schema.Int.pipe(Schema.between(min, max))
 
@@ -34,6 +36,8 @@ export const PurgeOptions = Schema.Struct({
   pageSize: Schema.optionalWith(whole(0, 100_000), { default: () => 0 }),
   /** Keep the checkpoint in this file instead of the database's `_local/dbsweep-purge`. */
   checkpointFile: Schema.optionalWith(Schema.String, { as: "Option" }),
+  /** After a purge that went well, compact the database and wait for it (space is freed only then). */
+  compact: Schema.optionalWith(Schema.Boolean, { default: () => false }),
 })
 export type PurgeOptions = typeof PurgeOptions.Type
 
@@ -44,6 +48,11 @@ export const purgeProblems = (s: PurgeSummary): Option.Option<string> => {
       `the purge ran but its checkpoint could not be saved in ${s.checkpointStore} (${s.checkpointError}): fix that and run again; it will repeat work since ${s.checkpoint ?? "the start"}, skipping nothing`,
     )
   }
+  if (s.compaction !== undefined && "error" in s.compaction) {
+    return Option.some(
+      `the purge went well but the compaction after it failed (${s.compaction.error}): run dbsweep couch compact ${s.db} --wait`,
+    )
+  }
   if (s.failedDocs + s.failedBatches > 0) {
     return Option.some(
       `${s.failedDocs} documents and ${s.failedBatches} batches were not purged (see the log); the checkpoint stays before them: run again`,
@@ -51,6 +60,40 @@ export const purgeProblems = (s: PurgeSummary): Option.Option<string> => {
   }
   return Option.none()
 }
+
+/** Whether a finished purge is one to compact after: real, complete, nothing failed. */
+const wentWell = (s: PurgeSummary) =>
+  !s.dryRun && !s.interrupted && s.checkpointSaved && s.failedDocs + s.failedBatches === 0
+
+/**
+ * The purge, then with `compactAfter` the database's compaction, waited for: a purge frees no disk
+ * until the database is compacted (https://docs.couchdb.org/en/stable/maintenance/compaction.html).
+ * A failed compaction is reported in the summary, not lost with the purge's counts.
+ */
+export const purgeThenCompact = Effect.fn("Purge.purgeThenCompact")(function* (
+  couch: CouchClientShape,
+  store: CheckpointStoreShape,
+  settings: PurgeSettings,
+  context: RunContext,
+  compactAfter: boolean,
+) {
+  const summary = yield* runPurge(couch, store, settings, context)
+  if (!compactAfter || !wentWell(summary)) return summary
+  const options = { views: false, wait: true, poll: defaultPoll }
+  const compaction = yield* compact(couch, settings.db, options, context.progress).pipe(
+    Effect.map(
+      (r): PurgeCompaction => ({
+        fileBefore: r.fileBefore,
+        fileAfter: r.fileAfter ?? r.fileBefore,
+        reclaimed: r.reclaimed ?? 0,
+        durationMs: r.durationMs,
+      }),
+    ),
+    Effect.catchAll((e) => Effect.succeed<PurgeCompaction>({ error: e.message })),
+  )
+  const done: PurgeSummary = { ...summary, compaction }
+  return done
+})
 
 export class PurgeJob extends Context.Tag("dbsweep/PurgeJob")<
   PurgeJob,
@@ -69,7 +112,7 @@ export class PurgeJob extends Context.Tag("dbsweep/PurgeJob")<
         target: (o) => o.db,
         problems: purgeProblems,
         run: (o, context) =>
-          runPurge(
+          purgeThenCompact(
             couch,
             Option.match(o.checkpointFile, {
               onNone: () => local,
@@ -87,6 +130,7 @@ export class PurgeJob extends Context.Tag("dbsweep/PurgeJob")<
               checkpointEveryMs: Duration.toMillis("2 seconds"),
             },
             context,
+            o.compact,
           ),
       })
     }),

@@ -41,7 +41,21 @@ export interface PurgeSummary extends PurgeCounts {
   readonly batchLimit: BatchLimits
   readonly interrupted: boolean
   readonly durationMs: number
+  /**
+   * With `compact`: the compaction run after the purge (a purge frees no disk until then): the
+   * file size before and after, or why it failed. Absent when not asked for, or on a dry run.
+   */
+  readonly compaction?: PurgeCompaction
 }
+
+export type PurgeCompaction =
+  | {
+      readonly fileBefore: number
+      readonly fileAfter: number
+      readonly reclaimed: number
+      readonly durationMs: number
+    }
+  | { readonly error: string }
 
 const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, n))
 

@@ -1,11 +1,20 @@
 import type { ArchiveFileError } from "../cleanup/archive-file.ts"
+import type { BadInputFile, CouchNeedsAdmin } from "../couch/admin-errors.ts"
 import type { CouchError } from "../couch/errors.ts"
 import type { DocsError } from "../docs/errors.ts"
 import type { PgError } from "../pg/errors.ts"
 import type { ConfigError, JobFailed } from "./errors.ts"
 
 /** Every error a job or a client can end in: what the CLI, the runner and the HTTP mode must judge. */
-export type AppError = CouchError | PgError | ConfigError | JobFailed | ArchiveFileError | DocsError
+export type AppError =
+  | CouchError
+  | PgError
+  | ConfigError
+  | JobFailed
+  | ArchiveFileError
+  | DocsError
+  | CouchNeedsAdmin
+  | BadInputFile
 
 /** dbsweep's exit codes: the contract with scripts and schedulers. */
 export const ExitCode = {
@@ -75,6 +84,8 @@ export const meanings = {
   DocConflict: meaning(false, false, ExitCode.failures, 409),
   InvalidCollection: meaning(false, true, ExitCode.usage, 400),
   InvalidDocument: meaning(false, false, ExitCode.usage, 400),
+  CouchNeedsAdmin: meaning(false, true, ExitCode.connect, 502),
+  BadInputFile: meaning(false, true, ExitCode.usage, 400),
   StoreUnavailable: (e) => meaning(e.retryable, false, ExitCode.connect, 503),
 } satisfies { readonly [K in AppError["_tag"]]: Rule<K> }
 

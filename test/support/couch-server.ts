@@ -9,6 +9,7 @@
 //     [--lockout-threshold 5] [--lockout-ms 300000] [--lockout-mode enforce|off]
 import { createHmac, randomBytes } from "node:crypto"
 import { parseArgs } from "node:util"
+import { makeAdminRoutes } from "./couch-admin-routes.ts"
 import {
   type Account,
   defaultSecurity,
@@ -145,6 +146,7 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
   const uuid = randomBytes(16).toString("hex")
   const secret = randomBytes(16).toString("hex")
   const dbs = new Map<string, Db>()
+  const admin$ = makeAdminRoutes(dbs) // compaction, _active_tasks, _replicator scheduling
   let faults: Faults = { ...options.faults }
   const baseHeaders = {
     "Content-Type": "application/json",
@@ -464,7 +466,7 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
     requireMember(ctx, db)
     const is = (...m: string[]): boolean => m.includes(method)
     if (rest.length === 0) {
-      if (is("GET", "HEAD")) return json(200, db.info())
+      if (is("GET", "HEAD")) return json(200, admin$.info(db))
       if (!is("POST")) return notAllowed("DELETE,GET,HEAD,POST")
       requireJson(ctx.req)
       const input = splitDoc(await readJson(ctx.req))
@@ -475,6 +477,8 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
         ? json(r.error === "conflict" ? 409 : 500, { error: r.error, reason: r.reason })
         : json(201, r)
     }
+    const adminAnswer = admin$.dbRoute(ctx, db, rest)
+    if (adminAnswer) return json(adminAnswer.status, adminAnswer.body)
     if (rest.length === 1) {
       switch (part) {
         case "_changes":
@@ -489,10 +493,6 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
           return purgedInfosLimit(ctx, db)
         case "_security":
           return security(ctx, db)
-        case "_compact":
-          if (!isDbAdmin(ctx.user, db.security))
-            fail(401, "unauthorized", "You are not a server or db admin.")
-          return is("POST") ? json(202, { ok: true }) : notAllowed("POST")
       }
       validateDocId(part)
       return docReq(ctx, db, part)
@@ -587,6 +587,8 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
       if (!is("GET", "HEAD")) return notAllowed("GET,HEAD")
       return config[3] === undefined ? json(200, {}) : fail(404, "not_found", "unknown_config_value")
     }
+    const adminAnswer = admin$.serverRoute(ctx, path)
+    if (adminAnswer) return json(adminAnswer.status, adminAnswer.body)
     if (path === "_active_tasks") return is("GET", "HEAD") ? json(200, []) : notAllowed("GET,HEAD")
     if (path === "_scheduler/docs") return json(200, { total_rows: 0, offset: 0, docs: [] })
     if (path === "_scheduler/jobs") return json(200, { total_rows: 0, offset: 0, jobs: [] })
