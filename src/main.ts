@@ -6,14 +6,17 @@ import { cleanupCommand } from "./cli/cleanup.ts"
 import { wantsColour, withCliConsole } from "./cli/console.ts"
 import { CleanStop, outcomeOf } from "./cli/exit.ts"
 import { purgeCommand } from "./cli/purge.ts"
+import { serveCommand } from "./cli/serve.ts"
 import { configProviderLayer, envFileChoice, takeLogLevelFlag } from "./shared/config.ts"
 import { ConfigError } from "./shared/errors.ts"
 import { logLevelNames, parseLogLevel } from "./shared/logging.ts"
 import { version } from "./version.ts"
 
 const dbsweep = Command.make("dbsweep").pipe(
-  Command.withDescription("Database hygiene jobs: CouchDB tombstone purge, PostgreSQL pending-user cleanup"),
-  Command.withSubcommands([purgeCommand, cleanupCommand]),
+  Command.withDescription(
+    "Database hygiene jobs: CouchDB tombstone purge, PostgreSQL pending-user cleanup, and an HTTP mode (serve)",
+  ),
+  Command.withSubcommands([purgeCommand, cleanupCommand, serveCommand]),
 )
 
 const cli = Command.run(dbsweep, { name: "dbsweep", version })

@@ -1,11 +1,19 @@
 import type { ArchiveFileError } from "../cleanup/archive-file.ts"
 import type { CouchError } from "../couch/errors.ts"
 import type { DocsError } from "../docs/errors.ts"
+import type { HttpError } from "../http/errors.ts"
 import type { PgError } from "../pg/errors.ts"
 import type { ConfigError, JobFailed } from "./errors.ts"
 
 /** Every error a job or a client can end in: what the CLI, the runner and the HTTP mode must judge. */
-export type AppError = CouchError | PgError | ConfigError | JobFailed | ArchiveFileError | DocsError
+export type AppError =
+  | CouchError
+  | PgError
+  | ConfigError
+  | JobFailed
+  | ArchiveFileError
+  | DocsError
+  | HttpError
 
 /** dbsweep's exit codes: the contract with scripts and schedulers. */
 export const ExitCode = {
@@ -76,6 +84,13 @@ export const meanings = {
   InvalidCollection: meaning(false, true, ExitCode.usage, 400),
   InvalidDocument: meaning(false, false, ExitCode.usage, 400),
   StoreUnavailable: (e) => meaning(e.retryable, false, ExitCode.connect, 503),
+  // The HTTP mode's own answers (never reached by a job: the CLI's codes are for completeness).
+  Unauthorized: meaning(false, false, ExitCode.usage, 401),
+  Forbidden: meaning(false, false, ExitCode.usage, 403),
+  NotFound: meaning(false, false, ExitCode.usage, 404),
+  JobConflict: meaning(false, false, ExitCode.usage, 409),
+  JobUnavailable: meaning(false, true, ExitCode.usage, 503),
+  BadBody: (e) => meaning(false, false, ExitCode.usage, e.tooLarge ? 413 : 400),
 } satisfies { readonly [K in AppError["_tag"]]: Rule<K> }
 
 const unknownError = meaning(false, false, ExitCode.failures, 500)
