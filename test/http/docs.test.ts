@@ -12,7 +12,9 @@ const fakeStore = (): DocumentStoreShape => {
     return Effect.succeed(data.get(c) ?? data.set(c, new Map()).get(c)!)
   }
   const existing = (c: string) =>
-    data.has(c) ? Effect.succeed(data.get(c)!) : Effect.fail(new DocNotFound({ store: "fake", collection: c }))
+    data.has(c)
+      ? Effect.succeed(data.get(c)!)
+      : Effect.fail(new DocNotFound({ store: "fake", collection: c }))
   const nextRev = (old: Doc | undefined) => `${Number((old?._rev ?? "0-").split("-")[0]) + 1}-fake`
   return {
     describe: "fake",
@@ -26,11 +28,15 @@ const fakeStore = (): DocumentStoreShape => {
     get: (c, id) =>
       Effect.flatMap(existing(c), (m) => {
         const d = m.get(id)
-        return d === undefined ? Effect.fail(new DocNotFound({ store: "fake", collection: c, id })) : Effect.succeed(d)
+        return d === undefined
+          ? Effect.fail(new DocNotFound({ store: "fake", collection: c, id }))
+          : Effect.succeed(d)
       }),
     list: (c) =>
       Stream.unwrap(
-        Effect.map(existing(c), (m) => Stream.fromIterable([...m.values()].sort((a, b) => (a._id < b._id ? -1 : 1)))),
+        Effect.map(existing(c), (m) =>
+          Stream.fromIterable([...m.values()].sort((a, b) => (a._id < b._id ? -1 : 1))),
+        ),
       ),
     delete: (c, id) =>
       Effect.flatMap(existing(c), (m) => {
@@ -58,7 +64,11 @@ describe("the document API over the DocumentStore port", () => {
     expect(r.status).toBe(200)
     expect(await r.json()).toEqual({ id: "a1", rev: "1-fake" })
     expect(await (await put("/docs/orders/a1", { total: 13 })).json()).toEqual({ id: "a1", rev: "2-fake" })
-    expect(await (await s.request("/docs/orders/a1")).json()).toEqual({ _id: "a1", _rev: "2-fake", total: 13 })
+    expect(await (await s.request("/docs/orders/a1")).json()).toEqual({
+      _id: "a1",
+      _rev: "2-fake",
+      total: 13,
+    })
     expect(await (await s.request("/docs")).json()).toEqual(["orders"])
     const del = await s.request("/docs/orders/a1", { method: "DELETE", headers: auth() })
     expect(del.status).toBe(200)
@@ -67,7 +77,10 @@ describe("the document API over the DocumentStore port", () => {
 
   test("GET /docs/:collection pages by id, or streams NDJSON", async () => {
     for (let i = 0; i < 7; i++) await put(`/docs/pages/d${i}`, { i })
-    const first = (await (await s.request("/docs/pages?limit=3")).json()) as { docs: Array<Doc>; next: string }
+    const first = (await (await s.request("/docs/pages?limit=3")).json()) as {
+      docs: Array<Doc>
+      next: string
+    }
     expect(first.docs.map((d) => d._id)).toEqual(["d0", "d1", "d2"])
     const second = (await (await s.request(`/docs/pages?limit=3&after=${first.next}`)).json()) as {
       docs: Array<Doc>
@@ -75,14 +88,19 @@ describe("the document API over the DocumentStore port", () => {
     expect(second.docs.map((d) => d._id)).toEqual(["d3", "d4", "d5"])
     const nd = await s.request("/docs/pages", { headers: { accept: "application/x-ndjson" } })
     expect(nd.headers.get("content-type")).toContain("application/x-ndjson")
-    const lines = (await nd.text()).trim().split("\n").map((l) => JSON.parse(l) as Doc)
+    const lines = (await nd.text())
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Doc)
     expect(lines.map((d) => d._id)).toEqual(["d0", "d1", "d2", "d3", "d4", "d5", "d6"])
     expect((await s.request("/docs/pages?limit=0")).status).toBe(400)
   })
 
   test("errors: missing collection 404, bad name 400, non-object 400, no token 401, too large 413", async () => {
     expect((await s.request("/docs/nothing-here")).status).toBe(404)
-    expect((await s.request("/docs/nothing-here", { headers: { accept: "application/x-ndjson" } })).status).toBe(404)
+    expect(
+      (await s.request("/docs/nothing-here", { headers: { accept: "application/x-ndjson" } })).status,
+    ).toBe(404)
     const bad = await put("/docs/Bad!/x", { a: 1 })
     expect(bad.status).toBe(400)
     expect(((await bad.json()) as { error: string }).error).toBe("InvalidCollection")

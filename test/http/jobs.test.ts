@@ -94,7 +94,9 @@ describe("the jobs API", () => {
     await seed(t, db, { tombstones: 400 })
     t.faults?.({ latencyMs: 20 })
     try {
-      const first = ((await (await post(s, "/jobs/purge", { db, batch: 10, concurrency: 1 })).json()) as { id: string }).id
+      const first = (
+        (await (await post(s, "/jobs/purge", { db, batch: 10, concurrency: 1 })).json()) as { id: string }
+      ).id
       const second = await post(s, "/jobs/purge", { db })
       expect(second.status).toBe(409)
       expect(((await second.json()) as { message: string }).message).toContain(first)
@@ -115,11 +117,16 @@ describe("the jobs API", () => {
     const seeded = await seed(t, db, { live: 5, tombstones: 1500 })
     t.faults?.({ latencyMs: 10 })
     try {
-      const id = ((await (await post(s, "/jobs/purge", { db, batch: 20, concurrency: 2 })).json()) as { id: string }).id
+      const id = (
+        (await (await post(s, "/jobs/purge", { db, batch: 20, concurrency: 2 })).json()) as { id: string }
+      ).id
       await Bun.sleep(300)
       const stopped = await s.request(`/jobs/${id}`, { method: "DELETE", headers: auth() })
       expect(stopped.status).toBe(200)
-      const end = (await stopped.json()) as { state: string; summary: { purgedRevs: number; checkpoint: string } }
+      const end = (await stopped.json()) as {
+        state: string
+        summary: { purgedRevs: number; checkpoint: string }
+      }
       expect(end.state).toBe("interrupted")
       expect(end.summary.purgedRevs).toBeGreaterThan(0)
       expect(end.summary.purgedRevs).toBeLessThan(1500)

@@ -26,7 +26,10 @@ const parseProm = (text: string) => {
       continue
     }
     if (/^# HELP [a-zA-Z_:][a-zA-Z0-9_:]* .*$/.test(line)) continue
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})?) (-?[0-9.e+]+|\+Inf|NaN)$/.exec(line)
+    const m =
+      /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})?) (-?[0-9.e+]+|\+Inf|NaN)$/.exec(
+        line,
+      )
     if (m === null) throw new Error(`not Prometheus text: ${line}`)
     samples.set(m[1]!, Number(m[2]))
   }
@@ -113,7 +116,7 @@ describe("observability", () => {
     // Each documented route answers something other than "no such route".
     for (const route of routes.filter((r) => r.startsWith("GET") && !r.includes("{"))) {
       const r = await s.request(route.slice(4))
-      expect(((await r.clone().text()).includes('"NotFound"') ? route : "")).toBe("")
+      expect((await r.clone().text()).includes('"NotFound"') ? route : "").toBe("")
     }
   })
 

@@ -3,7 +3,14 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { type BrowserContext, chromium } from "playwright-core"
-import { type CouchTarget, checkPurged, createDb, dbInfo, seed, startCouchTarget } from "../support/couch-target.ts"
+import {
+  type CouchTarget,
+  checkPurged,
+  createDb,
+  dbInfo,
+  seed,
+  startCouchTarget,
+} from "../support/couch-target.ts"
 import { type Serve, startServe, TOKEN } from "./serve-harness.ts"
 
 const artifacts = join(import.meta.dir, "..", "artifacts")

@@ -32,12 +32,18 @@ describe("schedules inside the server", () => {
     t.faults?.({ latencyMs: 40 })
     try {
       await s.runtime.runPromise(
-        scheduleJobs({ purge: Option.some(every(Duration.millis(150))), purgeDb: Option.some(db), cleanup: Option.none() }),
+        scheduleJobs({
+          purge: Option.some(every(Duration.millis(150))),
+          purgeDb: Option.some(db),
+          cleanup: Option.none(),
+        }),
       )
       const deadline = Date.now() + 20_000
       let runs: Array<Run> = []
       while (Date.now() < deadline) {
-        runs = ((await (await s.request("/jobs")).json()) as Array<Run>).filter((r) => r.trigger === "schedule")
+        runs = ((await (await s.request("/jobs")).json()) as Array<Run>).filter(
+          (r) => r.trigger === "schedule",
+        )
         if (runs.filter((r) => r.state !== "running").length >= 3) break
         await Bun.sleep(50)
       }

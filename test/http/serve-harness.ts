@@ -38,7 +38,11 @@ export const startServe = async (
     store: options.store === undefined ? undefined : Layer.succeed(DocumentStore, options.store),
   }).pipe(
     Layer.provide(
-      Layer.mergeAll(BunContext.layer, Layer.setConfigProvider(config), Logger.minimumLogLevel(LogLevel.Error)),
+      Layer.mergeAll(
+        BunContext.layer,
+        Layer.setConfigProvider(config),
+        Logger.minimumLogLevel(LogLevel.Error),
+      ),
     ),
   )
   const runtime: ServeRuntime = ManagedRuntime.make(layer)
@@ -51,8 +55,7 @@ export const startServe = async (
   let server: ReturnType<typeof Bun.serve> | undefined
   return {
     runtime,
-    request: async (path, init, remote = "127.0.0.1") =>
-      app.request(path, init, { remoteAddress: remote }),
+    request: async (path, init, remote = "127.0.0.1") => app.request(path, init, { remoteAddress: remote }),
     listen: () => {
       server = Bun.serve({
         hostname: "127.0.0.1",
@@ -69,7 +72,10 @@ export const startServe = async (
   }
 }
 
-export const auth = (token = TOKEN) => ({ authorization: `Bearer ${token}`, "content-type": "application/json" })
+export const auth = (token = TOKEN) => ({
+  authorization: `Bearer ${token}`,
+  "content-type": "application/json",
+})
 
 export const post = (s: Serve, path: string, body: unknown, headers: Record<string, string> = auth()) =>
   s.request(path, { method: "POST", headers, body: JSON.stringify(body) })
@@ -78,7 +84,10 @@ export const post = (s: Serve, path: string, body: unknown, headers: Record<stri
 export const waitForRun = async (s: Serve, id: string, timeoutMs = 30_000) => {
   const until = Date.now() + timeoutMs
   for (;;) {
-    const status = (await (await s.request(`/jobs/${id}`)).json()) as { state: string; summary: Record<string, unknown> }
+    const status = (await (await s.request(`/jobs/${id}`)).json()) as {
+      state: string
+      summary: Record<string, unknown>
+    }
     if (status.state !== "running") return status
     if (Date.now() > until) throw new Error(`run ${id} still running`)
     await Bun.sleep(20)
