@@ -1,4 +1,4 @@
-import { Context, Effect, Layer, Option } from "effect"
+import { Context, Effect, ConfigError as EffectConfigError, Layer, Option } from "effect"
 import { CleanupJob } from "./cleanup/job.ts"
 import type { CleanupOptions, CleanupOptionsSchema } from "./cleanup/options.ts"
 import type { CleanupSummary } from "./cleanup/run.ts"
@@ -12,6 +12,7 @@ import type { PgSettings } from "./pg/config.ts"
 import { PurgeJob, type PurgeOptions } from "./purge/job.ts"
 import type { PurgeSummary } from "./purge/purge.ts"
 import type { AppError } from "./shared/classify.ts"
+import { ConfigError } from "./shared/errors.ts"
 import { measured } from "./shared/metrics.ts"
 import { type Progress, silentProgress } from "./shared/progress.ts"
 import type { RetryPolicy } from "./shared/retry.ts"
@@ -121,5 +122,9 @@ export const serveApp = (s: ServeSettings) => {
   )
   return Layer.merge(JobRunner.layer(), serveServices).pipe(
     Layer.provide(Layer.merge(backends, silentProgress)),
+    // A variable read while connecting (COUCHDB_PASSWORD) that is wrong: one line, exit 2.
+    Layer.mapError((e) =>
+      EffectConfigError.isConfigError(e) ? new ConfigError({ message: String(e).split("\n")[0]! }) : e,
+    ),
   )
 }

@@ -1,17 +1,6 @@
 import { Command, Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
-import {
-  Config,
-  Duration,
-  Effect,
-  ConfigError as EffectConfigError,
-  Either,
-  FiberRef,
-  Layer,
-  ManagedRuntime,
-  Option,
-  Redacted,
-} from "effect"
+import { Config, Duration, Effect, Either, FiberRef, Layer, ManagedRuntime, Option, Redacted } from "effect"
 import { type ServeSettings, serveApp } from "../app.ts"
 import { httpApp } from "../http/app.ts"
 import { fromLoopback } from "../http/auth.ts"
@@ -164,11 +153,7 @@ export const serveCommand = Command.make("serve", options, (o) =>
       pg: yield* pgOf,
       store: undefined,
     }
-    const layer = serveApp(settings).pipe(
-      Layer.provide(yield* carried),
-      // A variable read while connecting (COUCHDB_PASSWORD) that is wrong: one line, exit 2.
-      Layer.mapError((e) => (EffectConfigError.isConfigError(e) ? bad(String(e).split("\n")[0]!) : e)),
-    )
+    const layer = serveApp(settings).pipe(Layer.provide(yield* carried))
     const runtime = yield* Effect.acquireRelease(
       Effect.sync(() => ManagedRuntime.make(layer)),
       // Closing the runtime stops every run gracefully: in-flight work ends, checkpoints are saved.

@@ -19,10 +19,10 @@ export const limitBody = (settings: HttpSettings): MiddlewareHandler<HttpEnv> =>
  * The body as JSON (an empty body is `{}`: every option has a default). Only `application/json`
  * is taken: a form or text/plain post from another site's page is refused.
  */
-export const jsonBody = (c: Context<HttpEnv>) =>
+export const jsonBody = (c: Context<HttpEnv>): Effect.Effect<unknown, BadBody> =>
   Effect.gen(function* () {
     const text = yield* Effect.promise(() => c.req.text())
-    if (text.trim() === "") return {} as unknown
+    if (text.trim() === "") return {}
     const type = c.req.header("content-type") ?? ""
     if (!/^application\/json\b/i.test(type)) {
       return yield* new BadBody({

@@ -71,11 +71,19 @@ export const jobRoutes = (runtime: ServeRuntime, settings: HttpSettings) => {
   const write = requireToken(settings)
   const read = requireStatusAccess(settings)
   return new Hono<HttpEnv>()
-    .post("/:job{purge|cleanup}", write, limitBody(settings), (c) =>
+    .post("/purge", write, limitBody(settings), (c) =>
       respond(
         runtime,
         c,
-        jsonBody(c).pipe(Effect.flatMap((body) => startJob(c.req.param("job") as JobName, body))),
+        Effect.flatMap(jsonBody(c), (body) => startJob("purge", body)),
+        202,
+      ),
+    )
+    .post("/cleanup", write, limitBody(settings), (c) =>
+      respond(
+        runtime,
+        c,
+        Effect.flatMap(jsonBody(c), (body) => startJob("cleanup", body)),
         202,
       ),
     )

@@ -52,7 +52,7 @@ export const respond = async <A>(
   status: ContentfulStatusCode = 200,
 ): Promise<Response> => {
   const exit = await runtime.runPromiseExit(program)
-  if (Exit.isSuccess(exit)) return c.json(exit.value as object, status)
+  if (Exit.isSuccess(exit)) return c.json(exit.value, status)
   return Option.match(Cause.failureOption(exit.cause), {
     onSome: (error) => errorResponse(c, error),
     onNone: () => {
