@@ -1,9 +1,10 @@
 import { BunContext } from "@effect/platform-bun"
-import { ConfigProvider, Duration, Layer, Logger, LogLevel, ManagedRuntime, Option } from "effect"
+import { ConfigProvider, Duration, Layer, Logger, LogLevel, ManagedRuntime, Option, Redacted } from "effect"
 import { serveApp } from "../../src/app.ts"
 import { DocumentStore, type DocumentStoreShape } from "../../src/docs/store.ts"
 import { httpApp } from "../../src/http/app.ts"
 import type { ServeRuntime } from "../../src/http/respond.ts"
+import { defaultRetryPolicy } from "../../src/shared/retry.ts"
 import type { CouchTarget } from "../support/couch-target.ts"
 
 export const TOKEN = "test-token-0123456789abcdef"
@@ -22,6 +23,8 @@ export const startServe = async (
   options: {
     couch?: CouchTarget
     store?: DocumentStoreShape
+    /** A PostgreSQL URL: cleanup available. */
+    pg?: string
     token?: string | undefined
     publicStatus?: boolean
     maxBodyBytes?: number
@@ -34,7 +37,23 @@ export const startServe = async (
       t === undefined
         ? undefined
         : { url: Option.some(t.url), user: Option.some(t.user), timeout: Duration.seconds(10) },
-    pg: undefined,
+    pg:
+      options.pg === undefined
+        ? undefined
+        : {
+            settings: {
+              url: Option.some(Redacted.make(options.pg)),
+              host: Option.none(),
+              port: Option.none(),
+              database: Option.none(),
+              user: Option.none(),
+              password: Option.none(),
+              sslmode: Option.none(),
+              connectTimeout: Duration.seconds(10),
+              poolSize: 4,
+            },
+            retry: defaultRetryPolicy,
+          },
     store: options.store === undefined ? undefined : Layer.succeed(DocumentStore, options.store),
   }).pipe(
     Layer.provide(
