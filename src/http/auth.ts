@@ -36,7 +36,7 @@ const verdict = (settings: HttpSettings, header: string | undefined): Verdict =>
 export const requireToken =
   (settings: HttpSettings): MiddlewareHandler<HttpEnv> =>
   async (c, next) => {
-    if (settings.token === undefined && fromLoopback(c.env?.remoteAddress)) return next()
+    if (settings.token === undefined && fromLoopback(c.env?.remoteAddress?.())) return next()
     const v = verdict(settings, c.req.header("authorization"))
     if (v === "ok") return next()
     return errorResponse(
@@ -51,7 +51,7 @@ export const requireToken =
 export const requireStatusAccess =
   (settings: HttpSettings): MiddlewareHandler<HttpEnv> =>
   async (c, next) => {
-    if (settings.publicStatus || fromLoopback(c.env?.remoteAddress)) return next()
+    if (settings.publicStatus || fromLoopback(c.env?.remoteAddress?.())) return next()
     if (verdict(settings, c.req.header("authorization")) === "ok") return next()
     return errorResponse(c, new Forbidden())
   }

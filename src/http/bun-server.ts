@@ -20,7 +20,7 @@ export const serveWithBun = (app: Hono<HttpEnv>, hostname: string, port: number)
           // Event streams stay open as long as their run goes: no idle cut-off.
           idleTimeout: 0,
           fetch: (request, server) =>
-            app.fetch(request, { remoteAddress: server.requestIP(request)?.address }),
+            app.fetch(request, { remoteAddress: () => server.requestIP(request)?.address }),
         }),
       catch: (e) => e,
     }),

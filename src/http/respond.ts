@@ -23,7 +23,8 @@ export interface HttpSettings {
 
 /** Where a request came from (the server adapter passes it: Hono has no portable way). */
 export interface Bindings {
-  readonly remoteAddress?: string | undefined
+  /** Asked only by routes that check it: looking the address up costs on every request. */
+  readonly remoteAddress?: () => string | undefined
 }
 
 export type HttpEnv = { Bindings: Bindings }

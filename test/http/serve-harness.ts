@@ -74,13 +74,14 @@ export const startServe = async (
   let server: ReturnType<typeof Bun.serve> | undefined
   return {
     runtime,
-    request: async (path, init, remote = "127.0.0.1") => app.request(path, init, { remoteAddress: remote }),
+    request: async (path, init, remote = "127.0.0.1") =>
+      app.request(path, init, { remoteAddress: () => remote }),
     listen: () => {
       server = Bun.serve({
         hostname: "127.0.0.1",
         port: 0,
         idleTimeout: 0,
-        fetch: (r, s) => app.fetch(r, { remoteAddress: s.requestIP(r)?.address }),
+        fetch: (r, s) => app.fetch(r, { remoteAddress: () => s.requestIP(r)?.address }),
       })
       return server.url.href.replace(/\/$/, "")
     },
