@@ -118,7 +118,7 @@ const readToken = (file: Option.Option<string>) =>
       return yield* bad(
         "the token is shorter than 16 characters: use a long random one (openssl rand -hex 32)",
       )
-    return token
+    return Redacted.make(token)
   })
 
 /** PostgreSQL is configured when DATABASE_URL or PGHOST is set; otherwise cleanup is unavailable. */

@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from "node:crypto"
+import { Redacted } from "effect"
 import type { MiddlewareHandler } from "hono"
 import { Forbidden, Unauthorized } from "./errors.ts"
 import { errorResponse, type HttpEnv, type HttpSettings } from "./respond.ts"
@@ -25,7 +26,7 @@ const verdict = (settings: HttpSettings, header: string | undefined): Verdict =>
   const given = bearer(header)
   if (settings.token === undefined) return "missing"
   if (given === undefined) return "missing"
-  return sameToken(given, settings.token) ? "ok" : "wrong"
+  return sameToken(given, Redacted.value(settings.token)) ? "ok" : "wrong"
 }
 
 /**

@@ -1,4 +1,4 @@
-import { Cause, Effect, Exit, type ManagedRuntime, Option } from "effect"
+import { Cause, Effect, Exit, type ManagedRuntime, Option, type Redacted } from "effect"
 import type { Context } from "hono"
 import type { ContentfulStatusCode } from "hono/utils/http-status"
 import type { ServeServices } from "../app.ts"
@@ -14,7 +14,7 @@ export type ServeRuntime = ManagedRuntime.ManagedRuntime<Services, AppError>
 /** What the Hono app is handed besides the runtime. */
 export interface HttpSettings {
   /** The bearer token; undefined when none is configured (then only loopback may change anything). */
-  readonly token: string | undefined
+  readonly token: Redacted.Redacted<string> | undefined
   /** Status and metrics readable from any host without the token. */
   readonly publicStatus: boolean
   /** Largest request body accepted, in bytes. */

@@ -128,4 +128,14 @@ describe("observability", () => {
     expect((await open.request("/jobs", {}, "10.1.2.3")).status).toBe(200)
     await open.close()
   })
+
+  test("a server without a token takes changes from loopback only", async () => {
+    const local = await startServe({ token: undefined })
+    const body = { method: "POST", headers: { "content-type": "application/json" }, body: "{}" }
+    // Past auth (purge is simply not configured here), from this host…
+    expect((await local.request("/jobs/purge", body)).status).toBe(503)
+    // …and refused from any other.
+    expect((await local.request("/jobs/purge", body, "10.1.2.3")).status).toBe(401)
+    await local.close()
+  })
 })

@@ -67,7 +67,8 @@ export const startServe = async (
   const runtime: ServeRuntime = ManagedRuntime.make(layer)
   await runtime.runtime()
   const app = httpApp(runtime, {
-    token: "token" in options ? options.token : TOKEN,
+    token:
+      "token" in options && options.token === undefined ? undefined : Redacted.make(options.token ?? TOKEN),
     publicStatus: options.publicStatus ?? false,
     maxBodyBytes: options.maxBodyBytes ?? 64 * 1024,
   })
