@@ -41,6 +41,7 @@ demo: build
 bench: build
 	$(BUN) bench/purge.ts
 	$(BUN) bench/cleanup.ts
+	$(BUN) bench/serve.ts
 
 clean:
 	rm -rf dist

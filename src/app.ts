@@ -1,11 +1,20 @@
-import { Layer } from "effect"
+import { Context, Effect, ConfigError as EffectConfigError, Layer, Option } from "effect"
 import { CleanupJob } from "./cleanup/job.ts"
+import type { CleanupOptions, CleanupOptionsSchema } from "./cleanup/options.ts"
+import type { CleanupSummary } from "./cleanup/run.ts"
+import { CouchClient } from "./couch/client.ts"
 import { type CouchSettings, couchLayer } from "./couch/connection.ts"
+import { DocumentStore, type DocumentStoreShape } from "./docs/store.ts"
+import type { Job } from "./jobs/job.ts"
 import { JobRunner } from "./jobs/runner.ts"
 import { PgClient } from "./pg/client.ts"
 import type { PgSettings } from "./pg/config.ts"
-import { PurgeJob } from "./purge/job.ts"
-import type { Progress } from "./shared/progress.ts"
+import { PurgeJob, type PurgeOptions } from "./purge/job.ts"
+import type { PurgeSummary } from "./purge/purge.ts"
+import type { AppError } from "./shared/classify.ts"
+import { ConfigError } from "./shared/errors.ts"
+import { measured } from "./shared/metrics.ts"
+import { type Progress, silentProgress } from "./shared/progress.ts"
 import type { RetryPolicy } from "./shared/retry.ts"
 
 /**
@@ -35,3 +44,87 @@ export const cleanupApp = (pg: NonNullable<AppSettings["pg"]>, progress: Layer.L
     Layer.provideMerge(CleanupJob.layer),
     Layer.provide(Layer.merge(PgClient.layer(pg.settings, pg.retry), progress)),
   )
+
+/** A backend the server was started with, and whether it answers now. */
+export interface Readiness {
+  readonly backend: string
+  readonly ok: boolean
+  readonly message: string
+}
+
+/**
+ * What the HTTP mode can do: the jobs whose backend is configured (none for the others, which it
+ * lists as unavailable), the document store if one is, and a check that each backend answers.
+ */
+export interface ServeServicesShape {
+  readonly purge: Option.Option<Job<PurgeOptions, PurgeSummary, typeof PurgeOptions.Encoded>>
+  readonly cleanup: Option.Option<Job<CleanupOptions, CleanupSummary, typeof CleanupOptionsSchema.Encoded>>
+  readonly store: Option.Option<DocumentStoreShape>
+  readonly ready: Effect.Effect<ReadonlyArray<Readiness>>
+}
+
+export class ServeServices extends Context.Tag("dbsweep/ServeServices")<
+  ServeServices,
+  ServeServicesShape
+>() {}
+
+const check = (backend: string, probe: Effect.Effect<unknown, AppError>) =>
+  probe.pipe(
+    Effect.timeout("5 seconds"),
+    Effect.match({
+      onSuccess: (): Readiness => ({ backend, ok: true, message: "reachable" }),
+      onFailure: (e): Readiness => ({ backend, ok: false, message: e.message.split("\n")[0]! }),
+    }),
+  )
+
+const serveServices = Layer.effect(
+  ServeServices,
+  Effect.gen(function* () {
+    const purge = yield* Effect.serviceOption(PurgeJob)
+    const cleanup = yield* Effect.serviceOption(CleanupJob)
+    const couch = yield* Effect.serviceOption(CouchClient)
+    const pg = yield* Effect.serviceOption(PgClient)
+    const store = yield* Effect.serviceOption(DocumentStore)
+    const probes = [
+      Option.map(couch, (c) => check(`couchdb ${c.server}`, c.serverInfo)),
+      Option.map(pg, (p) =>
+        check(
+          "postgresql",
+          p.query("readiness", (sql) => sql`select 1`),
+        ),
+      ),
+      Option.map(store, (s) => check(`documents ${s.describe}`, s.collections)),
+    ].flatMap(Option.toArray)
+    return {
+      purge: Option.map(purge, measured),
+      cleanup: Option.map(cleanup, measured),
+      store,
+      ready: Effect.all(probes, { concurrency: "unbounded" }),
+    }
+  }),
+)
+
+/** What `dbsweep serve` was configured with; a backend left out makes its job unavailable. */
+export interface ServeSettings {
+  readonly couch: CouchSettings | undefined
+  readonly pg: AppSettings["pg"]
+  readonly store: Layer.Layer<DocumentStore> | undefined
+}
+
+/** The runner with every job whose backend is configured, for the HTTP mode (progress in the run status). */
+export const serveApp = (s: ServeSettings) => {
+  const backends = Layer.mergeAll(
+    s.couch === undefined ? Layer.empty : PurgeJob.layer.pipe(Layer.provideMerge(couchLayer(s.couch))),
+    s.pg === undefined
+      ? Layer.empty
+      : CleanupJob.layer.pipe(Layer.provideMerge(PgClient.layer(s.pg.settings, s.pg.retry))),
+    s.store ?? Layer.empty,
+  )
+  return Layer.merge(JobRunner.layer(), serveServices).pipe(
+    Layer.provide(Layer.merge(backends, silentProgress)),
+    // A variable read while connecting (COUCHDB_PASSWORD) that is wrong: one line, exit 2.
+    Layer.mapError((e) =>
+      EffectConfigError.isConfigError(e) ? new ConfigError({ message: String(e).split("\n")[0]! }) : e,
+    ),
+  )
+}

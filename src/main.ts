@@ -7,6 +7,7 @@ import { wantsColour, withCliConsole } from "./cli/console.ts"
 import { couchCommand } from "./cli/couch.ts"
 import { CleanStop, outcomeOf } from "./cli/exit.ts"
 import { purgeCommand } from "./cli/purge.ts"
+import { serveCommand } from "./cli/serve.ts"
 import { configProviderLayer, envFileChoice, takeLogLevelFlag } from "./shared/config.ts"
 import { ConfigError } from "./shared/errors.ts"
 import { logLevelNames, parseLogLevel } from "./shared/logging.ts"
@@ -14,9 +15,9 @@ import { version } from "./version.ts"
 
 const dbsweep = Command.make("dbsweep").pipe(
   Command.withDescription(
-    "Database hygiene jobs: CouchDB tombstone purge and admin helpers, PostgreSQL pending-user cleanup",
+    "Database hygiene jobs: CouchDB tombstone purge and admin helpers, PostgreSQL pending-user cleanup, and an HTTP mode (serve)",
   ),
-  Command.withSubcommands([purgeCommand, cleanupCommand, couchCommand]),
+  Command.withSubcommands([purgeCommand, cleanupCommand, couchCommand, serveCommand]),
 )
 
 const cli = Command.run(dbsweep, { name: "dbsweep", version })

@@ -1,6 +1,7 @@
 import { Clock, Effect, Option, Ref } from "effect"
 import type { PgError } from "../pg/errors.ts"
 import { isRetryable } from "../shared/classify.ts"
+import { cleanupDeleted, count, failures, retries } from "../shared/metrics.ts"
 import { type RetryPolicy, withRetry } from "../shared/retry.ts"
 import type { ArchiveFileError } from "./archive-file.ts"
 import type { BatchStatement } from "./batch-statement.ts"
@@ -52,7 +53,12 @@ export const makeBatches = Effect.fn("Cleanup.makeBatches")(function* (
       failedBatches: c.failedBatches + (delta.failedBatches ?? 0),
       retries: c.retries + (delta.retries ?? 0),
       longestBatchMs: Math.max(c.longestBatchMs, delta.longestBatchMs ?? 0),
-    }))
+    })).pipe(
+      // The same counts as process-wide metrics (for `/metrics`).
+      Effect.zipRight(count(cleanupDeleted, delta.deleted)),
+      Effect.zipRight(count(retries, delta.retries)),
+      Effect.zipRight(count(failures, delta.failedBatches, "cleanup_batch")),
+    )
 
   const batch = (n: number, spec: BatchSpec) =>
     Effect.gen(function* () {

@@ -1,6 +1,7 @@
 import { Effect, Ref } from "effect"
 import type { AppError } from "../shared/classify.ts"
 import { isRetryable } from "../shared/classify.ts"
+import { count, failures, purgedRevs, purgeRequests, retries } from "../shared/metrics.ts"
 import { type RetryPolicy, withRetry } from "../shared/retry.ts"
 
 /** What a purge run counted; the summary carries them as they are. */
@@ -44,6 +45,19 @@ export const addCounts = (c: PurgeCounts, delta: Partial<PurgeCounts>): PurgeCou
   retries: c.retries + (delta.retries ?? 0),
 })
 
+/** The same counts as process-wide metrics (for `/metrics`). */
+const measure = (d: Partial<PurgeCounts>) =>
+  Effect.all(
+    [
+      count(purgedRevs, d.purgedRevs),
+      count(purgeRequests, d.requests),
+      count(retries, d.retries),
+      count(failures, d.failedDocs, "purge_doc"),
+      count(failures, d.failedBatches, "purge_batch"),
+    ],
+    { discard: true },
+  )
+
 /** The run's counts, shared by its steps (a Ref: the steps run on many fibers). */
 export interface Counter {
   readonly bump: (delta: Partial<PurgeCounts>) => Effect.Effect<void>
@@ -55,7 +69,8 @@ export interface Counter {
 export const makeCounter = (policy: RetryPolicy) =>
   Ref.make(zeroCounts).pipe(
     Effect.map((ref): Counter => {
-      const bump = (delta: Partial<PurgeCounts>) => Ref.update(ref, (c) => addCounts(c, delta))
+      const bump = (delta: Partial<PurgeCounts>) =>
+        Ref.update(ref, (c) => addCounts(c, delta)).pipe(Effect.zipRight(measure(delta)))
       return {
         bump,
         get: Ref.get(ref),

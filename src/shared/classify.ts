@@ -2,6 +2,7 @@ import type { ArchiveFileError } from "../cleanup/archive-file.ts"
 import type { BadInputFile, CouchNeedsAdmin } from "../couch/admin-errors.ts"
 import type { CouchError } from "../couch/errors.ts"
 import type { DocsError } from "../docs/errors.ts"
+import type { HttpError } from "../http/errors.ts"
 import type { PgError } from "../pg/errors.ts"
 import type { ConfigError, JobFailed } from "./errors.ts"
 
@@ -15,6 +16,7 @@ export type AppError =
   | DocsError
   | CouchNeedsAdmin
   | BadInputFile
+  | HttpError
 
 /** dbsweep's exit codes: the contract with scripts and schedulers. */
 export const ExitCode = {
@@ -87,6 +89,13 @@ export const meanings = {
   CouchNeedsAdmin: meaning(false, true, ExitCode.connect, 502),
   BadInputFile: meaning(false, true, ExitCode.usage, 400),
   StoreUnavailable: (e) => meaning(e.retryable, false, ExitCode.connect, 503),
+  // The HTTP mode's own answers (never reached by a job: the CLI's codes are for completeness).
+  Unauthorized: meaning(false, false, ExitCode.usage, 401),
+  Forbidden: meaning(false, false, ExitCode.usage, 403),
+  NotFound: meaning(false, false, ExitCode.usage, 404),
+  JobConflict: meaning(false, false, ExitCode.usage, 409),
+  JobUnavailable: meaning(false, true, ExitCode.usage, 503),
+  BadBody: (e) => meaning(false, false, ExitCode.usage, e.tooLarge ? 413 : 400),
 } satisfies { readonly [K in AppError["_tag"]]: Rule<K> }
 
 const unknownError = meaning(false, false, ExitCode.failures, 500)

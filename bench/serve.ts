@@ -1,0 +1,171 @@
+/**
+ * `make bench` (serve part): autocannon on loopback against `GET /healthz` of (a) the binary's
+ * `dbsweep serve` and (b) a bare Hono app on Bun answering the same route, each its own process,
+ * in one run; then (a) again while a purge of 100,000 tombstones runs inside the server (the
+ * CouchDB-API test server in its own process). Goals: a ≥ 0.8 × b in requests/s; p99 < 5 ms
+ * while the job runs. Flags: --tombstones N (100000), --seconds S (5), --connections C (50).
+ */
+import { mkdirSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+
+const arg = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback
+}
+const N = arg("tombstones", 100_000)
+const SECONDS = arg("seconds", 5)
+const CONNECTIONS = arg("connections", 50)
+const root = join(import.meta.dir, "..")
+const bin = join(root, "dist", "dbsweep")
+const user = "admin"
+const password = "bench-password"
+const token = "bench-token-0123456789abcdef"
+const basic = `Basic ${btoa(`${user}:${password}`)}`
+
+/** Starts a process and waits for the first stdout/stderr line matching `pattern`; its match. */
+const startAndRead = async (
+  cmd: Array<string>,
+  env: Record<string, string>,
+  pattern: RegExp,
+  from: "stdout" | "stderr",
+) => {
+  const proc = Bun.spawn(cmd, {
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  })
+  const reader = (from === "stdout" ? proc.stdout : proc.stderr).getReader()
+  let text = ""
+  for (let r = await reader.read(); !r.done; r = await reader.read()) {
+    text += new TextDecoder().decode(r.value)
+    const m = pattern.exec(text)
+    if (m) {
+      reader.releaseLock()
+      return { proc, match: m[1]! }
+    }
+  }
+  throw new Error(`${cmd.join(" ")} ended: ${text}`)
+}
+
+const couch = await startAndRead(
+  [
+    process.execPath,
+    join(root, "test/support/couch-server.ts"),
+    "--port",
+    "0",
+    "--admin",
+    `${user}:${password}`,
+  ],
+  {},
+  /^(http:\/\/\S+)/m,
+  "stdout",
+)
+const couchUrl = couch.match
+
+const tmp = join(root, ".bench-tmp")
+mkdirSync(tmp, { recursive: true })
+const barePath = join(tmp, "bare-hono.ts")
+writeFileSync(
+  barePath,
+  `import { Hono } from "${join(root, "node_modules/hono/dist/index.js")}"
+const app = new Hono().get("/healthz", (c) => c.json({ ok: true }))
+const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: app.fetch })
+console.log(server.url.href)
+`,
+)
+const bare = await startAndRead([process.execPath, barePath], {}, /^(http:\/\/\S+?)\/?$/m, "stdout")
+const serve = await startAndRead(
+  [bin, "serve", "--port", "0", "--no-env-file"],
+  {
+    COUCHDB_URL: couchUrl,
+    COUCHDB_USER: user,
+    COUCHDB_PASSWORD: password,
+    DBSWEEP_TOKEN: token,
+    LOG_LEVEL: "info",
+  },
+  /listening on (http:\/\/[0-9.]+:\d+)/,
+  "stderr",
+)
+
+interface Load {
+  readonly rps: number
+  readonly p99: number
+}
+
+/** autocannon (its own Node process, so it never shares a loop with a server) for SECONDS. */
+const load = async (url: string): Promise<Load> => {
+  const proc = Bun.spawn(
+    [
+      "node",
+      join(root, "node_modules/autocannon/autocannon.js"),
+      "-j",
+      "-c",
+      String(CONNECTIONS),
+      "-d",
+      String(SECONDS),
+      url,
+    ],
+    { stdout: "pipe", stderr: "ignore" },
+  )
+  const out = JSON.parse(await new Response(proc.stdout).text()) as {
+    requests: { average: number }
+    latency: { p99: number }
+    non2xx: number
+    errors: number
+  }
+  if (out.non2xx + out.errors > 0) throw new Error(`${url}: ${out.non2xx} non-2xx, ${out.errors} errors`)
+  return { rps: out.requests.average, p99: out.latency.p99 }
+}
+
+const call = async (method: string, path: string, body?: unknown) => {
+  const res = await fetch(`${couchUrl}${path}`, {
+    method,
+    headers: { authorization: basic, "content-type": "application/json" },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  })
+  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`)
+  return res.json() as Promise<unknown>
+}
+
+try {
+  await load(`${serve.match}/healthz`) // warm-up of both, so neither pays for its first requests
+  await load(`${bare.match}/healthz`)
+  const bareIdle = await load(`${bare.match}/healthz`)
+  const serveIdle = await load(`${serve.match}/healthz`)
+
+  const db = "bench-serve"
+  await call("PUT", `/${db}`)
+  for (let i = 0; i < N; i += 10_000) {
+    const docs = Array.from({ length: Math.min(10_000, N - i) }, (_, k) => ({ _id: `doc-${i + k}` }))
+    const made = (await call("POST", `/${db}/_bulk_docs`, { docs })) as Array<{ id: string; rev: string }>
+    await call("POST", `/${db}/_bulk_docs`, {
+      docs: made.map((r) => ({ _id: r.id, _rev: r.rev, _deleted: true })),
+    })
+  }
+  const started = await fetch(`${serve.match}/jobs/purge`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify({ db }),
+  })
+  const { id } = (await started.json()) as { id: string }
+  const busy = await load(`${serve.match}/healthz`)
+  const run = (await (await fetch(`${serve.match}/jobs/${id}`)).json()) as {
+    state: string
+    progress: { done: number; total: number }
+  }
+  const f = (n: number) => n.toFixed(0)
+  console.log(`GET /healthz, ${CONNECTIONS} connections, ${SECONDS}s each, loopback`)
+  console.log(`  bare Hono on Bun:         ${f(bareIdle.rps)} req/s, p99 ${bareIdle.p99} ms`)
+  console.log(`  dbsweep serve (idle):     ${f(serveIdle.rps)} req/s, p99 ${serveIdle.p99} ms`)
+  console.log(
+    `  dbsweep serve (purging):  ${f(busy.rps)} req/s, p99 ${busy.p99} ms (purge of ${N} tombstones ${run.state} at the end of the load, ${run.progress.done}/${run.progress.total})`,
+  )
+  console.log(
+    `  ratio idle/bare ${(serveIdle.rps / bareIdle.rps).toFixed(2)} (goal >= 0.8); purging/bare ${(busy.rps / bareIdle.rps).toFixed(2)}; p99 while purging ${busy.p99} ms (goal < 5)`,
+  )
+} finally {
+  serve.proc.kill("SIGTERM")
+  await serve.proc.exited
+  bare.proc.kill()
+  couch.proc.kill()
+}

@@ -1,0 +1,203 @@
+import { Command, Options } from "@effect/cli"
+import { FileSystem } from "@effect/platform"
+import {
+  Config,
+  Duration,
+  Effect,
+  Either,
+  FiberRef,
+  Layer,
+  ManagedRuntime,
+  Option,
+  Redacted,
+  Scheduler,
+} from "effect"
+import { type ServeSettings, serveApp } from "../app.ts"
+import { httpApp } from "../http/app.ts"
+import { fromLoopback } from "../http/auth.ts"
+import { serveWithBun } from "../http/bun-server.ts"
+import { type ServeSchedules, scheduleJobs } from "../http/schedules.ts"
+import { cron, every, type JobSchedule, minimumInterval } from "../jobs/schedule.ts"
+import { loadPgSettings } from "../pg/config.ts"
+import { parseDuration } from "../shared/duration.ts"
+import { ConfigError } from "../shared/errors.ts"
+import { defaultRetryPolicy } from "../shared/retry.ts"
+import { commonOptions, withLogFormat } from "./common.ts"
+import { couchOptions } from "./couch-connection.ts"
+import { CleanStop } from "./exit.ts"
+import { integerOption, optionalText } from "./options.ts"
+
+const options = {
+  ...commonOptions,
+  ...couchOptions,
+  host: optionalText("host", {
+    env: "DBSWEEP_HOST",
+    description: "address to listen on (default 127.0.0.1)",
+  }),
+  port: integerOption("port", {
+    env: "DBSWEEP_PORT",
+    min: 0,
+    max: 65535,
+    fallback: 8080,
+    description: "port to listen on (0: any free port)",
+  }),
+  tokenFile: optionalText("token-file", {
+    env: "DBSWEEP_TOKEN_FILE",
+    description: "file holding the bearer token that mutating routes require (or set DBSWEEP_TOKEN)",
+  }),
+  publicStatus: Options.boolean("public-status").pipe(
+    Options.withDescription("let any host read status, metrics and the page without the token"),
+  ),
+  purgeEvery: optionalText("purge-every", {
+    env: "DBSWEEP_PURGE_EVERY",
+    description: "purge --purge-db at once, then every DURATION",
+  }),
+  purgeCron: optionalText("purge-cron", {
+    env: "DBSWEEP_PURGE_CRON",
+    description: 'purge --purge-db on a cron schedule, e.g. "0 3 * * *"',
+  }),
+  purgeDb: optionalText("purge-db", {
+    env: "DBSWEEP_PURGE_DB",
+    description: "the database the purge schedule purges",
+  }),
+  cleanupEvery: optionalText("cleanup-every", {
+    env: "DBSWEEP_CLEANUP_EVERY",
+    description: "clean up at once, then every DURATION",
+  }),
+  cleanupCron: optionalText("cleanup-cron", {
+    env: "DBSWEEP_CLEANUP_CRON",
+    description: 'clean up on a cron schedule, e.g. "0 * * * *"',
+  }),
+}
+
+/** Largest request body (bytes): job options and documents are small. */
+const maxBodyBytes = 1024 * 1024
+
+const bad = (message: string) => new ConfigError({ message })
+
+/** `--x-every` or `--x-cron` (not both), or none. */
+const scheduleOf = (name: string, everyRaw: Option.Option<string>, cronRaw: Option.Option<string>) =>
+  Effect.gen(function* () {
+    if (Option.isSome(everyRaw) && Option.isSome(cronRaw)) {
+      return yield* bad(`--${name}-every and --${name}-cron both given: pick one`)
+    }
+    if (Option.isSome(cronRaw)) {
+      return Option.some(yield* Either.mapLeft(cron(cronRaw.value, `--${name}-cron`), bad))
+    }
+    if (Option.isNone(everyRaw)) return Option.none<JobSchedule>()
+    const interval = yield* Either.mapLeft(parseDuration(everyRaw.value), (why) =>
+      bad(`--${name}-every: ${why}`),
+    )
+    if (Duration.lessThan(interval, minimumInterval)) {
+      return yield* bad(`--${name}-every must be at least ${Duration.format(minimumInterval)}`)
+    }
+    return Option.some(every(interval))
+  })
+
+/** DBSWEEP_TOKEN, or the file named by --token-file / DBSWEEP_TOKEN_FILE (not both). */
+const readToken = (file: Option.Option<string>) =>
+  Effect.gen(function* () {
+    const inline = yield* Config.option(Config.redacted("DBSWEEP_TOKEN"))
+    if (Option.isSome(inline) && Option.isSome(file)) {
+      return yield* bad("both DBSWEEP_TOKEN and a token file are given: keep one of them")
+    }
+    const token = Option.isSome(file)
+      ? (yield* (yield* FileSystem.FileSystem)
+          .readFileString(file.value)
+          .pipe(
+            Effect.mapError((e) =>
+              bad(
+                `cannot read the token file ${file.value} (${e.message}): check the path and its permissions`,
+              ),
+            ),
+          )).trim()
+      : Option.match(inline, { onNone: () => "", onSome: (t) => Redacted.value(t).trim() })
+    if (token === "")
+      return Option.isSome(file) || Option.isSome(inline) ? yield* bad("the token is empty") : undefined
+    if (token.length < 16)
+      return yield* bad(
+        "the token is shorter than 16 characters: use a long random one (openssl rand -hex 32)",
+      )
+    return Redacted.make(token)
+  })
+
+/** PostgreSQL is configured when DATABASE_URL or PGHOST is set; otherwise cleanup is unavailable. */
+const pgOf = Effect.map(loadPgSettings, (settings) =>
+  Option.isSome(settings.url) || Option.isSome(settings.host)
+    ? { settings, retry: defaultRetryPolicy }
+    : undefined,
+)
+
+/**
+ * Effect's default scheduler runs up to 2048 tasks as microtasks before it lets the event loop
+ * take I/O, so a busy purge starves the HTTP server (p99 over a second while it ran). Here every
+ * batch of tasks is one macrotask, so requests are accepted between batches; fibers also yield
+ * after fewer operations.
+ */
+const responsive = Layer.mergeAll(
+  Layer.setScheduler(Scheduler.makeBatched((run) => setImmediate(run))),
+  Layer.locallyScoped(FiberRef.currentMaxOpsBeforeYield, 256),
+)
+
+/**
+ * The layer the app runtime is built from, carrying what the command runs with: services (the
+ * file system), the configuration provider (the .env file), the loggers and the log level.
+ */
+const carried = Effect.gen(function* () {
+  const context = yield* Effect.context<FileSystem.FileSystem>()
+  const provider = yield* Effect.configProviderWith(Effect.succeed)
+  const loggers = yield* FiberRef.get(FiberRef.currentLoggers)
+  const level = yield* FiberRef.get(FiberRef.currentMinimumLogLevel)
+  return Layer.mergeAll(
+    responsive,
+    Layer.succeedContext(context),
+    Layer.setConfigProvider(provider),
+    Layer.locallyScoped(FiberRef.currentLoggers, loggers),
+    Layer.locallyScoped(FiberRef.currentMinimumLogLevel, level),
+  )
+})
+
+export const serveCommand = Command.make("serve", options, (o) =>
+  Effect.gen(function* () {
+    const host = Option.getOrElse(o.host, () => "127.0.0.1").trim()
+    const token = yield* readToken(o.tokenFile)
+    if (token === undefined && !fromLoopback(host)) {
+      return yield* bad(
+        `refusing to listen on ${host} without a token: set DBSWEEP_TOKEN or DBSWEEP_TOKEN_FILE (or --token-file), or listen on 127.0.0.1`,
+      )
+    }
+    const schedules: ServeSchedules = {
+      purge: yield* scheduleOf("purge", o.purgeEvery, o.purgeCron),
+      purgeDb: o.purgeDb,
+      cleanup: yield* scheduleOf("cleanup", o.cleanupEvery, o.cleanupCron),
+    }
+    const settings: ServeSettings = {
+      couch: Option.isSome(o.url) ? o : undefined,
+      pg: yield* pgOf,
+      store: undefined,
+    }
+    const layer = serveApp(settings).pipe(Layer.provide(yield* carried))
+    const runtime = yield* Effect.acquireRelease(
+      Effect.sync(() => ManagedRuntime.make(layer)),
+      // Closing the runtime stops every run gracefully: in-flight work ends, checkpoints are saved.
+      (rt) => rt.disposeEffect,
+    )
+    yield* scheduleJobs(schedules).pipe(Effect.provide(yield* runtime.runtimeEffect))
+    const app = httpApp(runtime, { token, publicStatus: o.publicStatus, maxBodyBytes })
+    const listening = yield* serveWithBun(app, host, o.port).pipe(
+      Effect.mapError((e) =>
+        bad(
+          `cannot listen on ${host}:${o.port} (${String(e).split("\n")[0]}): pick another --port or --host`,
+        ),
+      ),
+    )
+    yield* Effect.logInfo(`dbsweep serve listening on ${listening.url}`)
+    // SIGINT/SIGTERM is this command's normal end: exit 0 once runs reached their checkpoints.
+    yield* (yield* CleanStop).declare
+    return yield* Effect.never
+  }).pipe(Effect.scoped, withLogFormat(o.logFormat)),
+).pipe(
+  Command.withDescription(
+    "Run as an HTTP service: start and watch jobs, schedules, the document API, /metrics and a status page",
+  ),
+)

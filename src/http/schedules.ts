@@ -1,0 +1,45 @@
+import { Effect, Option } from "effect"
+import { ServeServices } from "../app.ts"
+import { decodeOptions, JobRunner } from "../jobs/runner.ts"
+import type { JobSchedule } from "../jobs/schedule.ts"
+import { ConfigError } from "../shared/errors.ts"
+import { needs } from "./jobs.ts"
+
+/** The schedules `dbsweep serve` was started with. */
+export interface ServeSchedules {
+  readonly purge: Option.Option<JobSchedule>
+  readonly purgeDb: Option.Option<string>
+  readonly cleanup: Option.Option<JobSchedule>
+}
+
+const unavailable = (job: keyof typeof needs) =>
+  new ConfigError({ message: `a ${job} schedule is set but ${job} is unavailable: ${needs[job]}` })
+
+/**
+ * Starts the schedules inside the server's runner: the same runs as `POST /jobs/...`, never
+ * overlapping; they stop with the runner. A schedule for a job that cannot run is refused at start.
+ */
+export const scheduleJobs = Effect.fn("Http.scheduleJobs")(function* (s: ServeSchedules) {
+  const services = yield* ServeServices
+  const runner = yield* JobRunner
+  if (Option.isSome(s.purge)) {
+    const job = yield* Option.match(services.purge, {
+      onNone: () => Effect.fail(unavailable("purge")),
+      onSome: Effect.succeed,
+    })
+    if (Option.isNone(s.purgeDb)) {
+      return yield* new ConfigError({
+        message: "a purge schedule needs the database: pass --purge-db NAME or set DBSWEEP_PURGE_DB",
+      })
+    }
+    const options = yield* decodeOptions(job, { db: s.purgeDb.value })
+    yield* runner.schedule(job, options, s.purge.value)
+  }
+  if (Option.isSome(s.cleanup)) {
+    const job = yield* Option.match(services.cleanup, {
+      onNone: () => Effect.fail(unavailable("cleanup")),
+      onSome: Effect.succeed,
+    })
+    yield* runner.schedule(job, yield* decodeOptions(job, {}), s.cleanup.value)
+  }
+})

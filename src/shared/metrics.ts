@@ -1,0 +1,115 @@
+import { Cause, Duration, Effect, Exit, Metric, MetricBoundaries, MetricState, Option } from "effect"
+import type { Job } from "../jobs/job.ts"
+
+/**
+ * The metrics jobs feed and `/metrics` shows. They live in effect's global registry, so the purge
+ * and cleanup steps increment them where they already count, without a service to pass around.
+ */
+export const purgedRevs = Metric.counter("dbsweep_purge_revs_purged_total", {
+  description: "revisions purged from CouchDB",
+  incremental: true,
+})
+export const purgeRequests = Metric.counter("dbsweep_purge_requests_total", {
+  description: "_purge requests sent",
+  incremental: true,
+})
+export const retries = Metric.counter("dbsweep_retries_total", {
+  description: "requests and batches tried again after a retryable failure",
+  incremental: true,
+})
+/** Tagged with `kind`: purge_doc, purge_batch, cleanup_batch, or the error tag a run ended in. */
+export const failures = Metric.counter("dbsweep_failures_total", {
+  description: "failures by kind",
+  incremental: true,
+})
+export const cleanupDeleted = Metric.counter("dbsweep_cleanup_rows_deleted_total", {
+  description: "pending rows deleted by the cleanup",
+  incremental: true,
+})
+export const jobDuration = Metric.histogram(
+  "dbsweep_job_duration_seconds",
+  MetricBoundaries.exponential({ start: 0.05, factor: 2, count: 14 }),
+  "how long runs took",
+)
+export const jobsRunning = Metric.gauge("dbsweep_jobs_running", { description: "runs in progress" })
+
+const by = (counter: typeof failures, kind: string) => Metric.tagged(counter, "kind", kind)
+
+/** Adds `n` to `counter` (tagged with `kind` when given); nothing for zero. */
+export const count = (counter: Metric.Metric.Counter<number>, n: number | undefined, kind?: string) =>
+  n === undefined || n === 0
+    ? Effect.void
+    : Metric.incrementBy(kind === undefined ? counter : by(counter, kind), n)
+
+/**
+ * The job with its runs measured: running gauge, duration by job, and a failure of the run
+ * counted under its error tag. Done here rather than in the runner, so the runner stays unaware.
+ */
+export const measured = <O, S, I>(job: Job<O, S, I>): Job<O, S, I> => ({
+  ...job,
+  run: (options, context) =>
+    Effect.acquireUseRelease(
+      Metric.increment(Metric.tagged(jobsRunning, "job", job.name)),
+      () =>
+        job
+          .run(options, context)
+          .pipe(
+            Metric.trackDurationWith(Metric.tagged(jobDuration, "job", job.name), (d) =>
+              Duration.toSeconds(d),
+            ),
+          ),
+      (_, exit) =>
+        Metric.incrementBy(Metric.tagged(jobsRunning, "job", job.name), -1).pipe(
+          Effect.zipRight(
+            Exit.isFailure(exit)
+              ? Option.match(Cause.failureOption(exit.cause), {
+                  onNone: () => Effect.void,
+                  onSome: (e) => count(failures, 1, e._tag),
+                })
+              : Effect.void,
+          ),
+        ),
+    ),
+})
+
+const escapeLabel = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")
+
+const labels = (tags: ReadonlyArray<{ key: string; value: string }>, extra: string[] = []) => {
+  const all = [...tags.map((t) => `${t.key}="${escapeLabel(t.value)}"`), ...extra]
+  return all.length === 0 ? "" : `{${all.join(",")}}`
+}
+
+/** Every metric in Prometheus' text format (version 0.0.4). */
+export const prometheusText = Effect.gen(function* () {
+  const pairs = yield* Metric.snapshot
+  const families = new Map<string, { help: string; type: string; lines: string[] }>()
+  for (const pair of pairs) {
+    const name = pair.metricKey.name
+    if (!name.startsWith("dbsweep_")) continue
+    const tags = pair.metricKey.tags
+    const state: unknown = pair.metricState
+    const help = Option.getOrElse(pair.metricKey.description, () => name)
+    const family = (type: string) => {
+      const f = families.get(name) ?? { help, type, lines: [] }
+      families.set(name, f)
+      return f.lines
+    }
+    if (MetricState.isCounterState(state)) family("counter").push(`${name}${labels(tags)} ${state.count}`)
+    else if (MetricState.isGaugeState(state)) family("gauge").push(`${name}${labels(tags)} ${state.value}`)
+    else if (MetricState.isHistogramState(state)) {
+      const lines = family("histogram")
+      for (const [le, n] of state.buckets) {
+        lines.push(`${name}_bucket${labels(tags, [`le="${Number.isFinite(le) ? le : "+Inf"}"`])} ${n}`)
+      }
+      if (!state.buckets.some(([le]) => !Number.isFinite(le))) {
+        lines.push(`${name}_bucket${labels(tags, ['le="+Inf"'])} ${state.count}`)
+      }
+      lines.push(`${name}_sum${labels(tags)} ${state.sum}`, `${name}_count${labels(tags)} ${state.count}`)
+    }
+  }
+  return [...families.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, f]) => [`# HELP ${name} ${f.help}`, `# TYPE ${name} ${f.type}`, ...f.lines].join("\n"))
+    .join("\n")
+    .concat("\n")
+})

@@ -1,0 +1,125 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { runBinary, spawnBinary } from "../support/binary.ts"
+import {
+  type CouchTarget,
+  checkPurged,
+  couch,
+  createDb,
+  dbInfo,
+  seed,
+  startCouchTarget,
+} from "../support/couch-target.ts"
+
+const tmp = mkdtempSync(join(tmpdir(), "dbsweep-serve-"))
+let t: CouchTarget
+
+beforeAll(async () => {
+  t = await startCouchTarget()
+})
+afterAll(async () => {
+  await t.stop()
+  rmSync(tmp, { recursive: true, force: true })
+})
+
+/** Reads stderr until the "listening on" line; the URL it names. */
+const listeningUrl = async (stderr: ReadableStream<Uint8Array>) => {
+  const reader = stderr.getReader()
+  const decoder = new TextDecoder()
+  let text = ""
+  for (let r = await reader.read(); !r.done; r = await reader.read()) {
+    text += decoder.decode(r.value, { stream: true })
+    const m = /listening on (http:\/\/[0-9.]+:\d+)/.exec(text)
+    if (m) {
+      reader.releaseLock()
+      return { url: m[1]!, text }
+    }
+  }
+  throw new Error(`the server never said where it listens: ${text}`)
+}
+
+describe("dbsweep serve (the binary)", () => {
+  test("with no configuration it starts on 127.0.0.1, lists jobs as unavailable, and exits 0 on SIGTERM", async () => {
+    const proc = spawnBinary(["serve", "--port", "0"])
+    const { url } = await listeningUrl(proc.stderr)
+    expect(url).toStartWith("http://127.0.0.1:")
+    expect(await (await fetch(`${url}/healthz`)).json()).toEqual({ ok: true })
+    const purge = await fetch(`${url}/jobs/purge`, { method: "POST" })
+    expect(purge.status).toBe(503)
+    expect(await (await fetch(`${url}/`)).text()).toContain("purge is unavailable")
+    proc.kill("SIGTERM")
+    expect(await proc.exited).toBe(0)
+  })
+
+  test("binding 0.0.0.0 without a token is refused: exit 2, one line", async () => {
+    const r = await runBinary(["serve", "--host", "0.0.0.0", "--port", "0"])
+    expect(r.code).toBe(2)
+    expect(r.stderr.trim().split("\n")).toHaveLength(1)
+    expect(r.stderr).toContain("without a token")
+  })
+
+  test("a scheduled purge (--purge-every, --purge-db) runs inside the server and purges every tombstone; SIGTERM then exits 0", async () => {
+    const db = await createDb(t)
+    const seeded = await seed(t, db, { tombstones: 800 })
+    const tokenFile = join(tmp, "token")
+    writeFileSync(tokenFile, "binary-test-token-0123456789\n")
+    t.faults?.({ latencyMs: 5 })
+    const proc = spawnBinary(["serve", "--port", "0", "--purge-every", "1h", "--purge-db", db], {
+      env: {
+        COUCHDB_URL: t.url,
+        COUCHDB_USER: t.user,
+        COUCHDB_PASSWORD: t.password,
+        DBSWEEP_TOKEN_FILE: tokenFile,
+      },
+    })
+    try {
+      const { url } = await listeningUrl(proc.stderr)
+      const schedules = (await (await fetch(`${url}/schedules`)).json()) as Array<{ schedule: string }>
+      expect(schedules.map((x) => x.schedule)).toEqual(["every 1h"])
+      const unauthorized = await fetch(`${url}/jobs/purge`, { method: "POST", body: "{}" })
+      expect(unauthorized.status).toBe(401)
+      for (let i = 0; i < 200; i++) {
+        const runs = (await (await fetch(`${url}/jobs`)).json()) as Array<{ state: string }>
+        if (runs.some((r) => r.state !== "running")) break
+        await Bun.sleep(50)
+      }
+      proc.kill("SIGTERM")
+      expect(await proc.exited).toBe(0)
+    } finally {
+      t.faults?.({})
+      proc.kill("SIGKILL")
+    }
+    expect(await checkPurged(t, db, seeded)).toBe("")
+  })
+
+  test("SIGTERM mid-purge: the run stops at a checkpoint and the server exits 0", async () => {
+    const db = await createDb(t)
+    await seed(t, db, { tombstones: 1500 })
+    const token = "binary-test-token-0123456789"
+    t.faults?.({ latencyMs: 10 })
+    const proc = spawnBinary(["serve", "--port", "0"], {
+      env: { COUCHDB_URL: t.url, COUCHDB_USER: t.user, COUCHDB_PASSWORD: t.password, DBSWEEP_TOKEN: token },
+    })
+    try {
+      const { url } = await listeningUrl(proc.stderr)
+      const started = await fetch(`${url}/jobs/purge`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ db, batch: 20, concurrency: 1 }),
+      })
+      expect(started.status).toBe(202)
+      await Bun.sleep(500)
+      proc.kill("SIGTERM")
+      expect(await proc.exited).toBe(0)
+    } finally {
+      t.faults?.({})
+      proc.kill("SIGKILL")
+    }
+    const left = (await dbInfo(t, db)).doc_del_count
+    expect(left).toBeGreaterThan(0)
+    expect(left).toBeLessThan(1500)
+    expect((await couch(t, "GET", `/${db}/_local/dbsweep-purge`)).status).toBe(200)
+  })
+})

@@ -1,0 +1,50 @@
+import { afterAll, describe, expect, test } from "bun:test"
+import { closeDatabases, count, expectedMatches, matching, seededDatabase } from "../support/pg-fixtures.ts"
+import { post, type Serve, startServe, waitForRun } from "./serve-harness.ts"
+
+const servers: Array<Serve> = []
+afterAll(async () => {
+  for (const s of servers) await s.close()
+  await closeDatabases()
+})
+
+const metric = async (s: Serve, name: string) =>
+  Number(new RegExp(`^${name} (\\S+)$`, "m").exec(await (await s.request("/metrics")).text())?.[1] ?? 0)
+
+describe("POST /jobs/cleanup against a real PostgreSQL", () => {
+  test("a dry run counts, a run deletes every match, and /metrics moves by the summary's deleted", async () => {
+    const size = { users: 300, pending: 400 }
+    const { url, sql } = await seededDatabase(size, "h")
+    const s = await startServe({ pg: url })
+    servers.push(s)
+    const dry = await post(s, "/jobs/cleanup", { dryRun: true, batchSize: 25 })
+    expect(dry.status).toBe(202)
+    const dryEnd = await waitForRun(s, ((await dry.json()) as { id: string }).id)
+    expect(dryEnd.state).toBe("succeeded")
+    expect(dryEnd.summary.matched).toBe(expectedMatches(size))
+    expect(await count(sql, matching)).toBe(expectedMatches(size))
+
+    const before = await metric(s, "dbsweep_cleanup_rows_deleted_total")
+    const real = await post(s, "/jobs/cleanup", { batchSize: 25 })
+    const end = await waitForRun(s, ((await real.json()) as { id: string }).id)
+    expect(end.state).toBe("succeeded")
+    expect(end.summary.deleted).toBe(expectedMatches(size))
+    expect(await count(sql, matching)).toBe(0)
+    expect((await metric(s, "dbsweep_cleanup_rows_deleted_total")) - before).toBe(
+      end.summary.deleted as number,
+    )
+    expect(((await (await s.request("/readyz")).json()) as { ready: boolean }).ready).toBe(true)
+  })
+
+  test("a bad cleanup body is 400 naming the field", async () => {
+    const { url } = await seededDatabase({ users: 1, pending: 1 }, "h")
+    const s = await startServe({ pg: url })
+    servers.push(s)
+    const r = await post(s, "/jobs/cleanup", { batchSize: 0 })
+    expect(r.status).toBe(400)
+    expect(((await r.json()) as { message: string }).message).toContain("batchSize")
+    const nested = await post(s, "/jobs/cleanup", { target: { pendingTable: "a.b" } })
+    expect(nested.status).toBe(400)
+    expect(((await nested.json()) as { message: string }).message).toContain("target.pendingTable")
+  })
+})
