@@ -43,6 +43,11 @@ export interface DocumentStoreShape {
     docs: ReadonlyArray<Doc>,
   ) => Effect.Effect<ReadonlyArray<SaveResult>, StoreError>
   readonly get: (collection: string, id: string) => Effect.Effect<Doc, StoreError>
+  /** The live documents among `ids` (missing and deleted ones are absent); a missing collection is empty. */
+  readonly getMany: (
+    collection: string,
+    ids: ReadonlyArray<string>,
+  ) => Effect.Effect<ReadonlyMap<string, Doc>, StoreError>
   /** Every document but `_design/` ones, in id order (CouchDB's raw code point order). */
   readonly list: (collection: string, options?: ListOptions) => Stream.Stream<Doc, StoreError>
   readonly delete: (collection: string, id: string) => Effect.Effect<Saved, StoreError>
