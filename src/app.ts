@@ -1,6 +1,8 @@
 import { Layer } from "effect"
 import { CleanupJob } from "./cleanup/job.ts"
 import { type CouchSettings, couchLayer } from "./couch/connection.ts"
+import { MigrateJob } from "./docs/migrate.ts"
+import { StoreFactory } from "./docs/stores.ts"
 import { JobRunner } from "./jobs/runner.ts"
 import { PgClient } from "./pg/client.ts"
 import type { PgSettings } from "./pg/config.ts"
@@ -34,4 +36,12 @@ export const cleanupApp = (pg: NonNullable<AppSettings["pg"]>, progress: Layer.L
   JobRunner.layer().pipe(
     Layer.provideMerge(CleanupJob.layer),
     Layer.provide(Layer.merge(PgClient.layer(pg.settings, pg.retry), progress)),
+  )
+
+/** The runner with the migrate job, and the store factory the docs commands open their stores with. */
+export const docsApp = (couch: CouchSettings, progress: Layer.Layer<Progress>) =>
+  JobRunner.layer().pipe(
+    Layer.provideMerge(MigrateJob.layer),
+    Layer.provideMerge(StoreFactory.layer(couch)),
+    Layer.provide(progress),
   )

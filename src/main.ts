@@ -4,6 +4,7 @@ import { BunContext, BunRuntime } from "@effect/platform-bun"
 import { Config, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import { cleanupCommand } from "./cli/cleanup.ts"
 import { wantsColour, withCliConsole } from "./cli/console.ts"
+import { docsCommand } from "./cli/docs.ts"
 import { CleanStop, outcomeOf } from "./cli/exit.ts"
 import { purgeCommand } from "./cli/purge.ts"
 import { configProviderLayer, envFileChoice, takeLogLevelFlag } from "./shared/config.ts"
@@ -12,8 +13,10 @@ import { logLevelNames, parseLogLevel } from "./shared/logging.ts"
 import { version } from "./version.ts"
 
 const dbsweep = Command.make("dbsweep").pipe(
-  Command.withDescription("Database hygiene jobs: CouchDB tombstone purge, PostgreSQL pending-user cleanup"),
-  Command.withSubcommands([purgeCommand, cleanupCommand]),
+  Command.withDescription(
+    "Database hygiene jobs: CouchDB tombstone purge, a document store with migration, PostgreSQL pending-user cleanup",
+  ),
+  Command.withSubcommands([purgeCommand, docsCommand, cleanupCommand]),
 )
 
 const cli = Command.run(dbsweep, { name: "dbsweep", version })
