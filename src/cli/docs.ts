@@ -68,12 +68,11 @@ const readBody = (file: Option.Option<string>) =>
       catch: () =>
         new ConfigError({ message: `the document on ${where} is not valid JSON: give one JSON object` }),
     })
-    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
-      return yield* new ConfigError({
-        message: `the document on ${where} is not a JSON object: give one {…}`,
-      })
-    }
-    return parsed as Record<string, unknown>
+    return yield* Schema.decodeUnknown(JsonObject)(parsed).pipe(
+      Effect.mapError(
+        () => new ConfigError({ message: `the document on ${where} is not a JSON object: give one {…}` }),
+      ),
+    )
   })
 
 const putCommand = Command.make(

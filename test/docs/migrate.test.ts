@@ -23,7 +23,13 @@ const context = (stopAfterBatches = Number.POSITIVE_INFINITY): RunContext => {
   let batches = 0
   return {
     stopping: Effect.sync(() => batches >= stopAfterBatches),
-    progress: { ...quiet, advance: () => Effect.sync(() => void (batches += 1)) },
+    progress: {
+      ...quiet,
+      advance: () =>
+        Effect.sync(() => {
+          batches += 1
+        }),
+    },
   }
 }
 
