@@ -29,8 +29,9 @@ const canonical = (value: unknown): string =>
       : v,
   )
 
-/** Equal as application documents: the same body, whatever the revisions (compared without `_rev`). */
-export const sameBody = (a: Doc, b: Doc): boolean => canonical(bodyOf(a)) === canonical(bodyOf(b))
+/** Equal as application documents: both deleted, or the same body, whatever the revisions (no `_rev`). */
+export const sameBody = (a: Doc, b: Doc): boolean =>
+  (a._deleted === true) === (b._deleted === true) && canonical(bodyOf(a)) === canonical(bodyOf(b))
 
 export interface BatchOutcome {
   readonly written: number
@@ -71,7 +72,13 @@ export const copyBatch = Effect.fn("Docs.copyBatch")(function* (
       const rev = existing.get(d._id)?._rev
       return { _id: d._id, ...(rev === undefined ? {} : { _rev: rev }), ...bodyOf(d) }
     })
-    const results = yield* target.saveMany(collection, writes)
+    // Docs read from a couchbackup file carry their history: restored with it, like couchrestore.
+    const replicated =
+      target.keepsRevisions === true ||
+      changed.every((d) => d._revisions !== undefined && d._rev !== undefined)
+    const results = yield* replicated
+      ? target.saveReplicated(collection, changed)
+      : target.saveMany(collection, writes)
     const refused = results.filter((r) => !r.ok)
     const recheck = yield* target.getMany(
       collection,

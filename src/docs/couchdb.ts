@@ -30,6 +30,7 @@ const AllDocs = Schema.Struct({
       id: Schema.optional(Schema.String),
       key: Schema.Unknown,
       error: Schema.optional(Schema.String),
+      value: Schema.optional(Schema.Struct({ rev: Schema.String, deleted: Schema.optional(Schema.Boolean) })),
       doc: Schema.optional(Schema.NullOr(DocSchema)),
     }),
   ),
@@ -138,13 +139,19 @@ export const makeCouchStore = (couch: CouchClientShape, settings = defaultCouchS
       return { id, rev: written.rev }
     })
 
-  const bulkDocs = (db: string, docs: ReadonlyArray<Doc>) =>
+  const bulkDocs = (
+    db: string,
+    docs: ReadonlyArray<Doc>,
+    newEdits = true,
+  ): Effect.Effect<typeof BulkResults.Type, CouchError> =>
     send(
       `POST /${db}/_bulk_docs`,
       db,
-      HttpClientRequest.post(`${path(db)}/_bulk_docs`).pipe(HttpClientRequest.bodyUnsafeJson({ docs })),
+      HttpClientRequest.post(`${path(db)}/_bulk_docs`).pipe(
+        HttpClientRequest.bodyUnsafeJson(newEdits ? { docs } : { docs, new_edits: false }),
+      ),
       BulkResults,
-    )
+    ).pipe(Effect.catchIf(dbMissing, () => createDb(db).pipe(Effect.zipRight(bulkDocs(db, docs, newEdits)))))
   const toResult = (r: (typeof BulkResults.Type)[number]): SaveResult =>
     r.rev !== undefined && r.error === undefined
       ? { id: r.id, ok: true, rev: r.rev }
@@ -176,10 +183,16 @@ export const makeCouchStore = (couch: CouchClientShape, settings = defaultCouchS
     saveMany: Effect.fn("Docs.saveMany")(function* (collection, docs) {
       const db = yield* checkCollection(collection)
       if (docs.length === 0) return []
-      const results = yield* bulkDocs(db, docs).pipe(
-        Effect.catchIf(dbMissing, () => createDb(db).pipe(Effect.zipRight(bulkDocs(db, docs)))),
-      )
+      const results = yield* bulkDocs(db, docs)
       return results.map(toResult)
+    }),
+    saveReplicated: Effect.fn("Docs.saveReplicated")(function* (collection, docs) {
+      const db = yield* checkCollection(collection)
+      if (docs.length === 0) return []
+      // new_edits:false answers only its errors, usually [] (COUCHDB-FACTS §3): the revisions are
+      // kept exactly, as couchrestore writes them.
+      const errors = new Map((yield* bulkDocs(db, docs, false)).map((r) => [r.id, toResult(r)]))
+      return docs.map((d): SaveResult => errors.get(d._id) ?? { id: d._id, ok: true, rev: d._rev ?? "" })
     }),
     get: Effect.fn("Docs.get")(function* (collection, id) {
       const db = yield* checkCollection(collection)
@@ -197,6 +210,9 @@ export const makeCouchStore = (couch: CouchClientShape, settings = defaultCouchS
       )
       for (const row of Option.match(answer, { onNone: () => [], onSome: (a) => a.rows })) {
         if (row.doc != null) found.set(row.doc._id, row.doc)
+        else if (row.id !== undefined && row.value?.deleted === true) {
+          found.set(row.id, { _id: row.id, _rev: row.value.rev, _deleted: true })
+        }
       }
       return found
     }),

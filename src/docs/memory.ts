@@ -1,7 +1,17 @@
 import { Chunk, Effect, Layer, Option, Stream } from "effect"
 import { DocNotFound } from "./errors.ts"
 import { type Doc, DocumentStore, type DocumentStoreShape, type StoreError } from "./store.ts"
-import { bodyOf, checkCollection, docOf, listedIds, type Table, writeChecked, writeCurrent } from "./table.ts"
+import {
+  bodyOf,
+  checkCollection,
+  docOf,
+  listedIds,
+  type Table,
+  tombstoneOf,
+  writeChecked,
+  writeCurrent,
+  writeReplicated,
+} from "./table.ts"
 
 const defaultPageSize = 1000
 
@@ -55,6 +65,9 @@ export const makeTableStore = (
       saveMany: Effect.fn("Docs.saveMany")(function* (collection, docs) {
         return yield* change(collection, (table) => docs.map((doc) => writeChecked(table, doc)))
       }),
+      saveReplicated: Effect.fn("Docs.saveReplicated")(function* (collection, docs) {
+        return yield* change(collection, (table) => docs.map((doc) => writeReplicated(table, doc)))
+      }),
       get: Effect.fn("Docs.get")(function* (collection, id) {
         const table = yield* existing(collection)
         return docOf(id, yield* live(table, collection, id))
@@ -64,7 +77,7 @@ export const makeTableStore = (
         const found = new Map<string, Doc>()
         for (const id of ids) {
           const entry = table.get(id)
-          if (entry !== undefined && !entry.deleted) found.set(id, docOf(id, entry))
+          if (entry !== undefined) found.set(id, entry.deleted ? tombstoneOf(id, entry) : docOf(id, entry))
         }
         return found
       }),

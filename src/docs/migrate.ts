@@ -1,5 +1,6 @@
 import { Chunk, Clock, Context, Effect, Layer, Option, Schema, Stream } from "effect"
 import type { Job, RunContext } from "../jobs/job.ts"
+import { ConfigError } from "../shared/errors.ts"
 import { type BatchOutcome, type CollectionCounts, copyBatch, type Failure } from "./copy.ts"
 import type { DocumentStoreShape } from "./store.ts"
 import { parseStoreSpec, StoreFactory, type StoreFactoryShape } from "./stores.ts"
@@ -79,12 +80,20 @@ export const runMigrate = Effect.fn("Docs.migrate")(function* (
   context: RunContext,
 ) {
   const started = yield* Clock.currentTimeMillis
-  const source = yield* factory.open(yield* parseStoreSpec(options.from, "--from"))
-  const target = yield* factory.open(yield* parseStoreSpec(options.to, "--to"))
+  const from = yield* parseStoreSpec(options.from, "--from")
+  const to = yield* parseStoreSpec(options.to, "--to")
   const names = yield* Option.match(options.collections, {
-    onNone: () => source.collections,
+    onNone: () => factory.open(from).pipe(Effect.flatMap((s) => s.collections)),
     onSome: (given) => Effect.forEach(given, checkCollection),
   })
+  // A couchbackup file holds one database and does not name it.
+  if ((from.kind === "couchbackup" || to.kind === "couchbackup") && names.length !== 1) {
+    return yield* new ConfigError({
+      message: `a couchbackup file holds one collection: name it with --collections NAME (got ${names.length})`,
+    })
+  }
+  const source = yield* factory.open(from)
+  const target = yield* factory.open(to, "write")
   yield* context.progress.start(`migrate ${options.from} → ${options.to}`, 0)
   const failures: Array<Failure> = []
   const collections: Array<CollectionCounts> = []

@@ -4,6 +4,7 @@ import { CouchClient } from "../couch/client.ts"
 import { type CouchSettings, couchLayer } from "../couch/connection.ts"
 import type { AppError } from "../shared/classify.ts"
 import { ConfigError } from "../shared/errors.ts"
+import { makeCouchbackupStore } from "./couchbackup.ts"
 import { makeCouchStore } from "./couchdb.ts"
 import { makeFileStore } from "./file.ts"
 import { makeMemoryStore } from "./memory.ts"
@@ -14,8 +15,10 @@ export type StoreSpec =
   | { readonly kind: "memory" }
   | { readonly kind: "couchdb" }
   | { readonly kind: "file"; readonly dir: string }
+  /** A @cloudant/couchbackup backup file: one collection, for `migrate --from` / `--to`. */
+  | { readonly kind: "couchbackup"; readonly file: string }
 
-export const storeSpecHelp = "memory, couchdb or file:DIR"
+export const storeSpecHelp = "memory, couchdb, file:DIR or couchbackup:FILE"
 
 export const parseStoreSpec = (raw: string, setting: string): Effect.Effect<StoreSpec, ConfigError> => {
   const value = raw.trim()
@@ -23,6 +26,9 @@ export const parseStoreSpec = (raw: string, setting: string): Effect.Effect<Stor
   if (value === "couchdb") return Effect.succeed({ kind: "couchdb" })
   if (value.startsWith("file:") && value.length > 5)
     return Effect.succeed({ kind: "file", dir: value.slice(5) })
+  if (value.startsWith("couchbackup:") && value.length > 12) {
+    return Effect.succeed({ kind: "couchbackup", file: value.slice(12) })
+  }
   return Effect.fail(
     new ConfigError({ message: `${setting} ${JSON.stringify(raw)} is not a store: use ${storeSpecHelp}` }),
   )
@@ -34,7 +40,8 @@ export const parseStoreSpec = (raw: string, setting: string): Effect.Effect<Stor
  * back), the CouchDB client is built only when a `couchdb` store is asked for.
  */
 export interface StoreFactoryShape {
-  readonly open: (spec: StoreSpec) => Effect.Effect<DocumentStoreShape, AppError>
+  /** `write`: a couchbackup file is started afresh (its header), as a migration's target. */
+  readonly open: (spec: StoreSpec, mode?: "read" | "write") => Effect.Effect<DocumentStoreShape, AppError>
 }
 
 export class StoreFactory extends Context.Tag("dbsweep/StoreFactory")<StoreFactory, StoreFactoryShape>() {
@@ -66,12 +73,20 @@ export class StoreFactory extends Context.Tag("dbsweep/StoreFactory")<StoreFacto
               ),
           })
         return StoreFactory.of({
-          open: (spec) =>
-            spec.kind === "memory"
-              ? Effect.succeed(memory)
-              : spec.kind === "couchdb"
-                ? couchStore
-                : openFile(spec.dir),
+          open: (spec, mode = "read") => {
+            switch (spec.kind) {
+              case "memory":
+                return Effect.succeed(memory)
+              case "couchdb":
+                return couchStore
+              case "file":
+                return openFile(spec.dir)
+              case "couchbackup":
+                return makeCouchbackupStore(spec.file, mode).pipe(
+                  Effect.provideService(FileSystem.FileSystem, fs),
+                )
+            }
+          },
         })
       }),
     )

@@ -51,6 +51,22 @@ export const writeChecked = (table: Table, doc: Doc): SaveResult => {
   return { id: doc._id, ok: true, rev: writeCurrent(table, doc._id, bodyOf(doc), doc._deleted === true) }
 }
 
+/**
+ * A replicated write (`new_edits: false`): the doc's own rev is kept. With one linear history per
+ * id, the higher generation wins, as CouchDB's winner would.
+ */
+export const writeReplicated = (table: Table, doc: Doc): SaveResult => {
+  const rev = doc._rev ?? ""
+  const current = table.get(doc._id)
+  if (current === undefined || generation(rev) >= generation(current.rev)) {
+    const deleted = doc._deleted === true
+    table.set(doc._id, { rev, deleted, body: deleted ? {} : bodyOf(doc) })
+  }
+  return { id: doc._id, ok: true, rev }
+}
+
+export const tombstoneOf = (id: string, entry: Entry): Doc => ({ _id: id, _rev: entry.rev, _deleted: true })
+
 /** The document as the store hands it out: `_id`, `_rev`, then the application's fields. */
 export const docOf = (id: string, entry: Entry): Doc => ({ _id: id, _rev: entry.rev, ...entry.body })
 

@@ -8,7 +8,16 @@ import type { DocumentStoreShape } from "../../src/docs/store.ts"
 import type { StoreFactoryShape } from "../../src/docs/stores.ts"
 import type { RunContext } from "../../src/jobs/job.ts"
 import { type CouchTarget, startCouchTarget } from "../support/couch-target.ts"
-import { couchStore, fileStore, freshCollection, memoryStore, run, tempDir } from "./stores.ts"
+import {
+  couchbackupStore,
+  couchStore,
+  factory,
+  fileStore,
+  freshCollection,
+  memoryStore,
+  run,
+  tempDir,
+} from "./stores.ts"
 
 let t: CouchTarget
 beforeAll(async () => {
@@ -30,19 +39,6 @@ const context = (stopAfterBatches = Number.POSITIVE_INFINITY): RunContext => {
           batches += 1
         }),
     },
-  }
-}
-
-/** A factory over stores the test made: `memory`, `couchdb`, `file:DIR`. */
-const factory = async (couch: DocumentStoreShape): Promise<StoreFactoryShape> => {
-  const memory = await memoryStore()
-  return {
-    open: (spec) =>
-      spec.kind === "memory"
-        ? Effect.succeed(memory)
-        : spec.kind === "couchdb"
-          ? Effect.succeed(couch)
-          : Effect.promise(() => fileStore(spec.dir)),
   }
 }
 
