@@ -41,6 +41,7 @@ demo: build
 bench: build
 	$(BUN) bench/purge.ts
 	$(BUN) bench/cleanup.ts
+	$(BUN) bench/docs.ts
 
 clean:
 	rm -rf dist
