@@ -157,13 +157,13 @@ export const makeCouchStore = (couch: CouchClientShape, settings = defaultCouchS
       ? { id: r.id, ok: true, rev: r.rev }
       : { id: r.id, ok: false, error: r.error ?? "unknown", reason: r.reason ?? "no reason given" }
 
-  const allDocs = (db: string, params: Record<string, string>, keys?: ReadonlyArray<string>) =>
+  const allDocs = (db: string, params: Record<string, string>, keys?: ReadonlyArray<string>, docs = true) =>
     send(
       `${keys === undefined ? "GET" : "POST"} /${db}/_all_docs`,
       db,
       keys === undefined
         ? HttpClientRequest.get(`${path(db)}/_all_docs`, { urlParams: { include_docs: "true", ...params } })
-        : HttpClientRequest.post(`${path(db)}/_all_docs`, { urlParams: { include_docs: "true" } }).pipe(
+        : HttpClientRequest.post(`${path(db)}/_all_docs`, { urlParams: { include_docs: String(docs) } }).pipe(
             HttpClientRequest.bodyUnsafeJson({ keys }),
           ),
       AllDocs,
@@ -204,15 +204,22 @@ export const makeCouchStore = (couch: CouchClientShape, settings = defaultCouchS
       const db = yield* checkCollection(collection)
       const found = new Map<string, Doc>()
       if (ids.length === 0) return found
-      const answer = yield* allDocs(db, {}, ids).pipe(
+      // Revisions first (small answers); bodies only for the live docs among them, so copying
+      // into an empty database reads no bodies at all.
+      const answer = yield* allDocs(db, {}, ids, false).pipe(
         Effect.map(Option.some),
         Effect.catchIf(dbMissing, () => Effect.succeedNone),
       )
+      const live: Array<string> = []
       for (const row of Option.match(answer, { onNone: () => [], onSome: (a) => a.rows })) {
-        if (row.doc != null) found.set(row.doc._id, row.doc)
-        else if (row.id !== undefined && row.value?.deleted === true) {
+        if (row.id === undefined || row.value === undefined) continue
+        if (row.value.deleted === true)
           found.set(row.id, { _id: row.id, _rev: row.value.rev, _deleted: true })
-        }
+        else live.push(row.id)
+      }
+      if (live.length === 0) return found
+      for (const row of (yield* allDocs(db, {}, live)).rows) {
+        if (row.doc != null) found.set(row.doc._id, row.doc)
       }
       return found
     }),
