@@ -51,6 +51,8 @@ export const copyBatch = Effect.fn("Docs.copyBatch")(function* (
   collection: string,
   docs: ReadonlyArray<Doc>,
   dryRun: boolean,
+  /** The target collection did not exist when the copy began: nothing to look up there. */
+  fresh = false,
 ) {
   const fail = (e: StoreError): BatchOutcome => ({
     written: 0,
@@ -58,10 +60,12 @@ export const copyBatch = Effect.fn("Docs.copyBatch")(function* (
     failures: docs.map((d) => ({ collection, id: d._id, error: e._tag, reason: e.message })),
   })
   return yield* Effect.gen(function* () {
-    const existing = yield* target.getMany(
-      collection,
-      docs.map((d) => d._id),
-    )
+    const existing = fresh
+      ? new Map<string, Doc>()
+      : yield* target.getMany(
+          collection,
+          docs.map((d) => d._id),
+        )
     const changed = docs.filter((d) => {
       const there = existing.get(d._id)
       return there === undefined || !sameBody(d, there)

@@ -48,6 +48,9 @@ const copyCollection = (
 ) =>
   Effect.gen(function* () {
     const counts: CollectionCounts = { collection, read: 0, written: 0, skipped: 0, failed: 0 }
+    // Into a collection that does not exist yet, every document is new: no lookups before the
+    // bulk writes (a concurrent writer's docs still come back as conflicts and are re-checked).
+    const fresh = !(yield* target.collections).includes(collection)
     const add = (docs: number, outcome: BatchOutcome) =>
       Effect.gen(function* () {
         counts.read += docs
@@ -64,7 +67,7 @@ const copyCollection = (
       Stream.takeUntilEffect(() => context.stopping),
       Stream.mapEffect(
         (docs) =>
-          copyBatch(target, collection, Chunk.toReadonlyArray(docs), options.dryRun).pipe(
+          copyBatch(target, collection, Chunk.toReadonlyArray(docs), options.dryRun, fresh).pipe(
             Effect.flatMap((outcome) => add(Chunk.size(docs), outcome)),
           ),
         { concurrency: options.concurrency },
