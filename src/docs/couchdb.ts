@@ -157,13 +157,13 @@ export const makeCouchStore = (couch: CouchClientShape, settings = defaultCouchS
       ? { id: r.id, ok: true, rev: r.rev }
       : { id: r.id, ok: false, error: r.error ?? "unknown", reason: r.reason ?? "no reason given" }
 
-  const allDocs = (db: string, params: Record<string, string>, keys?: ReadonlyArray<string>, docs = true) =>
+  const allDocs = (db: string, params: Record<string, string>, keys?: ReadonlyArray<string>) =>
     send(
       `${keys === undefined ? "GET" : "POST"} /${db}/_all_docs`,
       db,
       keys === undefined
         ? HttpClientRequest.get(`${path(db)}/_all_docs`, { urlParams: { include_docs: "true", ...params } })
-        : HttpClientRequest.post(`${path(db)}/_all_docs`, { urlParams: { include_docs: String(docs) } }).pipe(
+        : HttpClientRequest.post(`${path(db)}/_all_docs`, { urlParams: { include_docs: "true" } }).pipe(
             HttpClientRequest.bodyUnsafeJson({ keys }),
           ),
       AllDocs,
@@ -204,22 +204,16 @@ export const makeCouchStore = (couch: CouchClientShape, settings = defaultCouchS
       const db = yield* checkCollection(collection)
       const found = new Map<string, Doc>()
       if (ids.length === 0) return found
-      // Revisions first (small answers); bodies only for the live docs among them, so copying
-      // into an empty database reads no bodies at all.
-      const answer = yield* allDocs(db, {}, ids, false).pipe(
+      // One request: include_docs gives the body of a live doc and `value.deleted` of a tombstone.
+      const answer = yield* allDocs(db, {}, ids).pipe(
         Effect.map(Option.some),
         Effect.catchIf(dbMissing, () => Effect.succeedNone),
       )
-      const live: Array<string> = []
       for (const row of Option.match(answer, { onNone: () => [], onSome: (a) => a.rows })) {
-        if (row.id === undefined || row.value === undefined) continue
-        if (row.value.deleted === true)
-          found.set(row.id, { _id: row.id, _rev: row.value.rev, _deleted: true })
-        else live.push(row.id)
-      }
-      if (live.length === 0) return found
-      for (const row of (yield* allDocs(db, {}, live)).rows) {
         if (row.doc != null) found.set(row.doc._id, row.doc)
+        else if (row.id !== undefined && row.value?.deleted === true) {
+          found.set(row.id, { _id: row.id, _rev: row.value.rev, _deleted: true })
+        }
       }
       return found
     }),
