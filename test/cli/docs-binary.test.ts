@@ -122,6 +122,32 @@ describe("dbsweep docs (binary)", () => {
       code: 2,
       names: ["COUCHDB_URL"],
     })
+    expect((await withStdin(["docs", "put", "others", "y"], "{}", file)).code).toBe(0)
+    expectCleanFailure(
+      await runBinary(
+        ["docs", "migrate", "--from", `file:${dir}`, "--to", `couchbackup:${join(dir, "b.txt")}`],
+        {},
+      ),
+      { code: 2, names: ["couchbackup", "--collections"] },
+    )
+    writeFileSync(
+      join(dir, "damaged.txt"),
+      '{"name":"@cloudant/couchbackup","version":"2.11.12","mode":"full"}\n[{"_id":"a"}]\nnot json\n',
+    )
+    const damaged = await runBinary(
+      [
+        "docs",
+        "migrate",
+        "--from",
+        `couchbackup:${join(dir, "damaged.txt")}`,
+        "--to",
+        `file:${dir}`,
+        "--collections",
+        "restored",
+      ],
+      {},
+    )
+    expectCleanFailure(damaged, { code: 3, names: ["damaged.txt", "line 3"] })
     expectCleanFailure(
       await runBinary(["docs", "put", "agents", "x", "--file", join(dir, "nope.json")], { env: file }),
       { code: 2, names: ["--file", "nope.json"] },
