@@ -42,6 +42,7 @@ bench: build
 	$(BUN) bench/purge.ts
 	$(BUN) bench/cleanup.ts
 	$(BUN) bench/serve.ts
+	$(BUN) bench/docs.ts
 
 clean:
 	rm -rf dist

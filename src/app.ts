@@ -1,10 +1,12 @@
-import { Context, Effect, ConfigError as EffectConfigError, Layer, Option } from "effect"
+import { Context, Duration, Effect, ConfigError as EffectConfigError, Layer, Option } from "effect"
 import { CleanupJob } from "./cleanup/job.ts"
 import type { CleanupOptions, CleanupOptionsSchema } from "./cleanup/options.ts"
 import type { CleanupSummary } from "./cleanup/run.ts"
 import { CouchClient } from "./couch/client.ts"
 import { type CouchSettings, couchLayer } from "./couch/connection.ts"
+import { MigrateJob, type MigrateOptions, type MigrateSummary } from "./docs/migrate.ts"
 import { DocumentStore, type DocumentStoreShape } from "./docs/store.ts"
+import { StoreFactory, type StoreSpec } from "./docs/stores.ts"
 import type { Job } from "./jobs/job.ts"
 import { JobRunner } from "./jobs/runner.ts"
 import { PgClient } from "./pg/client.ts"
@@ -60,6 +62,7 @@ export interface ServeServicesShape {
   readonly purge: Option.Option<Job<PurgeOptions, PurgeSummary, typeof PurgeOptions.Encoded>>
   readonly cleanup: Option.Option<Job<CleanupOptions, CleanupSummary, typeof CleanupOptionsSchema.Encoded>>
   readonly store: Option.Option<DocumentStoreShape>
+  readonly migrate: Option.Option<Job<MigrateOptions, MigrateSummary, typeof MigrateOptions.Encoded>>
   readonly ready: Effect.Effect<ReadonlyArray<Readiness>>
 }
 
@@ -85,6 +88,7 @@ const serveServices = Layer.effect(
     const couch = yield* Effect.serviceOption(CouchClient)
     const pg = yield* Effect.serviceOption(PgClient)
     const store = yield* Effect.serviceOption(DocumentStore)
+    const migrate = yield* Effect.serviceOption(MigrateJob)
     const probes = [
       Option.map(couch, (c) => check(`couchdb ${c.server}`, c.serverInfo)),
       Option.map(pg, (p) =>
@@ -98,6 +102,7 @@ const serveServices = Layer.effect(
     return {
       purge: Option.map(purge, measured),
       cleanup: Option.map(cleanup, measured),
+      migrate: Option.map(migrate, measured),
       store,
       ready: Effect.all(probes, { concurrency: "unbounded" }),
     }
@@ -108,8 +113,19 @@ const serveServices = Layer.effect(
 export interface ServeSettings {
   readonly couch: CouchSettings | undefined
   readonly pg: AppSettings["pg"]
-  readonly store: Layer.Layer<DocumentStore> | undefined
+  /**
+   * The document API's store: `memory`, `couchdb` or `file:DIR`, opened by the store factory, or a
+   * layer of one (a test's store).
+   */
+  readonly store: StoreSpec | Layer.Layer<DocumentStore> | undefined
 }
+
+/** The configured store as the `DocumentStore` service, from the factory the migrate job uses too. */
+const documentStore = (spec: StoreSpec) =>
+  Layer.effect(DocumentStore, StoreFactory.pipe(Effect.flatMap((factory) => factory.open(spec))))
+
+/** No CouchDB configured: a `couchdb` store then says so when it is asked for. */
+const noCouch: CouchSettings = { url: Option.none(), user: Option.none(), timeout: Duration.seconds(30) }
 
 /** The runner with every job whose backend is configured, for the HTTP mode (progress in the run status). */
 export const serveApp = (s: ServeSettings) => {
@@ -118,7 +134,11 @@ export const serveApp = (s: ServeSettings) => {
     s.pg === undefined
       ? Layer.empty
       : CleanupJob.layer.pipe(Layer.provideMerge(PgClient.layer(s.pg.settings, s.pg.retry))),
-    s.store ?? Layer.empty,
+    // The migrate job and the document API share one store factory (one memory store).
+    Layer.merge(
+      MigrateJob.layer,
+      s.store === undefined ? Layer.empty : "kind" in s.store ? documentStore(s.store) : s.store,
+    ).pipe(Layer.provideMerge(StoreFactory.layer(s.couch ?? noCouch))),
   )
   return Layer.merge(JobRunner.layer(), serveServices).pipe(
     Layer.provide(Layer.merge(backends, silentProgress)),
@@ -128,3 +148,10 @@ export const serveApp = (s: ServeSettings) => {
     ),
   )
 }
+/** The runner with the migrate job, and the store factory the docs commands open their stores with. */
+export const docsApp = (couch: CouchSettings, progress: Layer.Layer<Progress>) =>
+  JobRunner.layer().pipe(
+    Layer.provideMerge(MigrateJob.layer),
+    Layer.provideMerge(StoreFactory.layer(couch)),
+    Layer.provide(progress),
+  )

@@ -5,6 +5,7 @@ import { Config, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import { cleanupCommand } from "./cli/cleanup.ts"
 import { wantsColour, withCliConsole } from "./cli/console.ts"
 import { couchCommand } from "./cli/couch.ts"
+import { docsCommand } from "./cli/docs.ts"
 import { CleanStop, outcomeOf } from "./cli/exit.ts"
 import { purgeCommand } from "./cli/purge.ts"
 import { serveCommand } from "./cli/serve.ts"
@@ -15,9 +16,9 @@ import { version } from "./version.ts"
 
 const dbsweep = Command.make("dbsweep").pipe(
   Command.withDescription(
-    "Database hygiene jobs: CouchDB tombstone purge and admin helpers, PostgreSQL pending-user cleanup, and an HTTP mode (serve)",
+    "Database hygiene jobs: CouchDB tombstone purge and admin helpers, a document store with migration, PostgreSQL pending-user cleanup, and an HTTP mode (serve)",
   ),
-  Command.withSubcommands([purgeCommand, cleanupCommand, couchCommand, serveCommand]),
+  Command.withSubcommands([purgeCommand, docsCommand, cleanupCommand, couchCommand, serveCommand]),
 )
 
 const cli = Command.run(dbsweep, { name: "dbsweep", version })

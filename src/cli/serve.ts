@@ -13,6 +13,7 @@ import {
   Scheduler,
 } from "effect"
 import { type ServeSettings, serveApp } from "../app.ts"
+import { parseStoreSpec, storeSpecHelp } from "../docs/stores.ts"
 import { httpApp } from "../http/app.ts"
 import { fromLoopback } from "../http/auth.ts"
 import { serveWithBun } from "../http/bun-server.ts"
@@ -25,7 +26,7 @@ import { defaultRetryPolicy } from "../shared/retry.ts"
 import { commonOptions, withLogFormat } from "./common.ts"
 import { couchOptions } from "./couch-connection.ts"
 import { CleanStop } from "./exit.ts"
-import { integerOption, optionalText } from "./options.ts"
+import { integerOption, optionalText, textOption } from "./options.ts"
 
 const options = {
   ...commonOptions,
@@ -44,6 +45,11 @@ const options = {
   tokenFile: optionalText("token-file", {
     env: "DBSWEEP_TOKEN_FILE",
     description: "file holding the bearer token that mutating routes require (or set DBSWEEP_TOKEN)",
+  }),
+  store: textOption("store", {
+    env: "DATABASE_PROVIDER",
+    fallback: "memory",
+    description: `the document API's store: ${storeSpecHelp}`,
   }),
   publicStatus: Options.boolean("public-status").pipe(
     Options.withDescription("let any host read status, metrics and the page without the token"),
@@ -174,7 +180,7 @@ export const serveCommand = Command.make("serve", options, (o) =>
     const settings: ServeSettings = {
       couch: Option.isSome(o.url) ? o : undefined,
       pg: yield* pgOf,
-      store: undefined,
+      store: yield* parseStoreSpec(o.store, "--store / DATABASE_PROVIDER"),
     }
     const layer = serveApp(settings).pipe(Layer.provide(yield* carried))
     const runtime = yield* Effect.acquireRelease(

@@ -32,6 +32,8 @@ export type StoreError = DocsError | CouchError
 export interface DocumentStoreShape {
   /** Where the documents are, safe to print (no credentials). */
   readonly describe: string
+  /** A target that records documents with the revisions they carry (a backup file): written replicated. */
+  readonly keepsRevisions?: boolean
   readonly save: (
     collection: string,
     id: string,
@@ -42,7 +44,23 @@ export interface DocumentStoreShape {
     collection: string,
     docs: ReadonlyArray<Doc>,
   ) => Effect.Effect<ReadonlyArray<SaveResult>, StoreError>
+  /**
+   * Writes documents with the revisions they carry (`_rev`, `_revisions`), as a replication or a
+   * couchbackup restore does (CouchDB's `new_edits: false`): nothing is a conflict.
+   */
+  readonly saveReplicated: (
+    collection: string,
+    docs: ReadonlyArray<Doc>,
+  ) => Effect.Effect<ReadonlyArray<SaveResult>, StoreError>
   readonly get: (collection: string, id: string) => Effect.Effect<Doc, StoreError>
+  /**
+   * The documents among `ids`, deleted ones as tombstones (`{_id, _rev, _deleted: true}`), missing
+   * ones absent; a missing collection is empty.
+   */
+  readonly getMany: (
+    collection: string,
+    ids: ReadonlyArray<string>,
+  ) => Effect.Effect<ReadonlyMap<string, Doc>, StoreError>
   /** Every document but `_design/` ones, in id order (CouchDB's raw code point order). */
   readonly list: (collection: string, options?: ListOptions) => Stream.Stream<Doc, StoreError>
   readonly delete: (collection: string, id: string) => Effect.Effect<Saved, StoreError>

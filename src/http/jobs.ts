@@ -13,6 +13,7 @@ import { type HttpEnv, type HttpSettings, respond, type ServeRuntime } from "./r
 export const needs = {
   purge: "set COUCHDB_URL (and COUCHDB_USER / COUCHDB_PASSWORD) when starting dbsweep serve",
   cleanup: "set DATABASE_URL or PGHOST when starting dbsweep serve",
+  migrate: "start dbsweep serve from a build with the docs stores",
 } as const
 
 export type JobName = keyof typeof needs
@@ -37,9 +38,14 @@ const startWith = <O, S, I>(job: Job<O, S, I>, body: unknown) =>
 /** Starts a run from a request body; a run of the same target already going is a conflict. */
 export const startJob = Effect.fn("Http.startJob")(function* (name: JobName, body: unknown) {
   const services = yield* ServeServices
-  return yield* name === "purge"
-    ? Effect.flatMap(available(name, services.purge), (job) => startWith(job, body))
-    : Effect.flatMap(available(name, services.cleanup), (job) => startWith(job, body))
+  switch (name) {
+    case "purge":
+      return yield* Effect.flatMap(available(name, services.purge), (job) => startWith(job, body))
+    case "cleanup":
+      return yield* Effect.flatMap(available(name, services.cleanup), (job) => startWith(job, body))
+    case "migrate":
+      return yield* Effect.flatMap(available(name, services.migrate), (job) => startWith(job, body))
+  }
 })
 
 export const getRun = Effect.fn("Http.getRun")(function* (id: string) {
@@ -84,6 +90,14 @@ export const jobRoutes = (runtime: ServeRuntime, settings: HttpSettings) => {
         runtime,
         c,
         Effect.flatMap(jsonBody(c), (body) => startJob("cleanup", body)),
+        202,
+      ),
+    )
+    .post("/migrate", write, limitBody(settings), (c) =>
+      respond(
+        runtime,
+        c,
+        Effect.flatMap(jsonBody(c), (body) => startJob("migrate", body)),
         202,
       ),
     )

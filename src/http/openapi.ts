@@ -1,6 +1,7 @@
 import { JSONSchema, Schema } from "effect"
 import { Hono } from "hono"
 import { CleanupOptionsSchema } from "../cleanup/options.ts"
+import { MigrateOptions } from "../docs/migrate.ts"
 import { PurgeOptions } from "../purge/job.ts"
 import { version } from "../version.ts"
 import { requireStatusAccess } from "./auth.ts"
@@ -43,6 +44,7 @@ const ScheduleStatus = Schema.Struct({
 type Name =
   | "PurgeOptions"
   | "CleanupOptions"
+  | "MigrateOptions"
   | "Error"
   | "Started"
   | "Saved"
@@ -60,6 +62,7 @@ const components = () => {
   const schemas = {
     ...component("PurgeOptions", PurgeOptions),
     ...component("CleanupOptions", CleanupOptionsSchema),
+    ...component("MigrateOptions", MigrateOptions),
     ...component("Error", ErrorBody),
     ...component("Started", Started),
     ...component("Saved", Saved),
@@ -121,6 +124,9 @@ export const openApiDocument = () => ({
     },
     "/jobs/purge": { post: startJob("PurgeOptions", "start a purge (dryRun: true to count only)") },
     "/jobs/cleanup": { post: startJob("CleanupOptions", "start a cleanup (dryRun: true to count only)") },
+    "/jobs/migrate": {
+      post: startJob("MigrateOptions", "copy collections between stores (dryRun: true to count only)"),
+    },
     "/jobs/{id}": {
       get: {
         summary: "a run",

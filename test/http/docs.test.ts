@@ -46,6 +46,9 @@ const fakeStore = (): DocumentStoreShape => {
         return Effect.succeed({ id, rev: nextRev(d) })
       }),
     collections: Effect.sync(() => [...data.keys()].sort()),
+    // Not used by the document routes.
+    saveReplicated: () => Effect.die("saveReplicated is not used by the routes"),
+    getMany: () => Effect.die("getMany is not used by the routes"),
   }
 }
 

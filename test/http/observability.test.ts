@@ -94,6 +94,7 @@ describe("observability", () => {
         "GET /jobs",
         "POST /jobs/purge",
         "POST /jobs/cleanup",
+        "POST /jobs/migrate",
         "GET /jobs/{id}",
         "DELETE /jobs/{id}",
         "GET /jobs/{id}/events",

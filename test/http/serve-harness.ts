@@ -18,11 +18,15 @@ export interface Serve {
   readonly close: () => Promise<void>
 }
 
-/** The serve app in this process: purge against `couch` when given, a fake store when given. */
+import type { StoreSpec } from "../../src/docs/stores.ts"
+
+/** The serve app in this process: purge against `couch` when given, a fake or real store when given. */
 export const startServe = async (
   options: {
     couch?: CouchTarget
     store?: DocumentStoreShape
+    /** A real store the factory opens (shared with the migrate job), instead of a fake one. */
+    storeSpec?: StoreSpec
     /** A PostgreSQL URL: cleanup available. */
     pg?: string
     token?: string | undefined
@@ -54,7 +58,7 @@ export const startServe = async (
             },
             retry: defaultRetryPolicy,
           },
-    store: options.store === undefined ? undefined : Layer.succeed(DocumentStore, options.store),
+    store: options.store === undefined ? options.storeSpec : Layer.succeed(DocumentStore, options.store),
   }).pipe(
     Layer.provide(
       Layer.mergeAll(

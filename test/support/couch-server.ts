@@ -26,6 +26,7 @@ import {
   userDocUpdate,
 } from "./couch-auth.ts"
 import { decodeSeq, readFeed } from "./couch-changes.ts"
+import { docsRoute, requestText } from "./couch-docs-routes.ts"
 import { codePointOrder, jsonParam, keyRange } from "./couch-range.ts"
 import {
   type Body,
@@ -248,7 +249,7 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
       fail(415, "bad_content_type", "Content-Type must be application/json")
   }
   const readJson = async (req: Request): Promise<unknown> => {
-    return parseJson(await req.text())
+    return parseJson(await requestText(req))
   }
   const readObject = async (req: Request): Promise<Record<string, unknown>> => {
     const v = await readJson(req)
@@ -378,7 +379,7 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
     let docIds: unknown = jsonParam(q, "doc_ids")
     if (ctx.method === "POST") {
       requireJson(ctx.req)
-      const text = await ctx.req.text()
+      const text = await requestText(ctx.req)
       if (text !== "") {
         const b = parseJson(text)
         if (!isObject(b)) badRequest("Request body must be a JSON object")
@@ -480,6 +481,9 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
     const adminAnswer = admin$.dbRoute(ctx, db, rest)
     if (adminAnswer) return json(adminAnswer.status, adminAnswer.body)
     if (rest.length === 1) {
+      // The document store's routes (_bulk_get, all_or_nothing): test/support/couch-docs-routes.ts.
+      const docs = await docsRoute(part, method, ctx.req, ctx.q, db, json, notAllowed)
+      if (docs !== undefined) return docs
       switch (part) {
         case "_changes":
           return is("GET", "HEAD", "POST") ? changes(ctx, db) : notAllowed("GET,POST,HEAD")

@@ -1,0 +1,151 @@
+import { Chunk, Clock, Context, Effect, Layer, Option, Schema, Stream } from "effect"
+import type { Job, RunContext } from "../jobs/job.ts"
+import { ConfigError } from "../shared/errors.ts"
+import { type BatchOutcome, type CollectionCounts, copyBatch, type Failure } from "./copy.ts"
+import type { DocumentStoreShape } from "./store.ts"
+import { parseStoreSpec, StoreFactory, type StoreFactoryShape } from "./stores.ts"
+import { checkCollection } from "./table.ts"
+
+const whole = (min: number, max: number) => Schema.Int.pipe(Schema.between(min, max))
+
+/** The migrate job's options: what the CLI flags, the library API and HTTP bodies give. */
+export const MigrateOptions = Schema.Struct({
+  /** `memory`, `couchdb` or `file:DIR`. */
+  from: Schema.String,
+  to: Schema.String,
+  /** Every collection of the source when absent. */
+  collections: Schema.optionalWith(Schema.Array(Schema.String), { as: "Option" }),
+  dryRun: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  batch: Schema.optionalWith(whole(1, 10_000), { default: () => 500 }),
+  concurrency: Schema.optionalWith(whole(1, 100), { default: () => 10 }),
+})
+export type MigrateOptions = typeof MigrateOptions.Type
+
+export interface MigrateSummary {
+  readonly from: string
+  readonly to: string
+  readonly dryRun: boolean
+  readonly collections: ReadonlyArray<CollectionCounts>
+  readonly read: number
+  readonly written: number
+  readonly skipped: number
+  readonly failed: number
+  /** The first failures (at most 100), for the summary. */
+  readonly failures: ReadonlyArray<Failure>
+  readonly interrupted: boolean
+  readonly durationMs: number
+}
+
+const shownFailures = 100
+
+const copyCollection = (
+  source: DocumentStoreShape,
+  target: DocumentStoreShape,
+  collection: string,
+  options: MigrateOptions,
+  context: RunContext,
+  failures: Array<Failure>,
+) =>
+  Effect.gen(function* () {
+    const counts: CollectionCounts = { collection, read: 0, written: 0, skipped: 0, failed: 0 }
+    // Into a collection that does not exist yet, every document is new: no lookups before the
+    // bulk writes (a concurrent writer's docs still come back as conflicts and are re-checked).
+    const fresh = !(yield* target.collections).includes(collection)
+    const add = (docs: number, outcome: BatchOutcome) =>
+      Effect.gen(function* () {
+        counts.read += docs
+        counts.written += outcome.written
+        counts.skipped += outcome.skipped
+        counts.failed += outcome.failures.length
+        failures.push(...outcome.failures.slice(0, Math.max(0, shownFailures - failures.length)))
+        yield* context.progress.advance(docs)
+      })
+    // Streamed: a page read, a batch written, at most `concurrency` batches in flight; memory
+    // stays flat however large the collection. Stopping takes no new batch; those in flight end.
+    yield* source.list(collection, { pageSize: options.batch }).pipe(
+      Stream.grouped(options.batch),
+      Stream.takeUntilEffect(() => context.stopping),
+      Stream.mapEffect(
+        (docs) =>
+          copyBatch(target, collection, Chunk.toReadonlyArray(docs), options.dryRun, fresh).pipe(
+            Effect.flatMap((outcome) => add(Chunk.size(docs), outcome)),
+          ),
+        { concurrency: options.concurrency },
+      ),
+      Stream.runDrain,
+    )
+    return counts
+  })
+
+export const runMigrate = Effect.fn("Docs.migrate")(function* (
+  factory: StoreFactoryShape,
+  options: MigrateOptions,
+  context: RunContext,
+) {
+  const started = yield* Clock.currentTimeMillis
+  const from = yield* parseStoreSpec(options.from, "--from")
+  const to = yield* parseStoreSpec(options.to, "--to")
+  const names = yield* Option.match(options.collections, {
+    onNone: () => factory.open(from).pipe(Effect.flatMap((s) => s.collections)),
+    onSome: (given) => Effect.forEach(given, checkCollection),
+  })
+  // A couchbackup file holds one database and does not name it.
+  if ((from.kind === "couchbackup" || to.kind === "couchbackup") && names.length !== 1) {
+    return yield* new ConfigError({
+      message: `a couchbackup file holds one collection: name it with --collections NAME (got ${names.length})`,
+    })
+  }
+  const source = yield* factory.open(from)
+  const target = yield* factory.open(to, "write")
+  yield* context.progress.start(`migrate ${options.from} → ${options.to}`, 0)
+  const failures: Array<Failure> = []
+  const collections: Array<CollectionCounts> = []
+  for (const name of names) {
+    if (yield* context.stopping) break
+    collections.push(yield* copyCollection(source, target, name, options, context, failures))
+  }
+  yield* context.progress.stop
+  const sum = (k: "read" | "written" | "skipped" | "failed") => collections.reduce((n, c) => n + c[k], 0)
+  const summary: MigrateSummary = {
+    from: options.from,
+    to: options.to,
+    dryRun: options.dryRun,
+    collections,
+    read: sum("read"),
+    written: sum("written"),
+    skipped: sum("skipped"),
+    failed: sum("failed"),
+    failures,
+    interrupted: yield* context.stopping,
+    durationMs: (yield* Clock.currentTimeMillis) - started,
+  }
+  return summary
+})
+
+/** Work that failed inside a finished migration, in one line. */
+export const migrateProblems = (s: MigrateSummary): Option.Option<string> =>
+  s.failed > 0
+    ? Option.some(
+        `${s.failed} documents were not migrated (first: ${s.failures[0]?.id ?? "?"}: ${s.failures[0]?.reason ?? "?"}); run again to retry them, what arrived is skipped`,
+      )
+    : Option.none()
+
+export class MigrateJob extends Context.Tag("dbsweep/MigrateJob")<
+  MigrateJob,
+  Job<MigrateOptions, MigrateSummary, typeof MigrateOptions.Encoded>
+>() {
+  /** Needs the store factory (which opens the stores the options name). */
+  static readonly layer = Layer.effect(
+    MigrateJob,
+    Effect.gen(function* () {
+      const factory = yield* StoreFactory
+      return MigrateJob.of({
+        name: "migrate",
+        options: MigrateOptions,
+        target: (o) => o.to,
+        problems: migrateProblems,
+        run: (o, context) => runMigrate(factory, o, context),
+      })
+    }),
+  )
+}
