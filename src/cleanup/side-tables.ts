@@ -68,6 +68,28 @@ const insertable = Effect.fn("Cleanup.checkInsertable")(function* (
 })
 
 /**
+ * A side table that already exists, with its columns by name; none when there is no such relation.
+ * A relation that is not a plain table (a view, say) is refused, naming `setting`.
+ */
+const existingTable = Effect.fn("Cleanup.existingTable")(function* (
+  client: PgClientShape,
+  schema: string,
+  name: string,
+  setting: string,
+) {
+  const found = yield* findRelation(client, schema, name)
+  if (Option.isNone(found)) return Option.none()
+  const relation = found.value
+  if (!isTable(relation)) {
+    return yield* new ConfigError({
+      message: `${setting} ${quoted(schema, name)} is ${kindName(relation.kind)}: give the name of a table (dbsweep creates it if missing)`,
+    })
+  }
+  const columns = yield* columnsOf(client, relation.oid)
+  return Option.some({ relation, columns, byName: new Map(columns.map((c) => [c.name, c])) })
+})
+
+/**
  * The archive table: missing (created by the first real run), or an existing table whose columns
  * are the pending table's (same names and types) plus `archived_at`. A table dbsweep created may
  * lack columns the pending table gained since; they are added. `write` is false for a dry run,
@@ -82,20 +104,13 @@ export const checkArchiveTable = Effect.fn("Cleanup.checkArchiveTable")(function
 ) {
   const setting = settings.archiveTable
   const full = quoted(target.schema, name)
-  const found = yield* findRelation(client, target.schema, name)
+  const found = yield* existingTable(client, target.schema, name, setting)
   if (Option.isNone(found)) {
     if (write) yield* creatable(client, target.schema, name, setting)
     const archive: ArchiveTable = { name, exists: false, addColumns: [] }
     return archive
   }
-  const relation = found.value
-  if (!isTable(relation)) {
-    return yield* new ConfigError({
-      message: `${setting} ${full} is ${kindName(relation.kind)}: give the name of a table (dbsweep creates it if missing)`,
-    })
-  }
-  const columns = yield* columnsOf(client, relation.oid)
-  const byName = new Map(columns.map((c) => [c.name, c]))
+  const { relation, columns, byName } = found.value
   const pendingNames = new Set(pending.map((c) => c.name))
   const marked = relation.comment === archiveMarker
 
@@ -168,16 +183,9 @@ export const checkHistoryTable = Effect.fn("Cleanup.checkHistoryTable")(function
 ) {
   const setting = settings.historyTable
   const full = quoted(schema, name)
-  const found = yield* findRelation(client, schema, name)
+  const found = yield* existingTable(client, schema, name, setting)
   if (Option.isNone(found)) return yield* creatable(client, schema, name, setting)
-  const relation = found.value
-  if (!isTable(relation)) {
-    return yield* new ConfigError({
-      message: `${setting} ${full} is ${kindName(relation.kind)}: give the name of a table (dbsweep creates it if missing)`,
-    })
-  }
-  const columns = yield* columnsOf(client, relation.oid)
-  const byName = new Map(columns.map((c) => [c.name, c]))
+  const { relation, columns, byName } = found.value
   const wanted = new Set(historyColumns.map(([n]) => n))
   const problems = historyColumns.flatMap(([column, type]) => {
     const mine = byName.get(column)
