@@ -88,7 +88,9 @@ export const meanings = {
   InvalidDocument: meaning(false, false, ExitCode.usage, 400),
   CouchNeedsAdmin: meaning(false, true, ExitCode.connect, 502),
   BadInputFile: meaning(false, true, ExitCode.usage, 400),
-  StoreUnavailable: (e) => meaning(e.retryable, false, ExitCode.connect, 503),
+  // A server that may come back is a connection problem (3); a file that cannot be read or is
+  // damaged is the user's to fix (2).
+  StoreUnavailable: (e) => meaning(e.retryable, false, e.retryable ? ExitCode.connect : ExitCode.usage, 503),
   // The HTTP mode's own answers (never reached by a job: the CLI's codes are for completeness).
   Unauthorized: meaning(false, false, ExitCode.usage, 401),
   Forbidden: meaning(false, false, ExitCode.usage, 403),

@@ -147,7 +147,8 @@ describe("dbsweep docs (binary)", () => {
       ],
       {},
     )
-    expectCleanFailure(damaged, { code: 3, names: ["damaged.txt", "line 3"] })
+    // A damaged file is the user's to fix: a usage error (2), not a connection problem (3).
+    expectCleanFailure(damaged, { code: 2, names: ["damaged.txt", "line 3"] })
     expectCleanFailure(
       await runBinary(["docs", "put", "agents", "x", "--file", join(dir, "nope.json")], { env: file }),
       { code: 2, names: ["--file", "nope.json"] },
