@@ -1,8 +1,9 @@
 import { FileSystem } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
-import { Chunk, Effect, Either, Schema, Stream } from "effect"
+import { Effect, Either, Schema } from "effect"
 import { fileProblem } from "../shared/files.ts"
 import { DocNotFound, StoreUnavailable } from "./errors.ts"
+import { streamLines } from "./lines.ts"
 import type { Doc, DocumentStoreShape, SaveResult } from "./store.ts"
 import { checkCollection } from "./table.ts"
 
@@ -77,32 +78,14 @@ export const makeCouchbackupStore = Effect.fn("Docs.couchbackupStore")(function*
     // A backup file is written whole: nothing in it counts as already there.
     getMany: () => Effect.succeed(new Map()),
     list: () =>
-      Stream.suspend(() => {
-        let lineNo = 0
-        // A chunk of lines decoded in one effect (one per line is what makes big files slow).
-        const decodeChunk = (lines: Chunk.Chunk<string>) => {
-          const docs: Array<Doc> = []
-          for (const line of lines) {
-            lineNo += 1
-            if (line.trim() === "") continue
-            const batch = decodeBatch(line)
-            if (Either.isRight(batch)) {
-              for (const d of batch.right) if (!d._id.startsWith("_design/")) docs.push(d)
-            } else if (Either.isLeft(decodeOther(line))) {
-              const reason = `line ${lineNo} is not a couchbackup line (a JSON array of documents)`
-              return Effect.fail(new StoreUnavailable({ store: describe, reason, retryable: false }))
-            }
-          }
-          return Effect.succeed(Chunk.unsafeFromArray(docs))
-        }
-        return fs
-          .stream(path, { chunkSize: FileSystem.MiB(1) })
-          .pipe(
-            Stream.mapError(unavailable),
-            Stream.decodeText(),
-            Stream.splitLines,
-            Stream.mapChunksEffect(decodeChunk),
-          )
+      streamLines(fs, path, describe, (line, lineNo) => {
+        const batch = decodeBatch(line)
+        if (Either.isRight(batch))
+          return Either.right(batch.right.filter((d) => !d._id.startsWith("_design/")))
+        // The header line (and any other object line couchbackup writes) holds no documents.
+        return Either.isRight(decodeOther(line))
+          ? Either.right([])
+          : Either.left(`line ${lineNo} is not a couchbackup line (a JSON array of documents)`)
       }),
     delete: () => readOnly("deleting"),
     collections: Effect.succeed([]),

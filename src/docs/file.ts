@@ -1,11 +1,12 @@
 import { FileSystem } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
-import { Chunk, Effect, Either, Schema, Stream } from "effect"
+import { Effect, Either, Schema } from "effect"
 import { checkDatabaseName } from "../couch/names.ts"
 import { fileProblem } from "../shared/files.ts"
 import { StoreUnavailable } from "./errors.ts"
+import { streamLines } from "./lines.ts"
 import { makeTableStore } from "./memory.ts"
-import type { Doc, DocumentStoreShape } from "./store.ts"
+import type { DocumentStoreShape } from "./store.ts"
 import { bodyOf, codePointOrder, type Entry, type Table } from "./table.ts"
 
 /** One line of a `<collection>.ndjson` file: a document or a tombstone, with its rev. */
@@ -73,35 +74,15 @@ export const makeFileStore = Effect.fn("Docs.fileStore")(function* (dir: string)
         return yield* new StoreUnavailable({ store, reason: table.left, retryable: false })
       tables.set(collection, table.right)
     }).pipe(loading.withPermits(1))
-  // Decoded a chunk of lines at a time: one effect per chunk, not per document, is what keeps
-  // a 50,000-line file from taking seconds.
-  const streamed = (collection: string) =>
-    Stream.suspend(() => {
-      const path = pathOf(collection)
-      let lineNo = 0
-      const decodeChunk = (lines: Chunk.Chunk<string>) => {
-        const docs: Array<Doc> = []
-        for (const line of lines) {
-          lineNo += 1
-          if (line.trim() === "") continue
-          const doc = decodeLine(line)
-          if (Either.isLeft(doc)) {
-            const reason = `${path} line ${lineNo} is not a document with _id and _rev`
-            return Effect.fail(new StoreUnavailable({ store, reason, retryable: false }))
-          }
-          if (doc.right._deleted !== true && !doc.right._id.startsWith("_design/")) docs.push(doc.right)
-        }
-        return Effect.succeed(Chunk.unsafeFromArray(docs))
-      }
-      return fs
-        .stream(path, { chunkSize: FileSystem.MiB(1) })
-        .pipe(
-          Stream.mapError(unavailable),
-          Stream.decodeText(),
-          Stream.splitLines,
-          Stream.mapChunksEffect(decodeChunk),
-        )
-    })
+  const streamed = (collection: string) => {
+    const path = pathOf(collection)
+    return streamLines(fs, path, store, (line, lineNo) =>
+      Either.match(decodeLine(line), {
+        onLeft: () => Either.left(`${path} line ${lineNo} is not a document with _id and _rev`),
+        onRight: (doc) => Either.right(doc._deleted === true || doc._id.startsWith("_design/") ? [] : [doc]),
+      }),
+    )
+  }
 
   const persist = (collection: string, table: Table) =>
     Effect.scoped(
