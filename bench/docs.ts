@@ -11,50 +11,15 @@ import { createHash } from "node:crypto"
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { arg, bin, password, root, startTestCouch, user } from "./support.ts"
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`)
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback
-}
 const N = arg("docs", 50_000)
 const SAMPLE = arg("sample", 2_000)
 const LATENCY = arg("latency", 2)
 const BIG = arg("big", 0)
-const root = join(import.meta.dir, "..")
-const bin = join(root, "dist", "dbsweep")
-const user = "admin"
-const password = "bench-password"
-const auth = `Basic ${btoa(`${user}:${password}`)}`
-
-const server = Bun.spawn(
-  [
-    process.execPath,
-    join(root, "test/support/couch-server.ts"),
-    "--port",
-    "0",
-    "--admin",
-    `${user}:${password}`,
-  ],
-  { stdout: "pipe", stderr: "inherit" },
-)
-const reader = server.stdout.getReader()
-const first = await reader.read()
-const url = new TextDecoder().decode(first.value).trim().split("\n")[0]!
-reader.releaseLock()
-
-const request = async (method: string, path: string, body?: unknown) => {
-  const res = await fetch(`${url}${path}`, {
-    method,
-    headers: { authorization: auth, "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  })
-  return { status: res.status, body: (await res.text()) as string }
-}
-const call = async (method: string, path: string, body?: unknown) => {
-  const r = await request(method, path, body)
-  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.body}`)
-  return JSON.parse(r.body) as unknown
-}
+const couch = await startTestCouch()
+const { url, request, call } = couch
+const server = couch.proc
 await call("PUT", "/_dbsweep_test/faults", { latencyMs: LATENCY })
 
 /** An application document of about 620 bytes as JSON. */

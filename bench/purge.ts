@@ -7,49 +7,15 @@
  * --latency MS (2).
  */
 import { readFileSync } from "node:fs"
-import { join } from "node:path"
+import { arg, bin, password, startTestCouch, user } from "./support.ts"
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`)
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback
-}
 const N = arg("tombstones", 20_000)
 const BIG = arg("big", 200_000)
 const LATENCY = arg("latency", 2)
-const root = join(import.meta.dir, "..")
-const bin = join(root, "dist", "dbsweep")
-const user = "admin"
-const password = "bench-password"
-const auth = `Basic ${btoa(`${user}:${password}`)}`
+const couch = await startTestCouch(["--version", "3.5.0"])
+const { url, call } = couch
+const server = couch.proc
 
-const server = Bun.spawn(
-  [
-    process.execPath,
-    join(root, "test/support/couch-server.ts"),
-    "--port",
-    "0",
-    "--admin",
-    `${user}:${password}`,
-    "--version",
-    "3.5.0",
-  ],
-  { stdout: "pipe", stderr: "inherit" },
-)
-const reader = server.stdout.getReader()
-const first = await reader.read()
-const url = new TextDecoder().decode(first.value).trim().split("\n")[0]!
-reader.releaseLock()
-
-const call = async (method: string, path: string, body?: unknown) => {
-  const res = await fetch(`${url}${path}`, {
-    method,
-    headers: { authorization: auth, "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  })
-  const text = await res.text()
-  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text}`)
-  return JSON.parse(text) as unknown
-}
 const setLatency = (latencyMs: number) => call("PUT", "/_dbsweep_test/faults", { latencyMs })
 
 let dbs = 0

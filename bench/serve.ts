@@ -7,60 +7,15 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { arg, bin, password, root, startAndRead, startTestCouch, user } from "./support.ts"
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`)
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback
-}
 const N = arg("tombstones", 100_000)
 const SECONDS = arg("seconds", 5)
 const CONNECTIONS = arg("connections", 50)
-const root = join(import.meta.dir, "..")
-const bin = join(root, "dist", "dbsweep")
-const user = "admin"
-const password = "bench-password"
 const token = "bench-token-0123456789abcdef"
-const basic = `Basic ${btoa(`${user}:${password}`)}`
 
-/** Starts a process and waits for the first stdout/stderr line matching `pattern`; its match. */
-const startAndRead = async (
-  cmd: Array<string>,
-  env: Record<string, string>,
-  pattern: RegExp,
-  from: "stdout" | "stderr",
-) => {
-  const proc = Bun.spawn(cmd, {
-    env: { PATH: process.env.PATH ?? "", ...env },
-    stdout: "pipe",
-    stderr: "pipe",
-  })
-  const reader = (from === "stdout" ? proc.stdout : proc.stderr).getReader()
-  let text = ""
-  for (let r = await reader.read(); !r.done; r = await reader.read()) {
-    text += new TextDecoder().decode(r.value)
-    const m = pattern.exec(text)
-    if (m) {
-      reader.releaseLock()
-      return { proc, match: m[1]! }
-    }
-  }
-  throw new Error(`${cmd.join(" ")} ended: ${text}`)
-}
-
-const couch = await startAndRead(
-  [
-    process.execPath,
-    join(root, "test/support/couch-server.ts"),
-    "--port",
-    "0",
-    "--admin",
-    `${user}:${password}`,
-  ],
-  {},
-  /^(http:\/\/\S+)/m,
-  "stdout",
-)
-const couchUrl = couch.match
+const couch = await startTestCouch()
+const couchUrl = couch.url
 
 const tmp = join(root, ".bench-tmp")
 mkdirSync(tmp, { recursive: true })
@@ -117,15 +72,7 @@ const load = async (url: string): Promise<Load> => {
   return { rps: out.requests.average, p99: out.latency.p99 }
 }
 
-const call = async (method: string, path: string, body?: unknown) => {
-  const res = await fetch(`${couchUrl}${path}`, {
-    method,
-    headers: { authorization: basic, "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  })
-  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`)
-  return res.json() as Promise<unknown>
-}
+const { call } = couch
 
 try {
   await load(`${serve.match}/healthz`) // warm-up of both, so neither pays for its first requests

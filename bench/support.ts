@@ -1,0 +1,79 @@
+/** What the benchmarks share: their flags, and the CouchDB-API test server in a process of its own. */
+import { join } from "node:path"
+
+export const root = join(import.meta.dir, "..")
+export const bin = join(root, "dist", "dbsweep")
+
+/** `--name N` from the command line, or `fallback`. */
+export const arg = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback
+}
+
+export const user = "admin"
+export const password = "bench-password"
+
+/**
+ * Starts `cmd` and waits for the first output line of `from` that matches `pattern` (its first
+ * group), e.g. the URL a server prints when it listens.
+ */
+export const startAndRead = async (
+  cmd: Array<string>,
+  env: Record<string, string>,
+  pattern: RegExp,
+  from: "stdout" | "stderr",
+) => {
+  const proc = Bun.spawn(cmd, {
+    env: { PATH: process.env.PATH ?? "", ...env },
+    // The stream read is piped; the other goes to the terminal (an unread pipe can fill and block).
+    stdout: from === "stdout" ? "pipe" : "inherit",
+    stderr: from === "stderr" ? "pipe" : "inherit",
+  })
+  const stream = from === "stdout" ? proc.stdout : proc.stderr
+  if (!(stream instanceof ReadableStream)) throw new Error(`${cmd[0]}: its ${from} is not piped`)
+  const reader = stream.getReader()
+  let text = ""
+  for (let r = await reader.read(); !r.done; r = await reader.read()) {
+    text += new TextDecoder().decode(r.value)
+    const m = pattern.exec(text)
+    if (m) {
+      reader.releaseLock()
+      return { proc, match: m[1]! }
+    }
+  }
+  throw new Error(`${cmd.join(" ")} ended: ${text}`)
+}
+
+/** The CouchDB-API test server (admin `user`/`password`), its URL and a JSON caller as that admin. */
+export const startTestCouch = async (extraArgs: ReadonlyArray<string> = []) => {
+  const { proc, match: url } = await startAndRead(
+    [
+      process.execPath,
+      join(root, "test/support/couch-server.ts"),
+      "--port",
+      "0",
+      "--admin",
+      `${user}:${password}`,
+      ...extraArgs,
+    ],
+    {},
+    /^(http:\/\/\S+)/m,
+    "stdout",
+  )
+  const authorization = `Basic ${btoa(`${user}:${password}`)}`
+  const request = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers: { authorization, "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    })
+    return { status: res.status, body: await res.text() }
+  }
+  /** A request that must succeed; its JSON answer. */
+  const call = async (method: string, path: string, body?: unknown) => {
+    const r = await request(method, path, body)
+    if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.body}`)
+    return JSON.parse(r.body) as unknown
+  }
+  return { proc, url, request, call }
+}
