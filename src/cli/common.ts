@@ -2,7 +2,7 @@ import { Options } from "@effect/cli"
 import { Effect, Option } from "effect"
 import { type LogFormat, logFormats, loggerLayer } from "../shared/logging.ts"
 import { wantsColour } from "./console.ts"
-import { choiceOption } from "./options.ts"
+import { choiceOption, pathOption } from "./options.ts"
 
 /** True when stderr is a terminal: pretty logs and a live progress bar, else JSON logs and log lines. */
 export const stderrIsTerminal = (): boolean => process.stderr.isTTY === true
@@ -13,11 +13,10 @@ export const commonOptions = {
     env: "LOG_FORMAT",
     description: "log format: pretty (default on a terminal), json (default otherwise) or logfmt",
   }),
-  envFile: Options.file("env-file").pipe(
-    Options.withDescription(
-      "read settings from this .env file instead of ./.env (variables already set win)",
-    ),
-    Options.optional,
+  // Read before the parser runs (see shared/config); declared here so it shows in help.
+  envFile: pathOption(
+    "env-file",
+    "read settings from this .env file instead of ./.env (variables already set win)",
   ),
   noEnvFile: Options.boolean("no-env-file").pipe(Options.withDescription("do not read any .env file")),
 }

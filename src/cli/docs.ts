@@ -14,7 +14,7 @@ import type { LogFormat } from "../shared/logging.ts"
 import { logProgress, silentProgress } from "../shared/progress.ts"
 import { commonOptions, stderrIsTerminal, withLogFormat } from "./common.ts"
 import { couchOptions } from "./couch-connection.ts"
-import { integerOption } from "./options.ts"
+import { integerOption, pathOption } from "./options.ts"
 import { runOnce } from "./run-job.ts"
 
 const storeOption = Options.text("store").pipe(
@@ -80,10 +80,7 @@ const putCommand = Command.make(
   {
     ...connection,
     store: storeOption,
-    file: Options.file("file").pipe(
-      Options.withDescription("read the document from this file instead of stdin"),
-      Options.optional,
-    ),
+    file: pathOption("file", "read the document from this file instead of stdin"),
     collection: collectionArg,
     id: idArg,
   },

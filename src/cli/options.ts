@@ -149,6 +149,18 @@ export const optionalDurationOption = (flag: string, spec: Omit<DurationSpec, "f
     ),
   )
 
+/**
+ * An optional file path, taken as text and checked by whoever opens it (with a message naming the
+ * flag). @effect/cli's own `Options.file` probes the path while parsing and dies on a path under a
+ * regular file (ENOTDIR), which reached users as "internal error".
+ */
+export const pathOption = (flag: string, description: string) =>
+  Options.text(flag).pipe(
+    Options.withPseudoName("path"),
+    Options.withDescription(description),
+    Options.optional,
+  )
+
 /** Optional text from the flag or its variable. */
 export const optionalText = (flag: string, spec: { readonly env?: string; readonly description: string }) =>
   withEnv(Options.text(flag), spec.env).pipe(

@@ -10,7 +10,7 @@ import { logProgress } from "../shared/progress.ts"
 import { defaultRetryPolicy } from "../shared/retry.ts"
 import { commonOptions, stderrIsTerminal, withLogFormat } from "./common.ts"
 import { couchOptions } from "./couch-connection.ts"
-import { durationOption, integerOption, optionalText, parseWhole, shown } from "./options.ts"
+import { durationOption, integerOption, optionalText, parseWhole, pathOption, shown } from "./options.ts"
 import { terminalProgress } from "./progress-bar.ts"
 import { runOnce } from "./run-job.ts"
 
@@ -57,11 +57,9 @@ const options = {
     max: Duration.minutes(10),
     description: "first retry delay, doubled each retry",
   }),
-  checkpointFile: Options.text("checkpoint-file").pipe(
-    Options.withDescription(
-      "keep the checkpoint in this file (the bare seq, like the original tool's last_seq.txt) instead of the database's _local/dbsweep-purge document",
-    ),
-    Options.optional,
+  checkpointFile: pathOption(
+    "checkpoint-file",
+    "keep the checkpoint in this file (the bare seq, like the original tool's last_seq.txt) instead of the database's _local/dbsweep-purge document",
   ),
   since: Options.text("since").pipe(
     Options.withDescription(

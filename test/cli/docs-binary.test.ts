@@ -153,5 +153,13 @@ describe("dbsweep docs (binary)", () => {
       await runBinary(["docs", "put", "agents", "x", "--file", join(dir, "nope.json")], { env: file }),
       { code: 2, names: ["--file", "nope.json"] },
     )
+    // A path under a regular file: the parser used to probe it and die ("internal error").
+    writeFileSync(join(dir, "plain"), "a file\n")
+    expectCleanFailure(
+      await runBinary(["docs", "put", "agents", "x", "--file", join(dir, "plain", "doc.json")], {
+        env: file,
+      }),
+      { code: 2, names: ["--file", "not a directory"] },
+    )
   })
 })
