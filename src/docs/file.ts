@@ -2,7 +2,7 @@ import { FileSystem } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
 import { Effect, Either, Schema } from "effect"
 import { checkDatabaseName } from "../couch/names.ts"
-import { fileProblem } from "../shared/files.ts"
+import { fileProblem, replaceFile } from "../shared/files.ts"
 import { StoreUnavailable } from "./errors.ts"
 import { streamLines } from "./lines.ts"
 import { makeTableStore } from "./memory.ts"
@@ -84,22 +84,16 @@ export const makeFileStore = Effect.fn("Docs.fileStore")(function* (dir: string)
     )
   }
 
-  const persist = (collection: string, table: Table) =>
-    Effect.scoped(
-      Effect.gen(function* () {
-        const path = pathOf(collection)
-        const temp = `${path}.tmp-${Math.random().toString(36).slice(2, 10)}`
-        const text = [...table.entries()]
-          .sort(([a], [b]) => codePointOrder(a, b))
-          .map(([id, entry]) => `${lineOf(id, entry)}\n`)
-          .join("")
-        const file = yield* fs.open(temp, { flag: "w" })
-        yield* file.writeAll(new TextEncoder().encode(text))
-        yield* file.sync
-        yield* fs.rename(temp, path)
-        onDisk.add(collection)
-      }),
-    ).pipe(Effect.mapError(unavailable))
+  const persist = (collection: string, table: Table) => {
+    const text = [...table.entries()]
+      .sort(([a], [b]) => codePointOrder(a, b))
+      .map(([id, entry]) => `${lineOf(id, entry)}\n`)
+      .join("")
+    return replaceFile(fs, pathOf(collection), text).pipe(
+      Effect.tap(() => Effect.sync(() => onDisk.add(collection))),
+      Effect.mapError(unavailable),
+    )
+  }
 
   const inner = yield* makeTableStore(store, tables, persist)
   const loaded =

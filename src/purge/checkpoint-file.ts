@@ -1,13 +1,13 @@
 import { FileSystem } from "@effect/platform"
 import { Effect, Layer, Option } from "effect"
 import { ConfigError } from "../shared/errors.ts"
-import { fileProblem, whyNotWritable } from "../shared/files.ts"
+import { fileProblem, replaceFile, whyNotWritable } from "../shared/files.ts"
 import { CheckpointStore, type CheckpointStoreShape } from "./checkpoint.ts"
 
 /**
  * A plain file holding the bare seq, as the original tool's `last_seq.txt` did, so either tool
- * can continue from the other's file. Written to a temporary file and renamed, so a crash never
- * leaves half a seq.
+ * can continue from the other's file. Replaced whole (temporary file, fsync, rename), so a crash
+ * never leaves half a seq.
  */
 export const makeFileCheckpointStore = (fs: FileSystem.FileSystem, path: string): CheckpointStoreShape => {
   const failed = (what: string, why: string) =>
@@ -29,13 +29,8 @@ export const makeFileCheckpointStore = (fs: FileSystem.FileSystem, path: string)
           .pipe(Effect.mapError((e) => failed("read", fileProblem(e))))).trim()
         return text === "" ? Option.none() : Option.some(text)
       }),
-    save: (_db, seq) => {
-      const tmp = `${path}.tmp-${Math.random().toString(36).slice(2, 10)}`
-      return fs.writeFileString(tmp, `${seq}\n`).pipe(
-        Effect.zipRight(fs.rename(tmp, path)),
-        Effect.mapError((e) => failed("write", fileProblem(e))),
-      )
-    },
+    save: (_db, seq) =>
+      replaceFile(fs, path, `${seq}\n`).pipe(Effect.mapError((e) => failed("write", fileProblem(e)))),
   }
 }
 

@@ -55,3 +55,18 @@ export const whyNotWritable = (fs: FileSystem.FileSystem, path: string) =>
       Effect.catchAll((e) => Effect.succeed(Option.some(fileProblem(e)))),
     )
   })
+
+/**
+ * Replaces the file at `path` with `text` so that a reader (or a crash) sees the old content or the
+ * new, never half of it: written to a temporary file beside it, synced to disk, then renamed over.
+ */
+export const replaceFile = (fs: FileSystem.FileSystem, path: string, text: string) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const temp = `${path}.tmp-${Math.random().toString(36).slice(2, 10)}`
+      const file = yield* fs.open(temp, { flag: "w" })
+      yield* file.writeAll(new TextEncoder().encode(text))
+      yield* file.sync
+      yield* fs.rename(temp, path)
+    }),
+  )
