@@ -5,6 +5,7 @@ import { CleanupJob } from "../cleanup/job.ts"
 import { type CleanupOptions, defaultCleanupOptions } from "../cleanup/options.ts"
 import type { CleanupSummary } from "../cleanup/run.ts"
 import { type CleanupSchedule, cron, every } from "../cleanup/schedule.ts"
+import { settings } from "../cleanup/settings.ts"
 import { defaultTarget, validateNames, validateSideTables } from "../cleanup/target.ts"
 import { JobRunner } from "../jobs/runner.ts"
 import { loadPgSettings } from "../pg/config.ts"
@@ -163,32 +164,13 @@ type Parsed = Command.Command.ParseConfig<typeof options>
 
 const fail = (message: string) => new ConfigError({ message })
 
-/** How a flag is named in messages: the flag and the variable that can also set it. */
-const setting = (flag: string) => {
-  const env = envOf[flag]
-  return env === undefined ? `--${flag}` : `--${flag} / ${env}`
-}
-const envOf: Record<string, string> = {
-  batch: "CLEANUP_BATCH",
-  concurrency: "CLEANUP_CONCURRENCY",
-  sample: "CLEANUP_SAMPLE",
-  retries: "CLEANUP_RETRIES",
-  "retry-base": "CLEANUP_RETRY_BASE",
-  "lock-timeout": "CLEANUP_LOCK_TIMEOUT",
-  "statement-timeout": "CLEANUP_STATEMENT_TIMEOUT",
-  every: "CLEANUP_EVERY",
-  cron: "CLEANUP_CRON",
-  "archive-table": "CLEANUP_ARCHIVE_TABLE",
-  "archive-file": "CLEANUP_ARCHIVE_FILE",
-  "history-table": "CLEANUP_HISTORY_TABLE",
-}
-
-const tableName = (flag: string, value: Option.Option<string>) =>
+/** `setting` names the flag and its variable, as in cleanup/settings.ts. */
+const tableName = (setting: string, value: Option.Option<string>) =>
   Option.match(value, {
     onNone: () => Effect.succeed(value),
     onSome: (name) =>
       name.trim() === "" || name.includes(".") || name.includes("\u0000")
-        ? Effect.fail(fail(`${setting(flag)} "${name}" must be a bare table name (it goes in --schema)`))
+        ? Effect.fail(fail(`${setting} "${name}" must be a bare table name (it goes in --schema)`))
         : Effect.succeed(value),
   })
 
@@ -250,8 +232,8 @@ const cleanupOptionsOf = (o: Parsed) =>
     if (Option.isSome(o.archiveTable) && Option.isSome(o.archiveFile)) {
       return yield* fail("give --archive-table or --archive-file, not both")
     }
-    const archiveTable = yield* tableName("archive-table", o.archiveTable)
-    const historyTable = yield* tableName("history-table", o.historyTable)
+    const archiveTable = yield* tableName(settings.archiveTable, o.archiveTable)
+    const historyTable = yield* tableName(settings.historyTable, o.historyTable)
     yield* validateSideTables(target, { archiveTable, historyTable })
     const cleanup: CleanupOptions = {
       target,
@@ -296,12 +278,12 @@ export const cleanupCommand = Command.make("cleanup", options, (o) =>
   Effect.gen(function* () {
     const schedule = yield* scheduleOf(o)
     const cleanup = yield* cleanupOptionsOf(o)
-    const settings = yield* loadPgSettings
+    const pg = yield* loadPgSettings
     const printer = { json: o.json, human: humanSummary }
     // Connecting happens while the layer is built, before any run: a signal then stops at once,
     // as there is nothing in flight to finish.
     const jobs = cleanupApp(
-      { settings: { ...settings, poolSize: cleanup.concurrency + 2 }, retry: cleanup.retry },
+      { settings: { ...pg, poolSize: cleanup.concurrency + 2 }, retry: cleanup.retry },
       silentProgress,
     )
     const work = Effect.gen(function* () {
