@@ -1,16 +1,13 @@
 import { Duration, Option, Schema } from "effect"
 import { DurationFromString } from "../shared/duration.ts"
 import { defaultRetryPolicy } from "../shared/retry.ts"
+import { isBareName } from "./settings.ts"
 import { defaultTarget } from "./target.ts"
 
 const whole = (min: number, max: number) => Schema.Int.pipe(Schema.between(min, max))
 
 /** A bare name: the schema goes in `target.schema`, and the driver quotes it as an identifier. */
-const Name = Schema.String.pipe(
-  Schema.filter(
-    (s) => (s.trim() !== "" && !s.includes(".") && !s.includes("\u0000")) || "must be a bare name (no dot)",
-  ),
-)
+const Name = Schema.String.pipe(Schema.filter((s) => isBareName(s) || "must be a bare name (no dot)"))
 
 export const CleanupTargetSchema = Schema.Struct({
   schema: Schema.optionalWith(Name, { default: () => defaultTarget.schema }),

@@ -13,3 +13,10 @@ export const settings = {
   archiveTable: "--archive-table / CLEANUP_ARCHIVE_TABLE",
   historyTable: "--history-table / CLEANUP_HISTORY_TABLE",
 } as const
+
+/**
+ * A table, column or schema name as dbsweep takes it: not blank, no dot and no NUL. Names are
+ * quoted by the driver, which reads a dot as a schema separator, so the schema goes in --schema.
+ */
+export const isBareName = (name: string) =>
+  name.trim() !== "" && !name.includes(".") && !name.includes("\u0000")

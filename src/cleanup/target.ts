@@ -3,7 +3,7 @@ import { decodeRows, type PgClientShape } from "../pg/client.ts"
 import { PgMissingObject, PgPermissionError } from "../pg/errors.ts"
 import { ConfigError } from "../shared/errors.ts"
 import { columnsOf, findRelation, hasTablePrivilege, kindName } from "./catalog.ts"
-import { quoted, settings } from "./settings.ts"
+import { isBareName, quoted, settings } from "./settings.ts"
 import { type ArchiveTable, checkArchiveTable, checkHistoryTable } from "./side-tables.ts"
 
 /** What the cleanup works on: names as the user gave them, before any lookup. */
@@ -56,7 +56,7 @@ export const validateNames = (target: CleanupTarget): Effect.Effect<void, Config
     ] as const,
     ([value, setting]) => {
       if (value.trim() === "") return new ConfigError({ message: `${setting} is empty: give a name` })
-      if (value.includes(".") || value.includes("\u0000")) {
+      if (!isBareName(value)) {
         return new ConfigError({
           message: `${setting} "${value}" contains a dot or NUL: give a bare name (put the schema in --schema)`,
         })

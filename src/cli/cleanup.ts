@@ -5,7 +5,7 @@ import { CleanupJob } from "../cleanup/job.ts"
 import { type CleanupOptions, defaultCleanupOptions } from "../cleanup/options.ts"
 import type { CleanupSummary } from "../cleanup/run.ts"
 import { type CleanupSchedule, cron, every } from "../cleanup/schedule.ts"
-import { settings } from "../cleanup/settings.ts"
+import { isBareName, settings } from "../cleanup/settings.ts"
 import { defaultTarget, validateNames, validateSideTables } from "../cleanup/target.ts"
 import { JobRunner } from "../jobs/runner.ts"
 import { loadPgSettings } from "../pg/config.ts"
@@ -169,7 +169,7 @@ const tableName = (setting: string, value: Option.Option<string>) =>
   Option.match(value, {
     onNone: () => Effect.succeed(value),
     onSome: (name) =>
-      name.trim() === "" || name.includes(".") || name.includes("\u0000")
+      !isBareName(name)
         ? Effect.fail(fail(`${setting} "${name}" must be a bare table name (it goes in --schema)`))
         : Effect.succeed(value),
   })
