@@ -24,7 +24,8 @@ const fixes = [
     what: "bash completion below the first subcommand",
     before: 'const caseName = Arr.join(preformatted, ",");',
     after:
-      'const caseName = preformatted.length < 3 ? Arr.join(preformatted, ",") : `${Arr.join(preformatted.slice(0, -1), "__")},${preformatted[preformatted.length - 1]}`;',
+      'const caseName = preformatted.length < 3 ? Arr.join(preformatted, ",") : ' +
+      'Arr.join(preformatted.slice(0, -1), "__") + "," + preformatted[preformatted.length - 1];',
   },
 ]
 
@@ -35,7 +36,9 @@ try {
   process.exit(0) // not installed (yet): nothing to fix
 }
 if (version !== "0.77.2") {
-  console.error(`patch-deps: @effect/cli is ${version}, not 0.77.2: check whether its two bugs are fixed, then update this script`)
+  console.error(
+    `patch-deps: @effect/cli is ${version}, not 0.77.2: check whether its two bugs are fixed, then update this script`,
+  )
   process.exit(1)
 }
 
