@@ -1,23 +1,29 @@
 # dbsweep: `make demo` for a first look, `make test` for the whole check.
 BIN := node_modules/.bin
 BUN := $(BIN)/bun
-VERSION := $(shell node -p "require('./package.json').version")
 
-.PHONY: install build test typecheck lint format unit demo bench clean
+SOURCES := $(shell find src -name '*.ts') package.json scripts/build.ts scripts/help-texts.ts
+
+.PHONY: install build release test typecheck lint format unit demo bench clean
 
 install: node_modules/.installed
 
-node_modules/.installed: package.json package-lock.json
+# npm runs scripts/patch-deps.mjs after installing (postinstall).
+node_modules/.installed: package.json package-lock.json scripts/patch-deps.mjs
 	npm ci --no-audit --no-fund
 	touch $@
 
+# The executable for this machine: version, commit, target and the recorded help defined in.
 build: dist/dbsweep
 
-dist/dbsweep: install $(shell find src -name '*.ts') package.json
-	@mkdir -p dist
-	$(BUN) build src/main.ts --compile --minify --bytecode \
-	  --no-compile-autoload-dotenv --no-compile-autoload-bunfig \
-	  --define DBSWEEP_VERSION='"$(VERSION)"' --outfile dist/dbsweep
+dist/dbsweep: node_modules/.installed $(SOURCES)
+	$(BUN) scripts/build.ts
+
+# Executables for linux-x64, linux-arm64, darwin-x64, darwin-arm64 and windows-x64, with SHA256SUMS.
+release: dist/release/SHA256SUMS
+
+dist/release/SHA256SUMS: node_modules/.installed $(SOURCES)
+	$(BUN) scripts/build.ts --release
 
 typecheck: install
 	$(BIN)/tsc --noEmit -p .

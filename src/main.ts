@@ -1,86 +1,33 @@
 #!/usr/bin/env bun
-import { Command } from "@effect/cli"
-import { BunContext, BunRuntime } from "@effect/platform-bun"
-import { Config, Effect, Layer, Logger, LogLevel, Option } from "effect"
-import { cleanupCommand } from "./cli/cleanup.ts"
-import { wantsColour, withCliConsole } from "./cli/console.ts"
-import { couchCommand } from "./cli/couch.ts"
-import { docsCommand } from "./cli/docs.ts"
-import { CleanStop, outcomeOf } from "./cli/exit.ts"
-import { purgeCommand } from "./cli/purge.ts"
-import { serveCommand } from "./cli/serve.ts"
-import { configProviderLayer, envFileChoice, takeLogLevelFlag } from "./shared/config.ts"
-import { ConfigError } from "./shared/errors.ts"
-import { logLevelNames, parseLogLevel } from "./shared/logging.ts"
-import { version } from "./version.ts"
+// The Bun entry point (the compiled binary). `--help` and `--version` are answered from texts
+// recorded at build time without loading the CLI; anything else loads it.
+import { quickAnswer } from "./cli/quick.ts"
 
-const dbsweep = Command.make("dbsweep").pipe(
-  Command.withDescription(
-    "Database hygiene jobs: CouchDB tombstone purge and admin helpers, a document store with migration, PostgreSQL pending-user cleanup, and an HTTP mode (serve)",
-  ),
-  Command.withSubcommands([purgeCommand, docsCommand, cleanupCommand, couchCommand, serveCommand]),
-)
-
-const cli = Command.run(dbsweep, { name: "dbsweep", version })
-
-const { level: levelFlag, rest: argv } = takeLogLevelFlag(process.argv)
-
-/** `--log-level` wins over LOG_LEVEL; info when neither is given. */
-const logLevel = Effect.gen(function* () {
-  const env = yield* Config.option(Config.string("LOG_LEVEL"))
-  const [source, raw] =
-    levelFlag !== undefined ? ["--log-level", levelFlag] : ["LOG_LEVEL", Option.getOrUndefined(env)]
-  if (raw === undefined) return LogLevel.Info
-  const level = parseLogLevel(raw)
-  if (level === undefined) {
-    return yield* new ConfigError({
-      message: `${source} ${JSON.stringify(raw)} is not a log level: use ${logLevelNames}`,
-    })
-  }
-  return level
+const quick = quickAnswer(process.argv.slice(2), {
+  isTerminal: process.stdout.isTTY === true,
+  env: process.env,
 })
-
-/** Flag combinations refused before anything runs. */
-const preflightArgv = Effect.gen(function* () {
-  const envFile = envFileChoice(process.argv)
-  if (envFile.conflict) {
-    return yield* new ConfigError({ message: "--env-file and --no-env-file contradict each other: give one" })
-  }
-  // The wizard asks its questions on a terminal; without one it would wait forever.
-  if (argv.includes("--wizard") && process.stdin.isTTY !== true) {
-    return yield* new ConfigError({
-      message: "--wizard asks questions on a terminal, and stdin is not one: pass the flags instead",
-    })
-  }
-})
-
-/** Set by a daemon command: its interrupt is a clean stop (exit 0), read by the teardown below. */
-let cleanStop = false
-const cleanStopLayer = Layer.succeed(CleanStop, {
-  declare: Effect.sync(() => {
-    cleanStop = true
-  }),
-})
-
-const program = Effect.gen(function* () {
-  yield* preflightArgv
-  const level = yield* logLevel
-  yield* cli(argv).pipe(
-    Logger.withMinimumLogLevel(level),
-    withCliConsole(wantsColour(process.stdout.isTTY === true, process.env)),
-    Effect.provide(cleanStopLayer),
+if (quick !== undefined) {
+  process.stdout.write(quick)
+} else {
+  // No top-level await: the binary's bytecode is a CommonJS module.
+  Promise.all([import("@effect/platform-bun"), import("./cli/run.ts")]).then(
+    ([{ BunContext, BunRuntime }, { runCli }]) =>
+      runCli({
+        argv: process.argv,
+        runMain: BunRuntime.runMain,
+        context: BunContext.layer,
+        listen: (handler, { hostname, port }) => {
+          const server = Bun.serve({
+            hostname,
+            port,
+            // Event streams stay open as long as their run goes: no idle cut-off.
+            idleTimeout: 0,
+            fetch: (request, server) => handler(request, () => server.requestIP(request)?.address),
+          })
+          return { url: server.url.href.replace(/\/$/, ""), close: () => server.stop(true) }
+        },
+        printError: (line) => console.error(line),
+      }),
   )
-  return 0
-}).pipe(
-  Effect.provide(configProviderLayer(envFileChoice(process.argv)).pipe(Layer.provideMerge(BunContext.layer))),
-)
-
-BunRuntime.runMain(program, {
-  disablePrettyLogger: true,
-  disableErrorReporting: true,
-  teardown: (exit, onExit) => {
-    const outcome = outcomeOf(exit, argv, cleanStop)
-    if (outcome.line !== undefined) console.error(outcome.line)
-    onExit(outcome.code)
-  },
-})
+}

@@ -1,10 +1,7 @@
 import { Console, Effect } from "effect"
+import { stripAnsi } from "./ansi.ts"
 
-// ESC [ … m: the SGR sequences @effect/cli's help uses.
-const ansi = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g")
-
-/** Removes terminal colour codes. */
-export const stripAnsi = (text: string) => text.replace(ansi, "")
+export { stripAnsi, wantsColour } from "./ansi.ts"
 
 const wrap = (base: Console.Console, colour: boolean): Console.Console => ({
   ...base,
@@ -22,10 +19,3 @@ export const withCliConsole =
   (colour: boolean) =>
   <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     Console.consoleWith((base) => Effect.withConsole(self, wrap(base, colour)))
-
-/** Colour on a terminal unless NO_COLOR is set; FORCE_COLOR forces it (https://no-color.org). */
-export const wantsColour = (isTerminal: boolean, env: Readonly<Record<string, string | undefined>>) => {
-  if (env.NO_COLOR !== undefined && env.NO_COLOR !== "") return false
-  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== "" && env.FORCE_COLOR !== "0") return true
-  return isTerminal
-}

@@ -16,7 +16,7 @@ import { type ServeSettings, serveApp } from "../app.ts"
 import { parseStoreSpec, storeSpecHelp } from "../docs/stores.ts"
 import { httpApp } from "../http/app.ts"
 import { fromLoopback } from "../http/auth.ts"
-import { serveWithBun } from "../http/bun-server.ts"
+import { Listener, listenScoped } from "../http/listen.ts"
 import { type ServeSchedules, scheduleJobs } from "../http/schedules.ts"
 import { cron, every, type JobSchedule, minimumInterval } from "../jobs/schedule.ts"
 import { loadPgSettings } from "../pg/config.ts"
@@ -190,7 +190,10 @@ export const serveCommand = Command.make("serve", options, (o) =>
     )
     yield* scheduleJobs(schedules).pipe(Effect.provide(yield* runtime.runtimeEffect))
     const app = httpApp(runtime, { token, publicStatus: o.publicStatus, maxBodyBytes })
-    const listening = yield* serveWithBun(app, host, o.port).pipe(
+    const listen = yield* Listener
+    const handler = (request: Request, remoteAddress: () => string | undefined) =>
+      app.fetch(request, { remoteAddress })
+    const listening = yield* listenScoped(listen, handler, host, o.port).pipe(
       Effect.mapError((e) =>
         bad(
           `cannot listen on ${host}:${o.port} (${String(e).split("\n")[0]}): pick another --port or --host`,

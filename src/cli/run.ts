@@ -1,0 +1,110 @@
+// The whole CLI: the command tree, flags read before it (log level, .env), and the exit code and
+// one failure line at the end. An entry point (main.ts, deno.ts, node.ts) hands in what is
+// specific to its runtime, so nothing here uses one.
+import { Command } from "@effect/cli"
+import type { CliApp } from "@effect/cli/CliApp"
+import type { RunMain } from "@effect/platform/Runtime"
+import { Config, Effect, Layer, Logger, LogLevel, Option } from "effect"
+import { type Listen, Listener } from "../http/listen.ts"
+import { configProviderLayer, envFileChoice, takeLogLevelFlag } from "../shared/config.ts"
+import { ConfigError } from "../shared/errors.ts"
+import { logLevelNames, parseLogLevel } from "../shared/logging.ts"
+import { versionLine } from "../version.ts"
+import { cleanupCommand } from "./cleanup.ts"
+import { wantsColour, withCliConsole } from "./console.ts"
+import { couchCommand } from "./couch.ts"
+import { docsCommand } from "./docs.ts"
+import { CleanStop, outcomeOf } from "./exit.ts"
+import { purgeCommand } from "./purge.ts"
+import { serveCommand } from "./serve.ts"
+
+export const dbsweep = Command.make("dbsweep").pipe(
+  Command.withDescription(
+    "Database hygiene jobs: CouchDB tombstone purge and admin helpers, a document store with migration, PostgreSQL pending-user cleanup, and an HTTP mode (serve)",
+  ),
+  Command.withSubcommands([purgeCommand, docsCommand, cleanupCommand, couchCommand, serveCommand]),
+)
+
+/** The parser and runner of the command tree; `version` is what `--version` and help's header show. */
+export const cliOf = (version: string) => Command.run(dbsweep, { name: "dbsweep", version })
+
+/** What an entry point hands in: its runtime's main loop, services and HTTP server. */
+export interface Platform {
+  /** `process.argv`: the runtime, the script, then the arguments. */
+  readonly argv: ReadonlyArray<string>
+  readonly runMain: RunMain
+  /** File system, paths and terminal for @effect/cli and the commands. */
+  readonly context: Layer.Layer<CliApp.Environment>
+  readonly listen: Listen
+  /** Prints the one failure line (to stderr). */
+  readonly printError: (line: string) => void
+}
+
+/** Runs the CLI to its end, then exits with its code. */
+export const runCli = (platform: Platform) => {
+  const { level: levelFlag, rest: argv } = takeLogLevelFlag(platform.argv)
+
+  /** `--log-level` wins over LOG_LEVEL; info when neither is given. */
+  const logLevel = Effect.gen(function* () {
+    const env = yield* Config.option(Config.string("LOG_LEVEL"))
+    const [source, raw] =
+      levelFlag !== undefined ? ["--log-level", levelFlag] : ["LOG_LEVEL", Option.getOrUndefined(env)]
+    if (raw === undefined) return LogLevel.Info
+    const level = parseLogLevel(raw)
+    if (level === undefined) {
+      return yield* new ConfigError({
+        message: `${source} ${JSON.stringify(raw)} is not a log level: use ${logLevelNames}`,
+      })
+    }
+    return level
+  })
+
+  /** Flag combinations refused before anything runs. */
+  const preflightArgv = Effect.gen(function* () {
+    const envFile = envFileChoice(platform.argv)
+    if (envFile.conflict) {
+      return yield* new ConfigError({
+        message: "--env-file and --no-env-file contradict each other: give one",
+      })
+    }
+    // The wizard asks its questions on a terminal; without one it would wait forever.
+    if (argv.includes("--wizard") && process.stdin.isTTY !== true) {
+      return yield* new ConfigError({
+        message: "--wizard asks questions on a terminal, and stdin is not one: pass the flags instead",
+      })
+    }
+  })
+
+  /** Set by a daemon command: its interrupt is a clean stop (exit 0), read by the teardown below. */
+  let cleanStop = false
+  const cleanStopLayer = Layer.succeed(CleanStop, {
+    declare: Effect.sync(() => {
+      cleanStop = true
+    }),
+  })
+
+  const program = Effect.gen(function* () {
+    yield* preflightArgv
+    const level = yield* logLevel
+    yield* cliOf(versionLine)(argv).pipe(
+      Logger.withMinimumLogLevel(level),
+      withCliConsole(wantsColour(process.stdout.isTTY === true, process.env)),
+      Effect.provide(Layer.merge(cleanStopLayer, Layer.succeed(Listener, platform.listen))),
+    )
+    return 0
+  }).pipe(
+    Effect.provide(
+      configProviderLayer(envFileChoice(platform.argv)).pipe(Layer.provideMerge(platform.context)),
+    ),
+  )
+
+  platform.runMain({
+    disablePrettyLogger: true,
+    disableErrorReporting: true,
+    teardown: (exit, onExit) => {
+      const outcome = outcomeOf(exit, argv, cleanStop)
+      if (outcome.line !== undefined) platform.printError(outcome.line)
+      onExit(outcome.code)
+    },
+  })(program)
+}
