@@ -35,7 +35,7 @@ format: install
 	$(BIN)/biome check --write src test bench scripts
 
 # Typecheck, format and lint, then every test (the binary is built first: tests run it).
-test: typecheck lint build
+test: typecheck lint build release
 	$(BUN) scripts/test.ts
 
 unit: install

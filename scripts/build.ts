@@ -8,8 +8,9 @@
 // checked against the integrity the lock file records.
 import { createHash } from "node:crypto"
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
-import { basename, join } from "node:path"
+import { basename, dirname, join } from "node:path"
 import { recordHelp } from "./help-texts.ts"
+import { signAdHoc, signatureProblem } from "./macho.ts"
 
 const root = join(import.meta.dir, "..")
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }
@@ -95,7 +96,8 @@ const compile = async (options: {
   help: string
   target?: Target
 }) => {
-  const temp = `${options.outfile}.partial`
+  // Bun adds .exe to a Windows file name that lacks it: keep the name, change the folder's entry.
+  const temp = join(dirname(options.outfile), `.partial-${basename(options.outfile)}`)
   const result = await Bun.build({
     entrypoints: [join(root, "src", "main.ts")],
     minify: true,
@@ -119,6 +121,13 @@ const compile = async (options: {
     },
   })
   if (!result.success) fail(`compiling for ${options.targetName} failed:\n${result.logs.join("\n")}`)
+  if (options.targetName.startsWith("darwin-")) {
+    // A signature that does not cover the file is re-made ad hoc (Bun leaves darwin-x64's stale).
+    const file = readFileSync(temp)
+    if (signatureProblem(file) !== undefined) writeFileSync(temp, signAdHoc(file, "dbsweep"))
+    const problem = signatureProblem(readFileSync(temp))
+    if (problem !== undefined) fail(`the ${options.targetName} signature is wrong after signing: ${problem}`)
+  }
   renameSync(temp, options.outfile)
 }
 
