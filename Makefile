@@ -4,7 +4,7 @@ BUN := $(BIN)/bun
 
 SOURCES := $(shell find src -name '*.ts') package.json scripts/build.ts scripts/help-texts.ts
 
-.PHONY: install build release test typecheck lint format unit demo bench clean
+.PHONY: install build release node test typecheck lint format unit demo bench clean
 
 install: node_modules/.installed
 
@@ -18,6 +18,12 @@ build: dist/dbsweep
 
 dist/dbsweep: node_modules/.installed $(SOURCES)
 	$(BUN) scripts/build.ts
+
+# The CLI bundled for Node 20+: node dist/node/dbsweep.mjs <command> … (Deno runs src/deno.ts as it is).
+node: dist/node/dbsweep.mjs
+
+dist/node/dbsweep.mjs: node_modules/.installed $(SOURCES)
+	$(BUN) scripts/build.ts --node
 
 # Executables for linux-x64, linux-arm64, darwin-x64, darwin-arm64 and windows-x64, with SHA256SUMS.
 release: dist/release/SHA256SUMS

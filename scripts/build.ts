@@ -1,6 +1,7 @@
 // Builds dbsweep's single executables.
 //   bun scripts/build.ts            dist/dbsweep for this machine (what `make build` runs)
 //   bun scripts/build.ts --release  dist/release/dbsweep-<os>-<arch>[.exe] for five targets, and SHA256SUMS
+//   bun scripts/build.ts --node     dist/node/dbsweep.mjs: src/node.ts bundled for Node (20 and later)
 //
 // Each binary has the version, the git commit, its target and the recorded help texts defined in
 // (see src/cli/quick.ts). Other targets are compiled offline against the Bun runtime in the
@@ -136,10 +137,23 @@ const hostName = () => {
   return `${os ?? process.platform}-${process.arch}`
 }
 
-const help = JSON.stringify(await recordHelp())
 const commit = gitCommit()
+const help = process.argv.includes("--node") ? "" : JSON.stringify(await recordHelp())
 
-if (process.argv.includes("--release")) {
+if (process.argv.includes("--node")) {
+  const result = await Bun.build({
+    entrypoints: [join(root, "src", "node.ts")],
+    target: "node",
+    outdir: join(root, "dist", "node"),
+    naming: "dbsweep.mjs",
+    define: {
+      DBSWEEP_VERSION: JSON.stringify(pkg.version),
+      DBSWEEP_COMMIT: JSON.stringify(commit),
+      DBSWEEP_TARGET: JSON.stringify("node"),
+    },
+  })
+  if (!result.success) fail(`bundling for Node failed:\n${result.logs.join("\n")}`)
+} else if (process.argv.includes("--release")) {
   const out = join(root, "dist", "release")
   rmSync(out, { recursive: true, force: true })
   mkdirSync(out, { recursive: true })
