@@ -4,7 +4,7 @@ BUN := $(BIN)/bun
 
 SOURCES := $(shell find src -name '*.ts') package.json scripts/build.ts scripts/help-texts.ts
 
-.PHONY: install build release node test typecheck lint format unit demo bench clean
+.PHONY: install system-deps build release node test typecheck lint format unit demo bench clean
 
 install: node_modules/.installed
 
@@ -40,8 +40,13 @@ lint: install
 format: install
 	$(BIN)/biome check --write src test bench scripts
 
-# Typecheck, format and lint, then every test (the binary is built first: tests run it).
-test: typecheck lint build release
+# Debian packages the tests need (PostgreSQL 15, Chromium, openssl): installed when root with apt,
+# else named with the command to install them.
+system-deps:
+	@bash scripts/system-deps.sh
+
+# Typecheck, format and lint, then every test (the binary and the release files are built first).
+test: system-deps typecheck lint build release
 	$(BUN) scripts/test.ts
 
 unit: install
