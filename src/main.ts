@@ -10,6 +10,12 @@ const quick = quickAnswer(process.argv.slice(2), {
 if (quick !== undefined) {
   process.stdout.write(quick)
 } else {
+  // JavaScriptCore collects lazily: a long purge or migrate left garbage standing until peak RSS grew
+  // with the run (121 MB at 100k tombstones, 180 MB at 400k), though the live heap stays near 24 MB.
+  // A full collection once a second keeps it flat at no measurable cost. Not in the HTTP mode, where
+  // each pause would land on requests being answered.
+  const command = process.argv.slice(2).find((a) => !a.startsWith("-"))
+  if (command !== "serve") setInterval(() => Bun.gc(true), 1000).unref()
   // No top-level await: the binary's bytecode is a CommonJS module.
   Promise.all([import("@effect/platform-bun"), import("./cli/run.ts")]).then(
     ([{ BunContext, BunRuntime }, { runCli }]) =>
