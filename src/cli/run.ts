@@ -98,6 +98,14 @@ export const runCli = (platform: Platform) => {
     ),
   )
 
+  // The runtimes switch certificate checks off for the whole process when this variable is 0.
+  // dbsweep never does it itself; when the environment does, every run says so.
+  if (process.env.NODE_TLS_REJECT_UNAUTHORIZED === "0") {
+    platform.printError(
+      "dbsweep: warning: NODE_TLS_REJECT_UNAUTHORIZED=0 is set: TLS certificates are NOT checked; unset it and trust your CA with NODE_EXTRA_CA_CERTS instead",
+    )
+  }
+
   platform.runMain({
     disablePrettyLogger: true,
     disableErrorReporting: true,

@@ -73,6 +73,7 @@ export const scrubbed =
           reason: clean(e.reason),
         })
       case "CouchConflict":
+      case "UntrustedCertificate":
         return e
     }
   }

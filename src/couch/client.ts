@@ -1,6 +1,7 @@
 import { type HttpBody, HttpClientRequest } from "@effect/platform"
 import { Context, Duration, Effect, Either, Layer, Option, Redacted, Schema } from "effect"
 import { ConfigError } from "../shared/errors.ts"
+import { UntrustedCertificate } from "../shared/tls.ts"
 import { basicAuth, maxAnswerBytes, notJson, parseJsonText, redactor } from "./answer.ts"
 import { type Decoder, decodeChangesPage, decodePurgeAnswer, schemaDecoder } from "./decode.ts"
 import {
@@ -217,7 +218,9 @@ export const makeCouchClient = Effect.fn("Couch.make")(function* (connection: Co
       case "Timeout":
         return new CouchUnavailable({ server, operation, kind: "timeout", reason: "timed out" })
       default:
-        return new CouchUnavailable({ server, operation, kind: "network", reason: clean(problem.reason) })
+        return problem.certificate !== undefined
+          ? new UntrustedCertificate({ server, reason: problem.certificate })
+          : new CouchUnavailable({ server, operation, kind: "network", reason: clean(problem.reason) })
     }
   }
 

@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import type { UntrustedCertificate } from "../shared/tls.ts"
 
 /**
  * Errors a CouchDB request can end in, one per thing a user can act on. `server` is the base URL
@@ -107,3 +108,4 @@ export type CouchError =
   | CouchConflict
   | CouchUnavailable
   | CouchProtocolError
+  | UntrustedCertificate

@@ -1,4 +1,5 @@
 import { Effect } from "effect"
+import { certificateProblem } from "../shared/tls.ts"
 import { networkReason } from "./answer.ts"
 
 /** One HTTP request as `fetch` takes it: the URL is whole (base, path and query). */
@@ -26,13 +27,22 @@ export interface ExchangeLimits {
 
 /** Why an exchange ended without an answer to decode. */
 export type ExchangeProblem =
-  | { readonly _tag: "Network"; readonly reason: string }
+  | {
+      readonly _tag: "Network"
+      readonly reason: string
+      /** Why the server's TLS certificate was refused, when that is what failed. */
+      readonly certificate?: string | undefined
+    }
   | { readonly _tag: "Timeout" }
   | { readonly _tag: "TooLarge"; readonly bytes: number }
 
 type TooLarge = Extract<ExchangeProblem, { readonly _tag: "TooLarge" }>
 
-const network = (error: unknown): ExchangeProblem => ({ _tag: "Network", reason: networkReason(error) })
+const network = (error: unknown): ExchangeProblem => ({
+  _tag: "Network",
+  reason: networkReason(error),
+  certificate: certificateProblem(error),
+})
 
 /**
  * The body as text, refusing more than `max` bytes: by Content-Length before reading, or while it

@@ -1,4 +1,5 @@
 import { Predicate, Schema } from "effect"
+import { certificateProblem, UntrustedCertificate } from "../shared/tls.ts"
 
 /**
  * Errors a PostgreSQL operation can end in, one per thing a user can act on. `target` is
@@ -113,6 +114,7 @@ export type PgError =
   | PgStatementTimeout
   | PgConflict
   | PgQueryError
+  | UntrustedCertificate
 
 const codeOf = (cause: unknown): string =>
   Predicate.hasProperty(cause, "code") && typeof cause.code === "string" ? cause.code : ""
@@ -148,6 +150,8 @@ const connectionCodes = new Set([
 export const fromDriver = (cause: unknown, target: string, operation: string): PgError => {
   const code = codeOf(cause)
   const reason = reasonOf(cause)
+  const certificate = certificateProblem(cause)
+  if (certificate !== undefined) return new UntrustedCertificate({ server: target, reason: certificate })
   if (connectionCodes.has(code)) return new PgConnectError({ target, reason })
   // 08: connection exception; 57P01-03: the server shut the session down or is starting/stopping;
   // 53300: too many connections.

@@ -72,6 +72,8 @@ export const meanings = {
   CouchUnavailable: (e) =>
     meaning(true, false, e.kind === "status" ? ExitCode.failures : ExitCode.connect, 503),
   CouchProtocolError: meaning(false, false, ExitCode.connect, 502),
+  // It will be refused again: not retried; fixed by trusting its CA (or the right server).
+  UntrustedCertificate: meaning(false, true, ExitCode.connect, 502),
   PgConnectError: meaning(true, false, ExitCode.connect, 503),
   PgAuthError: meaning(false, true, ExitCode.connect, 502),
   // Something else answers at the PostgreSQL address (an HTTP server, another service).
