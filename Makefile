@@ -56,6 +56,7 @@ demo: build
 	$(BUN) scripts/demo.ts
 
 bench: build
+	$(BUN) bench/startup.ts
 	$(BUN) bench/purge.ts
 	$(BUN) bench/cleanup.ts
 	$(BUN) bench/serve.ts
