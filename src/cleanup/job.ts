@@ -1,6 +1,6 @@
 import { Clock, Context, Effect, Exit, Layer, Option } from "effect"
 import type { Job, RunContext } from "../jobs/job.ts"
-import { failureLine } from "../jobs/runner.ts"
+import { failureLine } from "../jobs/runs.ts"
 import type { RunStatus, ScheduleStatus } from "../jobs/status.ts"
 import { PgClient, type PgClientShape } from "../pg/client.ts"
 import { type CleanupOptions, CleanupOptionsSchema } from "./options.ts"
@@ -86,8 +86,8 @@ export class CleanupJob extends Context.Tag("dbsweep/CleanupJob")<
   )
 }
 
-const lastRunOf = (run: RunStatus): LastRun => {
-  const s = run.summary as CleanupSummary | undefined
+const lastRunOf = (run: RunStatus<CleanupSummary>): LastRun => {
+  const s = run.summary
   const started = Date.parse(run.startedAt)
   const ended = run.finishedAt === undefined ? started : Date.parse(run.finishedAt)
   return {
@@ -103,9 +103,12 @@ const lastRunOf = (run: RunStatus): LastRun => {
   }
 }
 
-/** The cleanup's status from the runner's runs and schedules (newest first). */
+/**
+ * The cleanup's status from the runner's cleanup runs (`runner.runsOf(job)`, newest first) and its
+ * schedules.
+ */
 export const cleanupStatusOf = (
-  runs: ReadonlyArray<RunStatus>,
+  runs: ReadonlyArray<RunStatus<CleanupSummary>>,
   schedules: ReadonlyArray<ScheduleStatus>,
 ): CleanupStatus => {
   const mine = runs.filter((r) => r.job === "cleanup")

@@ -9,7 +9,8 @@ export interface RunProgress {
   readonly ratePerSecond: number
 }
 
-export interface RunStatus {
+/** A run's status; `Summary` is its job's summary type (`unknown` where runs of any job are listed). */
+export interface RunStatus<Summary = unknown> {
   readonly id: string
   readonly job: string
   readonly target: string
@@ -19,7 +20,7 @@ export interface RunStatus {
   readonly startedAt: string
   readonly finishedAt: string | undefined
   /** The job's summary, once it has one (also for a run that finished with failures). */
-  readonly summary: unknown
+  readonly summary: Summary | undefined
   /** Why the run failed, in one line. */
   readonly error: string | undefined
 }

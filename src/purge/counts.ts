@@ -1,6 +1,5 @@
 import { Effect, Ref } from "effect"
-import type { AppError } from "../shared/classify.ts"
-import { isRetryable } from "../shared/classify.ts"
+import { isRetryable } from "../couch/errors.ts"
 import { count, failures, purgedRevs, purgeRequests, retries } from "../shared/metrics.ts"
 import { type RetryPolicy, withRetry } from "../shared/retry.ts"
 
@@ -63,7 +62,9 @@ export interface Counter {
   readonly bump: (delta: Partial<PurgeCounts>) => Effect.Effect<void>
   readonly get: Effect.Effect<PurgeCounts>
   /** Retries `effect` under the run's policy, counting each retry. */
-  readonly retried: <A, E extends AppError>(effect: Effect.Effect<A, E>) => Effect.Effect<A, E>
+  readonly retried: <A, E extends { readonly _tag: string; readonly message: string }>(
+    effect: Effect.Effect<A, E>,
+  ) => Effect.Effect<A, E>
 }
 
 export const makeCounter = (policy: RetryPolicy) =>
@@ -76,7 +77,7 @@ export const makeCounter = (policy: RetryPolicy) =>
         get: Ref.get(ref),
         retried: (effect) =>
           effect.pipe(
-            withRetry(policy, isRetryable, (e: AppError) =>
+            withRetry<{ readonly _tag: string; readonly message: string }>(policy, isRetryable, (e) =>
               bump({ retries: 1 }).pipe(Effect.zipRight(Effect.logDebug(`retrying after: ${e.message}`))),
             ),
           ),

@@ -6,11 +6,11 @@
 import { describe, expect, test } from "bun:test"
 import { join } from "node:path"
 import { Glob } from "bun"
-import * as CouchErrors from "../../src/couch/errors.ts"
-import * as DocsErrors from "../../src/docs/errors.ts"
-import * as PgErrors from "../../src/pg/errors.ts"
-import { classify, classifyUnknown, ExitCode, meanings } from "../../src/shared/classify.ts"
-import * as SharedErrors from "../../src/shared/errors.ts"
+import * as CouchErrors from "../src/couch/errors.ts"
+import * as DocsErrors from "../src/docs/errors.ts"
+import { classify, classifyUnknown, ExitCode, meanings } from "../src/errors.ts"
+import * as PgErrors from "../src/pg/errors.ts"
+import * as SharedErrors from "../src/shared/errors.ts"
 
 /** The tags of every Schema.TaggedError class a module exports. */
 const tagsOf = (module: Record<string, unknown>) =>
