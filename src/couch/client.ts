@@ -115,6 +115,47 @@ const errorBodyBytes = 64 * 1024
 
 const dbPath = (db: string) => `/${encodeURIComponent(db)}`
 
+/** CouchDB's `{error, reason}` of a failed answer; empty when it sent something else. */
+const errorBodyOf = (res: HttpClientResponse.HttpClientResponse) =>
+  boundedText(res, errorBodyBytes).pipe(
+    Effect.map((text) =>
+      parseJsonText(text).pipe(
+        Option.flatMap(Schema.decodeUnknownOption(ErrorBody)),
+        Option.getOrElse(() => ({ error: undefined, reason: undefined })),
+      ),
+    ),
+    Effect.orElseSucceed(() => ({ error: undefined, reason: undefined })),
+  )
+
+/** The error a non-2xx status means (`reason` already cleaned of credentials). */
+const errorFor = (
+  status: number,
+  at: {
+    readonly server: string
+    readonly operation: string
+    readonly db: string | undefined
+    readonly reason: string
+  },
+): CouchError => {
+  const { server, operation, reason } = at
+  switch (status) {
+    case 400:
+      return new CouchBadRequest({ server, operation, reason })
+    case 401:
+      return new CouchUnauthorized({ server, operation, reason })
+    case 403:
+      return new CouchForbidden({ server, operation, reason })
+    case 404:
+      return new CouchNotFound({ server, database: at.db, path: operation, reason })
+    case 409:
+      return new CouchConflict({ server, path: operation })
+    default:
+      return status === 408 || status === 429 || status >= 500
+        ? new CouchUnavailable({ server, operation, kind: "status", status, reason })
+        : new CouchProtocolError({ server, operation, reason: `HTTP ${status} ${reason}` })
+  }
+}
+
 export const makeCouchClient = Effect.fn("Couch.make")(function* (connection: CouchConnection) {
   const parsed = parseCouchUrl(connection.url)
   if (Either.isLeft(parsed)) return yield* new ConfigError({ message: parsed.left })
@@ -144,33 +185,17 @@ export const makeCouchClient = Effect.fn("Couch.make")(function* (connection: Co
     db: string | undefined,
     res: HttpClientResponse.HttpClientResponse,
   ): Effect.Effect<never, CouchError> =>
-    boundedText(res, errorBodyBytes).pipe(
-      Effect.map((text) =>
-        parseJsonText(text).pipe(
-          Option.flatMap(Schema.decodeUnknownOption(ErrorBody)),
-          Option.getOrElse(() => ({ error: undefined, reason: undefined })),
+    errorBodyOf(res).pipe(
+      Effect.flatMap((body) =>
+        Effect.fail(
+          errorFor(res.status, {
+            server,
+            operation,
+            db,
+            reason: clean(body.reason ?? body.error ?? `HTTP ${res.status}`),
+          }),
         ),
       ),
-      Effect.orElseSucceed(() => ({ error: undefined, reason: undefined })),
-      Effect.flatMap((body): Effect.Effect<never, CouchError> => {
-        const reason = clean(body.reason ?? body.error ?? `HTTP ${res.status}`)
-        switch (res.status) {
-          case 400:
-            return new CouchBadRequest({ server, operation, reason })
-          case 401:
-            return new CouchUnauthorized({ server, operation, reason })
-          case 403:
-            return new CouchForbidden({ server, operation, reason })
-          case 404:
-            return new CouchNotFound({ server, database: db, path: operation, reason })
-          case 409:
-            return new CouchConflict({ server, path: operation })
-          default:
-            return res.status === 408 || res.status === 429 || res.status >= 500
-              ? new CouchUnavailable({ server, operation, kind: "status", status: res.status, reason })
-              : new CouchProtocolError({ server, operation, reason: `HTTP ${res.status} ${reason}` })
-        }
-      }),
     )
 
   /** A 2xx answer's body, bounded in size and decoded with `schema`; anything else is a protocol error. */
