@@ -1,5 +1,5 @@
 import { Clock, Context, Effect, Exit, Layer, Option } from "effect"
-import type { Job, RunContext } from "../jobs/job.ts"
+import { failedWork, type Job, type RunContext } from "../jobs/job.ts"
 import { failureLine } from "../jobs/runs.ts"
 import type { RunStatus, ScheduleStatus } from "../jobs/status.ts"
 import { PgClient, type PgClientShape } from "../pg/client.ts"
@@ -59,11 +59,11 @@ const runAndRecord = Effect.fn("Cleanup.runAndRecord")(function* (
 })
 
 export const cleanupProblems = (s: CleanupSummary): Option.Option<string> =>
-  s.failedBatches > 0
-    ? Option.some(
-        `${s.failedBatches} batches failed after retries (see the log); their rows are still there: run again`,
-      )
-    : Option.none()
+  failedWork(
+    s.failedBatches,
+    () =>
+      `${s.failedBatches} batches failed after retries (see the log); their rows are still there: run again`,
+  )
 
 /** The cleanup as a job of the runner. Needs `PgClient`. */
 export class CleanupJob extends Context.Tag("dbsweep/CleanupJob")<

@@ -1,4 +1,4 @@
-import type { Effect, Option, Schema } from "effect"
+import { type Effect, Option, type Schema } from "effect"
 import type { ProgressShape } from "../shared/progress.ts"
 
 /**
@@ -34,3 +34,7 @@ export interface Job<Options, Summary, Encoded = unknown, Error extends JobError
   /** Work that failed inside a run that finished (failed batches, a checkpoint not saved), if any. */
   readonly problems: (summary: Summary) => Option.Option<string>
 }
+
+/** A job's `problems` when `failed` pieces of its work failed: `line` names them and what to do. */
+export const failedWork = (failed: number, line: () => string): Option.Option<string> =>
+  failed > 0 ? Option.some(line()) : Option.none()

@@ -1,12 +1,11 @@
-import { Context, Effect, Exit, Layer, type Option, type Stream } from "effect"
+import { Context, Effect, Exit, Layer } from "effect"
 import type { ConfigError } from "../shared/errors.ts"
 import { Progress } from "../shared/progress.ts"
 import type { Job, JobError } from "./job.ts"
-import { makeRuns, type RunHandle } from "./runs.ts"
-import type { JobSchedule } from "./schedule.ts"
+import { makeRuns, type RunHandle, type Runs } from "./runs.ts"
 import type { StopsSchedule } from "./schedule-loop.ts"
-import { makeSchedules } from "./schedules.ts"
-import type { RunStatus, ScheduleStatus } from "./status.ts"
+import { makeSchedules, type Schedules } from "./schedules.ts"
+import type { RunStatus } from "./status.ts"
 
 export type { RunHandle } from "./runs.ts"
 export type { StopsSchedule } from "./schedule-loop.ts"
@@ -15,7 +14,9 @@ export type { StopsSchedule } from "./schedule-loop.ts"
  * The runner, in two rooms behind one interface: the run registry (runs.ts: start or join, status,
  * history, stop) and the schedules (schedules.ts: every / cron loops that start runs through it).
  */
-export interface JobRunnerShape {
+export interface JobRunnerShape
+  extends Pick<Runs, "await" | "stop" | "get" | "list" | "runsOf" | "watch">,
+    Pick<Schedules, "schedule" | "unschedule" | "schedules" | "awaitSchedule"> {
   /**
    * Starts a run of `job` (options decoded with its Schema), or hands back the run of the same job
    * and target already in progress.
@@ -31,33 +32,6 @@ export interface JobRunnerShape {
     options: O,
     report?: (summary: S) => Effect.Effect<void>,
   ) => Effect.Effect<S, E | ConfigError>
-  /** How a run ended (waits for it); none for an unknown id. */
-  readonly await: (id: string) => Effect.Effect<Option.Option<Exit.Exit<unknown, JobError>>>
-  /** Asks a run to stop (no new work; work in flight finishes, state is saved) and waits for it. */
-  readonly stop: (id: string) => Effect.Effect<boolean>
-  readonly get: (id: string) => Effect.Effect<Option.Option<RunStatus>>
-  /** Running runs first, then finished ones, newest first (a bounded history). */
-  readonly list: Effect.Effect<ReadonlyArray<RunStatus>>
-  /** The runs of one job, in the order of `list`, with that job's summary type. */
-  readonly runsOf: <O, S, I, E extends JobError>(
-    job: Job<O, S, I, E>,
-  ) => Effect.Effect<ReadonlyArray<RunStatus<S>>>
-  /** The run's status as it changes (the current one first); none for an unknown id. */
-  readonly watch: (id: string) => Effect.Effect<Option.Option<Stream.Stream<RunStatus>>>
-  /**
-   * Runs `job` on `schedule` until the runner closes or `unschedule`: runs never overlap, and an
-   * error no later run can fix (a refused login, a missing table) stops the schedule.
-   */
-  readonly schedule: <O, S, I, E extends JobError>(
-    job: Job<O, S, I, E>,
-    options: O,
-    schedule: JobSchedule,
-    onRun?: (exit: Exit.Exit<S, E>) => Effect.Effect<void>,
-  ) => Effect.Effect<string, ConfigError>
-  readonly unschedule: (id: string) => Effect.Effect<boolean>
-  readonly schedules: Effect.Effect<ReadonlyArray<ScheduleStatus>>
-  /** Waits until the schedule has stopped: its status, or the error that stopped it. */
-  readonly awaitSchedule: (id: string) => Effect.Effect<Option.Option<ScheduleStatus>, JobError>
 }
 
 export interface RunnerOptions {

@@ -297,13 +297,18 @@ export interface Runs {
     id: string,
     report: (exit: Exit.Exit<S, E>) => Effect.Effect<void>,
   ) => Effect.Effect<Exit.Exit<S, E>>
+  /** How a run ended (waits for it); none for an unknown id. */
   readonly await: (id: string) => Effect.Effect<Option.Option<Exit.Exit<unknown, JobError>>>
+  /** Asks a run to stop (no new work; work in flight finishes, state is saved) and waits for it. */
   readonly stop: (id: string) => Effect.Effect<boolean>
   readonly get: (id: string) => Effect.Effect<Option.Option<RunStatus>>
+  /** Running runs first, then finished ones, newest first (a bounded history). */
   readonly list: Effect.Effect<ReadonlyArray<RunStatus>>
+  /** The runs of one job, in the order of `list`, with that job's summary type. */
   readonly runsOf: <O, S, I, E extends JobError>(
     job: Job<O, S, I, E>,
   ) => Effect.Effect<ReadonlyArray<RunStatus<S>>>
+  /** The run's status as it changes (the current one first); none for an unknown id. */
   readonly watch: (id: string) => Effect.Effect<Option.Option<Stream.Stream<RunStatus>>>
   /** Asks every run still going to stop, and waits for them (the runner closing). */
   readonly stopAll: Effect.Effect<void>

@@ -19,6 +19,10 @@ interface ScheduleEntry {
 
 /** The schedules' operations (the runner's schedule half). */
 export interface Schedules {
+  /**
+   * Runs `job` on `schedule` until the runner closes or `unschedule`: runs never overlap, and an
+   * error no later run can fix (a refused login, a missing table) stops the schedule.
+   */
   readonly schedule: <O, S, I, E extends JobError>(
     job: Job<O, S, I, E>,
     options: O,
@@ -27,6 +31,7 @@ export interface Schedules {
   ) => Effect.Effect<string, ConfigError>
   readonly unschedule: (id: string) => Effect.Effect<boolean>
   readonly schedules: Effect.Effect<ReadonlyArray<ScheduleStatus>>
+  /** Waits until the schedule has stopped: its status, or the error that stopped it. */
   readonly awaitSchedule: (id: string) => Effect.Effect<Option.Option<ScheduleStatus>, JobError>
   /** Stops every schedule, so none starts a new run (the runner closing). */
   readonly stopAll: Effect.Effect<void>
