@@ -1,20 +1,16 @@
 import { Context, Duration, Effect, ConfigError as EffectConfigError, Layer, Option } from "effect"
 import { CleanupJob } from "./cleanup/job.ts"
-import type { CleanupOptions, CleanupOptionsSchema } from "./cleanup/options.ts"
-import type { CleanupSummary } from "./cleanup/run.ts"
 import { CouchClient } from "./couch/client.ts"
 import { type CouchSettings, couchLayer } from "./couch/connection.ts"
-import { MigrateJob, type MigrateOptions, type MigrateSummary } from "./docs/migrate.ts"
+import { MigrateJob } from "./docs/migrate.ts"
 import { DocumentStore, type DocumentStoreShape } from "./docs/store.ts"
 import { StoreFactory, type StoreSpec } from "./docs/stores.ts"
 import { type AppError, stopsSchedule } from "./errors.ts"
-import type { Job } from "./jobs/job.ts"
 import { measured } from "./jobs/measured.ts"
 import { JobRunner } from "./jobs/runner.ts"
 import { PgClient } from "./pg/client.ts"
 import type { PgSettings } from "./pg/config.ts"
-import { PurgeJob, type PurgeOptions } from "./purge/job.ts"
-import type { PurgeSummary } from "./purge/purge.ts"
+import { PurgeJob } from "./purge/job.ts"
 import { ConfigError } from "./shared/errors.ts"
 import { type Progress, silentProgress } from "./shared/progress.ts"
 import type { RetryPolicy } from "./shared/retry.ts"
@@ -59,10 +55,10 @@ export interface Readiness {
  * lists as unavailable), the document store if one is, and a check that each backend answers.
  */
 export interface ServeServicesShape {
-  readonly purge: Option.Option<Job<PurgeOptions, PurgeSummary, typeof PurgeOptions.Encoded>>
-  readonly cleanup: Option.Option<Job<CleanupOptions, CleanupSummary, typeof CleanupOptionsSchema.Encoded>>
+  readonly purge: Option.Option<Context.Tag.Service<PurgeJob>>
+  readonly cleanup: Option.Option<Context.Tag.Service<CleanupJob>>
   readonly store: Option.Option<DocumentStoreShape>
-  readonly migrate: Option.Option<Job<MigrateOptions, MigrateSummary, typeof MigrateOptions.Encoded>>
+  readonly migrate: Option.Option<Context.Tag.Service<MigrateJob>>
   readonly ready: Effect.Effect<ReadonlyArray<Readiness>>
 }
 

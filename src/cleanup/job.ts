@@ -66,9 +66,12 @@ export const cleanupProblems = (s: CleanupSummary): Option.Option<string> =>
   )
 
 /** The cleanup as a job of the runner. Needs `PgClient`. */
+/** What a cleanup run can fail with. */
+export type CleanupError = Effect.Effect.Error<ReturnType<typeof runAndRecord>>
+
 export class CleanupJob extends Context.Tag("dbsweep/CleanupJob")<
   CleanupJob,
-  Job<CleanupOptions, CleanupSummary, typeof CleanupOptionsSchema.Encoded>
+  Job<CleanupOptions, CleanupSummary, typeof CleanupOptionsSchema.Encoded, CleanupError>
 >() {
   static readonly layer = Layer.effect(
     CleanupJob,

@@ -130,9 +130,12 @@ export const migrateProblems = (s: MigrateSummary): Option.Option<string> =>
       `${s.failed} documents were not migrated (first: ${s.failures[0]?.id ?? "?"}: ${s.failures[0]?.reason ?? "?"}); run again to retry them, what arrived is skipped`,
   )
 
+/** What a migration can fail with. */
+export type MigrateError = Effect.Effect.Error<ReturnType<typeof runMigrate>>
+
 export class MigrateJob extends Context.Tag("dbsweep/MigrateJob")<
   MigrateJob,
-  Job<MigrateOptions, MigrateSummary, typeof MigrateOptions.Encoded>
+  Job<MigrateOptions, MigrateSummary, typeof MigrateOptions.Encoded, MigrateError>
 >() {
   /** Needs the store factory (which opens the stores the options name). */
   static readonly layer = Layer.effect(

@@ -94,9 +94,12 @@ export const purgeThenCompact = Effect.fn("Purge.purgeThenCompact")(function* (
   return done
 })
 
+/** What a purge run can fail with. */
+export type PurgeError = Effect.Effect.Error<ReturnType<typeof purgeThenCompact>>
+
 export class PurgeJob extends Context.Tag("dbsweep/PurgeJob")<
   PurgeJob,
-  Job<PurgeOptions, PurgeSummary, typeof PurgeOptions.Encoded>
+  Job<PurgeOptions, PurgeSummary, typeof PurgeOptions.Encoded, PurgeError>
 >() {
   /** Needs the CouchDB client and a file system (for `checkpointFile`). */
   static readonly layer = Layer.effect(
