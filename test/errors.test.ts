@@ -78,6 +78,23 @@ describe("the error table", () => {
     expect(classify(down).stopsSchedule).toBe(false)
   })
 
+  test("retrying is judged where the error is made; the table reads the same judgement", () => {
+    const lock = new PgErrors.PgLockTimeout({ operation: "o" })
+    const query = new PgErrors.PgQueryError({ operation: "o", code: "42601", reason: "r" })
+    expect(PgErrors.isRetryable(lock)).toBe(true)
+    expect(PgErrors.isRetryable(query)).toBe(false)
+    expect(classify(lock).retryable).toBe(true)
+    expect(classify(query).retryable).toBe(false)
+    const passing = new DocsErrors.StoreUnavailable({ store: "s", reason: "r", retryable: true })
+    const broken = new DocsErrors.StoreUnavailable({ store: "s", reason: "r", retryable: false })
+    expect(DocsErrors.isRetryable(passing)).toBe(true)
+    expect(classify(passing).retryable).toBe(true)
+    expect(classify(broken).retryable).toBe(false)
+    const conflict = new CouchErrors.CouchConflict({ server: "s", path: "p" })
+    expect(CouchErrors.isRetryable(conflict)).toBe(false)
+    expect(classify(conflict).retryable).toBe(false)
+  })
+
   test("HTTP statuses: upstream refusals are 502, not the caller's 401", () => {
     expect(
       classify(new CouchErrors.CouchUnauthorized({ server: "s", operation: "o", reason: "r" })).httpStatus,
