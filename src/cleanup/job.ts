@@ -1,7 +1,7 @@
 import { Clock, Context, Effect, Exit, Layer, Option } from "effect"
 import { failedWork, type Job, type RunContext } from "../jobs/job.ts"
-import { failureLine } from "../jobs/runs.ts"
 import type { RunStatus, ScheduleStatus } from "../jobs/status.ts"
+import { failureLine } from "../jobs/status.ts"
 import { PgClient, type PgClientShape } from "../pg/client.ts"
 import { type CleanupOptions, CleanupOptionsSchema } from "./options.ts"
 import { type CleanupSummary, recordHistory, runCleanup } from "./run.ts"

@@ -1,20 +1,10 @@
-import {
-  Cause,
-  Clock,
-  Deferred,
-  Effect,
-  Exit,
-  Fiber,
-  Option,
-  Ref,
-  type Stream,
-  SubscriptionRef,
-} from "effect"
+import { Clock, Deferred, Effect, Exit, Fiber, Option, Ref, type Stream, SubscriptionRef } from "effect"
 import type { ConfigError } from "../shared/errors.ts"
 import type { ProgressShape } from "../shared/progress.ts"
 import type { Job, JobError } from "./job.ts"
 import { validateOptions } from "./options.ts"
-import { noProgress, type RunState, type RunStatus } from "./status.ts"
+import { progressOf } from "./run-progress.ts"
+import { failureLine, noProgress, type RunStatus, stateOf } from "./status.ts"
 
 /**
  * The run registry: one run per job and target at a time, each run's status (kept as it changes),
@@ -47,67 +37,6 @@ interface RunTable {
 }
 
 const iso = (millis: number) => new Date(millis).toISOString()
-
-/** One line for a run that failed: the error's own message, never a stack. */
-export const failureLine = (cause: Cause.Cause<JobError>): string =>
-  Option.match(Cause.failureOption(cause), {
-    onSome: (e) => e.message.split("\n")[0]!,
-    onNone: () =>
-      Cause.isInterruptedOnly(cause)
-        ? "interrupted"
-        : `internal error: ${String(Cause.squash(cause)).split("\n")[0]} (please report it)`,
-  })
-
-/** A progress reporter that keeps the run's status and also shows it on the display. */
-const progressOf = (
-  display: ProgressShape,
-  status: SubscriptionRef.SubscriptionRef<RunStatus>,
-  startedAt: number,
-): ProgressShape => {
-  const rate = (done: number) =>
-    Clock.currentTimeMillis.pipe(
-      Effect.map((now) => Math.round(done / Math.max((now - startedAt) / 1000, 0.001))),
-    )
-  return {
-    start: (label, total) =>
-      SubscriptionRef.update(status, (s) => ({
-        ...s,
-        progress: { label, done: 0, total, ratePerSecond: 0 },
-      })).pipe(Effect.zipRight(display.start(label, total))),
-    advance: (n) =>
-      SubscriptionRef.get(status).pipe(
-        Effect.flatMap((s) => {
-          const done = s.progress.done + n
-          return rate(done).pipe(
-            Effect.flatMap((ratePerSecond) =>
-              SubscriptionRef.set(status, {
-                ...s,
-                progress: { ...s.progress, done, total: Math.max(s.progress.total, done), ratePerSecond },
-              }),
-            ),
-          )
-        }),
-        Effect.zipRight(display.advance(n)),
-      ),
-    stop: display.stop,
-  }
-}
-
-/** How a run ended: a run stopped on request that returned its summary was interrupted. */
-const stateOf = (
-  exit: Exit.Exit<unknown, JobError>,
-  problems: Option.Option<string>,
-  stopped: boolean,
-): RunState =>
-  Exit.isFailure(exit)
-    ? Cause.isInterruptedOnly(exit.cause)
-      ? "interrupted"
-      : "failed"
-    : Option.isSome(problems)
-      ? "failed"
-      : stopped
-        ? "interrupted"
-        : "succeeded"
 
 /** A fresh id: `prefix-n`, n counting runs and schedules together. */
 const nextId = (table: RunTable, prefix: string) =>

@@ -1,3 +1,6 @@
+import { Cause, Exit, Option } from "effect"
+import type { JobError } from "./job.ts"
+
 /** What the runner shows of a run: the same shape for the CLI, the library API and the HTTP mode. */
 export type RunState = "running" | "succeeded" | "failed" | "interrupted"
 
@@ -41,3 +44,29 @@ export interface ScheduleStatus {
 }
 
 export const noProgress: RunProgress = { label: "", done: 0, total: 0, ratePerSecond: 0 }
+
+/** One line for a run that failed: the error's own message, never a stack. */
+export const failureLine = (cause: Cause.Cause<JobError>): string =>
+  Option.match(Cause.failureOption(cause), {
+    onSome: (e) => e.message.split("\n")[0]!,
+    onNone: () =>
+      Cause.isInterruptedOnly(cause)
+        ? "interrupted"
+        : `internal error: ${String(Cause.squash(cause)).split("\n")[0]} (please report it)`,
+  })
+
+/** How a run ended: a run stopped on request that returned its summary was interrupted. */
+export const stateOf = (
+  exit: Exit.Exit<unknown, JobError>,
+  problems: Option.Option<string>,
+  stopped: boolean,
+): RunState =>
+  Exit.isFailure(exit)
+    ? Cause.isInterruptedOnly(exit.cause)
+      ? "interrupted"
+      : "failed"
+    : Option.isSome(problems)
+      ? "failed"
+      : stopped
+        ? "interrupted"
+        : "succeeded"
