@@ -17,23 +17,31 @@ if (quick !== undefined) {
   const command = process.argv.slice(2).find((a) => !a.startsWith("-"))
   if (command !== "serve") setInterval(() => Bun.gc(true), 1000).unref()
   // No top-level await: the binary's bytecode is a CommonJS module.
-  Promise.all([import("@effect/platform-bun"), import("./cli/run.ts")]).then(
-    ([{ BunContext, BunRuntime }, { runCli }]) =>
-      runCli({
-        argv: process.argv,
-        runMain: BunRuntime.runMain,
-        context: BunContext.layer,
-        listen: (handler, { hostname, port }) => {
-          const server = Bun.serve({
-            hostname,
-            port,
-            // Event streams stay open as long as their run goes: no idle cut-off.
-            idleTimeout: 0,
-            fetch: (request, server) => handler(request, () => server.requestIP(request)?.address),
-          })
-          return { url: server.url.href.replace(/\/$/, ""), close: () => server.stop(true) }
-        },
-        printError: (line) => console.error(line),
-      }),
+  // Only the services the CLI uses: BunContext would also load a command executor (node:child_process)
+  // and workers, which no command needs.
+  Promise.all([
+    import("@effect/platform-bun/BunFileSystem"),
+    import("@effect/platform-bun/BunPath"),
+    import("@effect/platform-bun/BunTerminal"),
+    import("@effect/platform-bun/BunRuntime"),
+    import("effect/Layer"),
+    import("./cli/run.ts"),
+  ]).then(([BunFileSystem, BunPath, BunTerminal, BunRuntime, Layer, { runCli }]) =>
+    runCli({
+      argv: process.argv,
+      runMain: BunRuntime.runMain,
+      context: Layer.mergeAll(BunFileSystem.layer, BunPath.layer, BunTerminal.layer),
+      listen: (handler, { hostname, port }) => {
+        const server = Bun.serve({
+          hostname,
+          port,
+          // Event streams stay open as long as their run goes: no idle cut-off.
+          idleTimeout: 0,
+          fetch: (request, server) => handler(request, () => server.requestIP(request)?.address),
+        })
+        return { url: server.url.href.replace(/\/$/, ""), close: () => server.stop(true) }
+      },
+      printError: (line) => console.error(line),
+    }),
   )
 }
