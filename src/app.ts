@@ -2,20 +2,20 @@ import { Context, Duration, Effect, ConfigError as EffectConfigError, Layer, Opt
 import { CleanupJob } from "./cleanup/job.ts"
 import type { CleanupOptions, CleanupOptionsSchema } from "./cleanup/options.ts"
 import type { CleanupSummary } from "./cleanup/run.ts"
-import { CouchClient } from "./couch/client.ts"
+import { CouchClient, type CouchClientShape } from "./couch/client.ts"
 import { type CouchSettings, couchLayer } from "./couch/connection.ts"
 import { MigrateJob, type MigrateOptions, type MigrateSummary } from "./docs/migrate.ts"
 import { DocumentStore, type DocumentStoreShape } from "./docs/store.ts"
 import { StoreFactory, type StoreSpec } from "./docs/stores.ts"
 import type { Job } from "./jobs/job.ts"
 import { JobRunner } from "./jobs/runner.ts"
-import { PgClient } from "./pg/client.ts"
+import { PgClient, type PgClientShape } from "./pg/client.ts"
 import type { PgSettings } from "./pg/config.ts"
 import { PurgeJob, type PurgeOptions } from "./purge/job.ts"
 import type { PurgeSummary } from "./purge/purge.ts"
 import type { AppError } from "./shared/classify.ts"
 import { ConfigError } from "./shared/errors.ts"
-import { measured } from "./shared/metrics.ts"
+import { measured, registerMetrics } from "./shared/metrics.ts"
 import { type Progress, silentProgress } from "./shared/progress.ts"
 import type { RetryPolicy } from "./shared/retry.ts"
 
@@ -62,6 +62,10 @@ export interface ServeServicesShape {
   readonly purge: Option.Option<Job<PurgeOptions, PurgeSummary, typeof PurgeOptions.Encoded>>
   readonly cleanup: Option.Option<Job<CleanupOptions, CleanupSummary, typeof CleanupOptionsSchema.Encoded>>
   readonly store: Option.Option<DocumentStoreShape>
+  /** The CouchDB client, when CouchDB is configured: the status page reads the databases with it. */
+  readonly couch: Option.Option<CouchClientShape>
+  /** The PostgreSQL client, when configured: the status page counts the pending rows with it. */
+  readonly pg: Option.Option<PgClientShape>
   readonly migrate: Option.Option<Job<MigrateOptions, MigrateSummary, typeof MigrateOptions.Encoded>>
   readonly ready: Effect.Effect<ReadonlyArray<Readiness>>
 }
@@ -99,11 +103,20 @@ const serveServices = Layer.effect(
       ),
       Option.map(store, (s) => check(`documents ${s.describe}`, s.collections)),
     ].flatMap(Option.toArray)
+    yield* registerMetrics(
+      [
+        Option.map(purge, (j) => j.name),
+        Option.map(cleanup, (j) => j.name),
+        Option.map(migrate, (j) => j.name),
+      ].flatMap(Option.toArray),
+    )
     return {
       purge: Option.map(purge, measured),
       cleanup: Option.map(cleanup, measured),
       migrate: Option.map(migrate, measured),
       store,
+      couch,
+      pg,
       ready: Effect.all(probes, { concurrency: "unbounded" }),
     }
   }),

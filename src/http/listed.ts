@@ -1,0 +1,44 @@
+import { Console, Effect } from "effect"
+import type { Job } from "../jobs/job.ts"
+
+/** How many ids a run started over HTTP with `list` keeps in its summary. */
+export const listedIds = 10
+
+/**
+ * A job whose `list` output (one NDJSON line per document, `{"id":…}`) goes into its summary as
+ * `listed` — the first ids — instead of the server's stdout, where nobody started over HTTP would
+ * read it. The status page's dry run asks for it to show what a purge would remove.
+ */
+export const withListed = <O extends { readonly list: boolean }, S extends object, I>(
+  job: Job<O, S, I>,
+): Job<O, S & { readonly listed?: ReadonlyArray<string> }, I> => ({
+  ...job,
+  run: (options, context) =>
+    !options.list
+      ? job.run(options, context)
+      : Effect.suspend(() => {
+          const ids: Array<string> = []
+          const keep = (line: unknown) => {
+            if (ids.length >= listedIds || typeof line !== "string") return
+            const at = line.indexOf('"id":')
+            if (at === -1) return
+            const parsed: unknown = JSON.parse(line)
+            if (
+              typeof parsed === "object" &&
+              parsed !== null &&
+              "id" in parsed &&
+              typeof parsed.id === "string"
+            )
+              ids.push(parsed.id)
+          }
+          return Console.consoleWith((base) =>
+            job.run(options, context).pipe(
+              Effect.withConsole({
+                ...base,
+                log: (...args: ReadonlyArray<unknown>) => Effect.sync(() => keep(args[0])),
+              }),
+              Effect.map((summary) => ({ ...summary, listed: ids })),
+            ),
+          )
+        }),
+})
