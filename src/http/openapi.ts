@@ -101,6 +101,36 @@ export const openApiDocument = () => ({
   },
   paths: {
     "/": { get: { summary: "status page (HTML)", responses: { "200": { description: "the page" } } } },
+    "/page/{part}": {
+      get: {
+        summary: "one section of the status page (HTML), for its script to refresh",
+        parameters: [
+          {
+            name: "part",
+            in: "path",
+            required: true,
+            schema: { type: "string", enum: ["databases", "running", "history", "cleanup", "schedules"] },
+          },
+        ],
+        responses: { "200": { description: "the section's HTML" }, "404": { description: "no such section" } },
+      },
+    },
+    "/databases": {
+      get: {
+        summary:
+          "the databases with their tombstones and sizes, a page at a time (q: name glob; sort, dir; from: first name; page)",
+        parameters: ["q", "sort", "dir", "from", "page"].map((name) => ({
+          name,
+          in: "query",
+          required: false,
+          schema: { type: "string" },
+        })),
+        responses: {
+          "200": json("one page of databases", { type: "object" }),
+          ...errors(503),
+        },
+      },
+    },
     "/healthz": { get: { summary: "liveness", responses: { "200": { description: "alive" } } } },
     "/readyz": {
       get: {

@@ -10,6 +10,8 @@ interface Family {
   readonly label?: string
 }
 const declared: Array<Family> = []
+/** The families `/metrics` announces, in declaration order. */
+export const metricFamilies: ReadonlyArray<Family> = declared
 const declare = (family: Family) => {
   declared.push(family)
   return family
