@@ -112,7 +112,10 @@ export const openApiDocument = () => ({
             schema: { type: "string", enum: ["databases", "running", "history", "cleanup", "schedules"] },
           },
         ],
-        responses: { "200": { description: "the section's HTML" }, "404": { description: "no such section" } },
+        responses: {
+          "200": { description: "the section's HTML" },
+          "404": { description: "no such section" },
+        },
       },
     },
     "/databases": {

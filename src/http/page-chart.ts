@@ -73,6 +73,6 @@ ${points.map((p, i) => {
 <text class="axis" x="${left}" y="${height - 8}">oldest</text>
 <text class="axis" x="${width - right}" y="${height - 8}" text-anchor="end">newest</text>
 </svg>
-<figcaption>${title}: bars are ${unit} per run, dots the run time; stopped runs are hatched, failed ones red.</figcaption>
+<figcaption>${title}: bars are ${unit} per run, dots the run time; stopped runs are amber, failed ones red.</figcaption>
 </figure>`
 }

@@ -154,11 +154,10 @@ export const progressWords = (r: RunStatus) => {
   if (p.total === 0 && p.done === 0) return "starting…"
   const left = p.ratePerSecond > 0 && p.total > p.done ? (p.total - p.done) / p.ratePerSecond : undefined
   return [
-    `${count(p.done)} / ${count(p.total)}${p.label ? ` ${p.label}` : ""}`,
+    `${count(p.done)} / ${count(p.total)}${p.label && p.label !== r.target ? ` ${p.label}` : ""}`,
     `${count(p.ratePerSecond)}/s`,
     left === undefined ? "" : `about ${duration(left * 1000)} left`,
   ]
     .filter((s) => s !== "")
     .join(" · ")
 }
-

@@ -19,10 +19,10 @@ function dur(ms) {
   if (m < 60) return m + " min " + Math.round(s - m * 60) + " s";
   return Math.floor(m / 60) + " h " + (m % 60) + " min";
 }
-function words(p) {
+function words(p, target) {
   if (!p.total && !p.done) return "starting…";
   const left = p.ratePerSecond > 0 && p.total > p.done ? (p.total - p.done) / p.ratePerSecond : null;
-  return [fmt(p.done) + " / " + fmt(p.total) + (p.label ? " " + p.label : ""), fmt(p.ratePerSecond) + "/s",
+  return [fmt(p.done) + " / " + fmt(p.total) + (p.label && p.label !== target ? " " + p.label : ""), fmt(p.ratePerSecond) + "/s",
     left === null ? "" : "about " + dur(left * 1000) + " left"].filter(Boolean).join(" · ");
 }
 
@@ -44,8 +44,10 @@ async function refused(res) {
   let body = {};
   try { body = await res.json(); } catch (e) { body = { message: "HTTP " + res.status }; }
   if (res.status === 401) {
+    const had = token() !== "";
     sessionStorage.removeItem(key); showSignIn();
-    say((body.message || "this needs the token") + ": sign in with the server's token first.");
+    say((had ? "The token was refused" : "This action needs the token") +
+      ": sign in with the token dbsweep serve was started with (DBSWEEP_TOKEN).");
     const input = $("#token"); if (input) input.focus();
   } else say(body.message || ("HTTP " + res.status));
 }
@@ -75,7 +77,7 @@ function follow(id, onEnd) {
     if (li) {
       const bar = $("progress", li);
       bar.max = Math.max(s.progress.total, 1); bar.value = s.progress.done;
-      $(".words", li).textContent = words(s.progress);
+      $(".words", li).textContent = words(s.progress, s.target);
     }
     if (s.state !== "running") {
       events.close();

@@ -13,7 +13,8 @@ table{border-collapse:collapse;width:100%}
 th,td{border-bottom:1px solid var(--line);padding:.35rem .55rem;text-align:left;vertical-align:top}
 thead th{background:var(--bg);white-space:nowrap}
 tbody th{font-weight:600}
-.num{text-align:right;font-variant-numeric:tabular-nums}
+.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.verdict{min-width:13rem}
 .scroll{overflow-x:auto}
 a{color:var(--accent)}
 a.sort{text-decoration:none;color:var(--ink)}
