@@ -269,9 +269,7 @@ describe("the status page in a real browser", () => {
       const axe = (
         window as unknown as {
           axe: {
-            run: (
-              ctx: Document,
-            ) => Promise<{
+            run: (ctx: Document) => Promise<{
               violations: Array<{ id: string; impact: string; nodes: Array<{ target: Array<string> }> }>
             }>
           }
