@@ -121,8 +121,8 @@ export const openApiDocument = () => ({
     "/databases": {
       get: {
         summary:
-          "the databases with their tombstones and sizes, a page at a time (q: name glob; sort, dir; from: first name; page)",
-        parameters: ["q", "sort", "dir", "from", "page"].map((name) => ({
+          "the databases with their tombstones and sizes, a page at a time (q: name glob; sort, dir; from: first name; page; size)",
+        parameters: ["q", "sort", "dir", "from", "page", "size"].map((name) => ({
           name,
           in: "query",
           required: false,

@@ -38,7 +38,7 @@ export const catalogQuery = (q: (name: string) => string | undefined): CatalogQu
     dir,
     from: from === undefined || from === "" ? undefined : from,
     page: Math.min(firstInt(q("page")), 100_000),
-    size: pageSize,
+    size: Math.min(firstInt(q("size")) || pageSize, 500),
   }
 }
 
@@ -50,6 +50,7 @@ const link = (query: CatalogQuery, patch: Partial<CatalogQuery>) => {
   params.set("dir", next.dir)
   if (next.from !== undefined) params.set("from", next.from)
   if (next.page > 0) params.set("page", String(next.page))
+  if (next.size !== pageSize) params.set("size", String(next.size))
   return `/?${params.toString()}#databases`
 }
 
