@@ -79,7 +79,11 @@ const list = async (s: Serve, query: string) => {
 const proxied = async (target: CouchTarget) => {
   const proxy = countingProxy(target.url)
   const s = await startServe({ couch: { ...target, url: proxy.url } })
-  return { s, proxy, close: async () => (await s.close(), proxy.stop()) }
+  const close = async () => {
+    await s.close()
+    proxy.stop()
+  }
+  return { s, proxy, close }
 }
 
 describe("GET /databases", () => {
