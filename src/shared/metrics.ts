@@ -1,4 +1,14 @@
-import { Cause, Duration, Effect, Exit, Metric, MetricBoundaries, MetricState, Option } from "effect"
+import {
+  Cause,
+  Duration,
+  Effect,
+  Exit,
+  Metric,
+  MetricBoundaries,
+  MetricLabel,
+  MetricState,
+  Option,
+} from "effect"
 import type { Job } from "../jobs/job.ts"
 
 /** Every metric dbsweep has, as `/metrics` announces it from the start (before any run). */
@@ -69,6 +79,15 @@ export const registerMetrics = (jobs: ReadonlyArray<string>) =>
   )
 
 const by = (counter: typeof failures, kind: string) => Metric.tagged(counter, "kind", kind)
+
+/**
+ * Adds `n` to `counter` (tagged with `kind` when given) at once, outside any effect: for the hot
+ * paths that count once per request. Nothing for zero.
+ */
+export const countNow = (counter: Metric.Metric.Counter<number>, n: number | undefined, kind?: string) => {
+  if (n !== undefined && n !== 0)
+    counter.unsafeUpdate(n, kind === undefined ? [] : [MetricLabel.make("kind", kind)])
+}
 
 /** Adds `n` to `counter` (tagged with `kind` when given); nothing for zero. */
 export const count = (counter: Metric.Metric.Counter<number>, n: number | undefined, kind?: string) =>
