@@ -18,18 +18,14 @@ export const withListed = <O extends { readonly list: boolean }, S extends objec
       ? job.run(options, context)
       : Effect.suspend(() => {
           const ids: Array<string> = []
-          const keep = (line: unknown) => {
-            if (ids.length >= listedIds || typeof line !== "string") return
-            const at = line.indexOf('"id":')
-            if (at === -1) return
-            const parsed: unknown = JSON.parse(line)
-            if (
-              typeof parsed === "object" &&
-              parsed !== null &&
-              "id" in parsed &&
-              typeof parsed.id === "string"
-            )
-              ids.push(parsed.id)
+          // One call may carry several lines (a unit's documents at once).
+          const keep = (text: unknown) => {
+            if (typeof text !== "string") return
+            for (const line of text.split("\n")) {
+              if (ids.length >= listedIds) return
+              const id = /^\{"id":("(?:[^"\\]|\\.)*")/.exec(line)?.[1]
+              if (id !== undefined) ids.push(String(JSON.parse(id)))
+            }
           }
           return Console.consoleWith((base) =>
             job.run(options, context).pipe(

@@ -64,12 +64,14 @@ export const makeCheckpointer = Effect.fn("Purge.makeCheckpointer")(function* (
    * it has: most units end with no write).
    */
   const complete = (unit: Pick<Unit, "n" | "seq">) =>
-    Effect.flatMap(Ref.update(mark, (m) => completeUnit(m, unit.n, unit.seq)), () =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.flatMap(Ref.get(lastSaved), (saved) =>
-          options.dryRun || now - saved.at < options.everyMs ? Effect.void : saveNow,
+    Effect.flatMap(
+      Ref.update(mark, (m) => completeUnit(m, unit.n, unit.seq)),
+      () =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.flatMap(Ref.get(lastSaved), (saved) =>
+            options.dryRun || now - saved.at < options.everyMs ? Effect.void : saveNow,
+          ),
         ),
-      ),
     )
 
   /** The final write; a failure is recorded, not raised (the summary and exit code carry it). */
