@@ -1,5 +1,4 @@
 import { Clock, Effect, Schema } from "effect"
-import { quoted } from "../cleanup/settings.ts"
 import { countMatches } from "../cleanup/statements.ts"
 import { type CleanupTarget, defaultTarget, resolveTarget } from "../cleanup/target.ts"
 import { decodeRows, type PgClientShape } from "../pg/client.ts"
@@ -25,18 +24,19 @@ const Count = Schema.Struct({ n: Schema.NumberFromString })
 export const glanceTtlMs = 30_000
 
 const describe = (t: CleanupTarget) => ({
-  users: `${quoted(t.schema, t.usersTable)} (${t.usersEmailColumn})`,
-  pending: `${quoted(t.schema, t.pendingTable)} (${t.pendingEmailColumn})`,
-  rule: t.caseSensitive ? "emails equal exactly" : "emails equal ignoring case",
+  users: `${t.schema}.${t.usersTable} (${t.usersEmailColumn})`,
+  pending: `${t.schema}.${t.pendingTable} (${t.pendingEmailColumn})`,
+  rule: `a pending row goes when its email equals a user's${t.caseSensitive ? " exactly" : " (ignoring case)"}`,
 })
 
 /** A glance reader with its own short cache (one per HTTP app). */
 export const makeCleanupGlance = () => {
   let kept: { readonly at: number; readonly glance: CleanupGlance } | undefined
-  return (pg: PgClientShape) =>
+  /** `changedAt`: when a cleanup run last finished (or now, while one runs): a count before it is stale. */
+  return (pg: PgClientShape, changedAt: number) =>
     Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
-      if (kept !== undefined && now - kept.at < glanceTtlMs) return kept.glance
+      if (kept !== undefined && now - kept.at < glanceTtlMs && kept.at > changedAt) return kept.glance
       const matching = yield* resolveTarget(pg, defaultTarget, { delete: false }).pipe(
         Effect.flatMap((target) => pg.query("counting matches", (sql) => countMatches(sql, target))),
         Effect.flatMap(decodeRows(Count, "counting matches")),

@@ -128,7 +128,7 @@ export const cleanupSection = (
   return html`<dl class="glance">
 <div><dt>Users table</dt><dd>${glance.users}</dd></div>
 <div><dt>Pending table</dt><dd>${glance.pending}</dd></div>
-<div><dt>Rule</dt><dd>a pending row goes when its ${glance.rule.replace("emails", "email and a user's")}</dd></div>
+<div><dt>Rule</dt><dd>${glance.rule}</dd></div>
 <div><dt>Matching now</dt><dd id="cleanup-pending">${
     "count" in glance.matching
       ? html`<strong class="big">${count(glance.matching.count)}</strong> pending rows match a user (counted ${time(glance.countedAt)})`

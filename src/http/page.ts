@@ -41,6 +41,15 @@ const changedAt = (runs: ReadonlyArray<RunStatus>) => {
   return at
 }
 
+/** When a cleanup run last changed the pending table (a real run; one going now counts as now). */
+const lastCleanup = (runs: ReadonlyArray<RunStatus>) =>
+  Math.max(
+    0,
+    ...runs
+      .filter((r) => r.job === "cleanup")
+      .map((r) => (r.finishedAt === undefined ? Number.POSITIVE_INFINITY : Date.parse(r.finishedAt))),
+  )
+
 const unavailable = (job: keyof typeof needs) =>
   html`<p class="unavailable">${job} is unavailable: ${needs[job]}</p>`
 
@@ -126,7 +135,10 @@ export const pageRoutes = (runtime: ServeRuntime, settings: HttpSettings) => {
         case "cleanup":
           return yield* Option.match(services.pg, {
             onNone: () => Effect.succeed(unavailable("cleanup")),
-            onSome: (pg) => Effect.map(glance(pg), (g) => cleanupSection(g, data.runs, data.schedules)),
+            onSome: (pg) =>
+              Effect.map(glance(pg, lastCleanup(data.runs)), (g) =>
+                cleanupSection(g, data.runs, data.schedules),
+              ),
           })
         case "databases":
           return yield* databases((n) => c.req.query(n)).pipe(
