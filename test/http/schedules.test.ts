@@ -67,4 +67,45 @@ describe("schedules inside the server", () => {
       t.faults?.({})
     }
   })
+
+  test("the page's schedules: the next run as a time and a countdown, the last outcome, the error that stopped one", async () => {
+    const own = await startServe({ couch: t })
+    try {
+      const db = await createDb(t)
+      await seed(t, db, { tombstones: 20 })
+      await own.runtime.runPromise(
+        scheduleJobs({
+          purge: Option.some(every(Duration.hours(1))),
+          purgeDb: Option.some(db),
+          cleanup: Option.none(),
+        }),
+      )
+      // A database that does not exist: no later run can succeed, so the schedule stops.
+      await own.runtime.runPromise(
+        scheduleJobs({
+          purge: Option.some(every(Duration.hours(1))),
+          purgeDb: Option.some(`${db}-missing`),
+          cleanup: Option.none(),
+        }),
+      )
+      let html = ""
+      for (let i = 0; i < 400; i++) {
+        html = await (await own.request("/page/schedules")).text()
+        if (html.includes("state-stopped") && html.includes("succeeded (purge-")) break
+        await Bun.sleep(25)
+      }
+      const rows = html.split("<tr data-schedule=").slice(1)
+      expect(rows).toHaveLength(2)
+      const waiting = rows.find((r) => r.includes("state-waiting"))!
+      const next = /<time datetime="([^"]+)">/.exec(waiting)?.[1]
+      expect(Date.parse(next ?? "") - Date.now()).toBeGreaterThan(59 * 60_000)
+      expect(waiting).toContain(`<span class="countdown" data-at="${next}">`)
+      expect(waiting).toMatch(/succeeded \(purge-\d+\)/)
+      const stopped = rows.find((r) => r.includes("state-stopped"))!
+      expect(stopped).toMatch(/failed \(purge-\d+\)/)
+      expect(stopped).toContain("does not exist")
+    } finally {
+      await own.close()
+    }
+  })
 })
