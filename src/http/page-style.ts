@@ -10,11 +10,12 @@ section{margin-top:1.6rem}
 h2{font-size:1.1rem;margin:0 0 .6rem;border-bottom:2px solid var(--line);padding-bottom:.2rem}
 h3{font-size:.95rem;margin:1rem 0 .4rem}
 table{border-collapse:collapse;width:100%}
-th,td{border-bottom:1px solid var(--line);padding:.35rem .55rem;text-align:left;vertical-align:top}
+th,td{border-bottom:1px solid var(--line);padding:.35rem .45rem;text-align:left;vertical-align:top}
 thead th{background:var(--bg);white-space:nowrap}
 tbody th{font-weight:600}
 .num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-.verdict{min-width:13rem}
+.verdict{min-width:12rem;max-width:18rem}
+.name{word-break:break-all;min-width:8rem}
 .scroll{overflow-x:auto}
 a{color:var(--accent)}
 a.sort{text-decoration:none;color:var(--ink)}
@@ -61,10 +62,9 @@ dl.fields{display:flex;flex-wrap:wrap;gap:.1rem 1rem;margin:0}
 dl.fields div,dl.glance div{display:flex;gap:.35rem}
 dl.fields dt{color:var(--muted)}
 dl.fields dd,dl.glance dd{margin:0}
-dl.glance{display:grid;gap:.3rem;margin:0}
+dl.glance{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:.3rem 2rem;margin:0}
 dl.glance dt{font-weight:600;min-width:11rem}
 .big{font-size:1.3rem}
-.grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:0 2rem}
 #sign-in{display:flex;gap:.5rem;align-items:center}
 .visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 [aria-busy="true"]{opacity:.6}

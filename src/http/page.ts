@@ -85,7 +85,6 @@ ${section(
   data.purge ? html`<p class="muted">Reading the databases…</p>` : unavailable("purge"),
   data.purge,
 )}
-<div class="grid2">
 ${section(
   "cleanup",
   "Cleanup",
@@ -93,7 +92,6 @@ ${section(
   data.cleanup,
 )}
 ${section("schedules", "Schedules", schedulesSection(data.schedules, data.runs))}
-</div>
 ${section("history", "History", historySection(data.runs))}
 </main>
 <script>${raw(pageScript)}</script>
