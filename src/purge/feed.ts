@@ -12,6 +12,8 @@ export interface FeedOptions {
   readonly sinceGiven: boolean
   readonly store: string
   readonly firstPage: number
+  /** Rows between two seqs in a page (see `ChangesParams.seqInterval`). */
+  readonly seqInterval: number
   readonly pageSize: number
   readonly stopping: Effect.Effect<boolean>
 }
@@ -26,16 +28,23 @@ export const readFeed = <E>(
   couch: CouchClientShape,
   counter: Counter,
   options: FeedOptions,
-  onPage: (page: ChangesPage) => Effect.Effect<void, E>,
+  onPage: (page: ChangesPage, from: string) => Effect.Effect<void, E>,
 ): Effect.Effect<void, CouchError | ConfigError | E> =>
   Effect.gen(function* () {
     let from = options.since
     let limit = options.firstPage
     while (!(yield* options.stopping)) {
       const page = yield* counter
-        .retried(couch.changes(options.db, { since: from, limit, style: "all_docs" }))
+        .retried(
+          couch.changes(options.db, {
+            since: from,
+            limit,
+            style: "all_docs",
+            seqInterval: options.seqInterval,
+          }),
+        )
         .pipe(Effect.catchTag("CouchBadRequest", (e) => refusedSince(options, from, e)))
-      yield* onPage(page)
+      yield* onPage(page, from)
       if (page.results.length < limit || page.pending === 0) return
       from = page.last_seq
       limit = options.pageSize

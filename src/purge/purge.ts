@@ -155,11 +155,13 @@ export const runPurge = Effect.fn("Purge.run")(function* (
       // The first page is small, so purging starts after a short read.
       firstPage: Math.min(pageSize, initialLimits.maxIds * options.concurrency),
       pageSize,
+      // A seq every batch's worth of rows: the checkpoint lags at most that far behind the work.
+      seqInterval: initialLimits.maxIds,
       stopping: context.stopping,
     },
-    (page) =>
+    (page, from) =>
       Effect.flatMap(sender.limits, (limits) => {
-        const units = unitsOf(page, limits, unitCount)
+        const units = unitsOf(page, limits, unitCount, from)
         unitCount += units.length
         return queue.offerAll(units)
       }),
