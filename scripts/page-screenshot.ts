@@ -98,7 +98,12 @@ try {
   await page.locator("#cleanup-pending").waitFor()
   await page.waitForFunction(() => {
     const p = document.querySelector<HTMLProgressElement>("#running-list li.run progress")
-    return p !== null && p.value > p.max * 0.3 && p.value < p.max * 0.8 && document.querySelector('[aria-busy="true"]') === null
+    return (
+      p !== null &&
+      p.value > p.max * 0.3 &&
+      p.value < p.max * 0.8 &&
+      document.querySelector('[aria-busy="true"]') === null
+    )
   })
   // The top of the page (README's picture stays small): running, databases, cleanup, schedules, charts.
   await page.screenshot({ path: out, fullPage: true, clip: { x: 0, y: 0, width: 1280, height: 1780 } })

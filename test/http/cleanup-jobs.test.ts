@@ -56,7 +56,7 @@ describe("POST /jobs/cleanup against a real PostgreSQL", () => {
     // The count is read again after a run, not served from the cache.
     const after = await (await s.request("/page/cleanup")).text()
     expect(/id="cleanup-pending"><strong class="big">([\d,]+)<\/strong>/.exec(after)?.[1]).toBe("0")
-    expect(after).toContain("<dt>deleted</dt><dd>" + expectedMatches(size).toLocaleString("en-US"))
+    expect(after).toContain(`<dt>deleted</dt><dd>${expectedMatches(size).toLocaleString("en-US")}`)
     const history = await (await s.request("/page/history")).text()
     expect(history.match(/<g class="point ok"/g)).toHaveLength(1)
     expect(history).toContain('id="cleanup-chart"')
