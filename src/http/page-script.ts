@@ -63,6 +63,7 @@ async function load(part, query) {
   } catch (e) { box.textContent = "could not load: " + e.message; }
   box.setAttribute("aria-busy", "false");
   if (part === "running") followAll();
+  if (part === "databases") restoreResults();
   tick();
 }
 
@@ -98,10 +99,14 @@ function refreshAfterRun() {
   }, 150);
 }
 
+// What each row's last action said, put back whenever the table is loaded again.
+const results = new Map();
 function rowResult(db, text) {
+  results.set(db, text);
   const cell = $('tr[data-db="' + CSS.escape(db) + '"] .result');
   if (cell) cell.textContent = text;
 }
+function restoreResults() { for (const [db, text] of results) rowResult(db, text); }
 function outcome(s, dryRun) {
   const m = s.summary || {};
   if (s.state === "failed") return "failed: " + (s.error || "see the history");
