@@ -5,7 +5,9 @@
  * 10,000 databases (flag --dbs N) it prints the first contentful paint, the time until the
  * databases table is shown and the requests made to CouchDB: the first load, a reload within the
  * details cache, and a sort by tombstones (which needs every database's details). Goal: the first
- * page of 10,000 databases costs what 50 do (ratio ≈ 1).
+ * page of 10,000 databases costs what 50 do (ratio ≈ 1). With COUCHDB_URL (a server admin in
+ * COUCHDB_USER / COUCHDB_PASSWORD) it runs against that CouchDB, creating and then deleting its
+ * `pagebench-` databases.
  */
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -15,7 +17,27 @@ import { arg, bin, password, startAndRead, startTestCouch, user } from "./suppor
 
 const MANY = arg("dbs", 10_000)
 const FEW = 50
-const couch = await startTestCouch()
+const external = process.env.COUCHDB_URL
+/** The CouchDB-API test server, or a real CouchDB when COUCHDB_URL is set (its databases created and deleted here). */
+const couch = external
+  ? (() => {
+      const url = external.replace(/\/+$/, "")
+      const authorization = `Basic ${btoa(`${process.env.COUCHDB_USER ?? "admin"}:${process.env.COUCHDB_PASSWORD ?? ""}`)}`
+      const call = async (method: string, path: string, body?: unknown) => {
+        const res = await fetch(`${url}${path}`, {
+          method,
+          headers: { authorization, "content-type": "application/json" },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        })
+        const text = await res.text()
+        if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text}`)
+        return JSON.parse(text) as unknown
+      }
+      return { url, call, proc: undefined }
+    })()
+  : await startTestCouch()
+const couchUser = external ? (process.env.COUCHDB_USER ?? "admin") : user
+const couchPassword = external ? (process.env.COUCHDB_PASSWORD ?? "") : password
 
 let requests = 0
 const proxy = Bun.serve({
@@ -90,14 +112,18 @@ const round = async (n: number) => {
   await createUpTo(n)
   const serve = await startAndRead(
     [bin, "serve", "--port", "0", "--no-env-file"],
-    { COUCHDB_URL: proxy.url.href.replace(/\/$/, ""), COUCHDB_USER: user, COUCHDB_PASSWORD: password },
+    {
+      COUCHDB_URL: proxy.url.href.replace(/\/$/, ""),
+      COUCHDB_USER: couchUser,
+      COUCHDB_PASSWORD: couchPassword,
+    },
     /listening on (http:\/\/[0-9.]+:\d+)/,
     "stderr",
   )
   try {
-    const first = await measure(serve.match, "/")
-    const reload = await measure(serve.match, "/")
-    const sorted = await measure(serve.match, "/?sort=tombstones&dir=desc")
+    const first = await measure(serve.match, "/?q=pagebench-*")
+    const reload = await measure(serve.match, "/?q=pagebench-*")
+    const sorted = await measure(serve.match, "/?q=pagebench-*&sort=tombstones&dir=desc")
     return { first, reload, sorted }
   } finally {
     serve.proc.kill("SIGTERM")
@@ -126,5 +152,13 @@ try {
   await browser.close()
   rmSync(profile, { recursive: true, force: true })
   proxy.stop(true)
-  couch.proc.kill()
+  if (couch.proc === undefined) {
+    for (let i = 0; i < created; i += 50) {
+      await Promise.all(
+        Array.from({ length: Math.min(50, created - i) }, (_, j) =>
+          couch.call("DELETE", `/pagebench-${String(i + j).padStart(6, "0")}`).catch(() => undefined),
+        ),
+      )
+    }
+  } else couch.proc.kill()
 }
