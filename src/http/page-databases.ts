@@ -5,7 +5,8 @@ import { bytes, count, percent } from "./page-format.ts"
 /**
  * The databases table: one row per database with its tombstones and what a purge or a compaction
  * would give back; column headers sort (on the server), a name filter, pages of `size`, and a Dry
- * run and a Purge button per row. Everything is a link or a form, so it works without the script.
+ * run and a Purge button per row. Sorting, filtering and paging are links and a form that reload
+ * the page; only the buttons need the script.
  */
 
 const columns: ReadonlyArray<{ readonly key: SortKey; readonly label: string; readonly numeric: boolean }> = [

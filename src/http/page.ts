@@ -72,7 +72,7 @@ const signIn = (tokenRequired: boolean) =>
 </form>`
     : html`<p class="muted">No token set: actions are open from this machine only.</p>`
 
-const page = (data: PageData, tokenRequired: boolean) => html`<!doctype html>
+const page = (data: PageData, tokenRequired: boolean, search: string) => html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>dbsweep status</title><style>${raw(pageStyle)}</style></head><body>
 <header class="top"><h1>dbsweep <span class="muted">${version}</span></h1>${signIn(tokenRequired)}</header>
@@ -82,7 +82,9 @@ ${section("running", "Running now", runningSection(data.runs, data.purge || data
 ${section(
   "databases",
   "Databases",
-  data.purge ? html`<p class="muted">Reading the databases…</p>` : unavailable("purge"),
+  data.purge
+    ? html`<p class="muted">Reading the databases…</p><noscript><a href="/page/databases${search}">The databases table</a> (this page loads it with its script).</noscript>`
+    : unavailable("purge"),
   data.purge,
 )}
 ${section(
@@ -158,7 +160,9 @@ export const pageRoutes = (runtime: ServeRuntime, settings: HttpSettings) => {
 
   return new Hono<HttpEnv>()
     .get("/", read, async (c) =>
-      c.html(page(await runtime.runPromise(pageData()), settings.token !== undefined)),
+      c.html(
+        page(await runtime.runPromise(pageData()), settings.token !== undefined, new URL(c.req.url).search),
+      ),
     )
     .get("/page/:part", read, async (c) => {
       const part = parts.find((p) => p === c.req.param("part"))
