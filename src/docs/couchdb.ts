@@ -1,8 +1,7 @@
 import { HttpClientRequest } from "@effect/platform"
 import { Chunk, Duration, Effect, Option, Schema, Stream } from "effect"
 import type { CouchClientShape } from "../couch/client.ts"
-import type { CouchError } from "../couch/errors.ts"
-import { isRetryable } from "../shared/classify.ts"
+import { type CouchError, isRetryable } from "../couch/errors.ts"
 import { defaultRetryPolicy, type RetryPolicy, withRetry } from "../shared/retry.ts"
 import { DocConflict, DocNotFound, InvalidDocument } from "./errors.ts"
 import type { Doc, DocumentStoreShape, SaveResult, StoreError } from "./store.ts"
@@ -52,8 +51,14 @@ export const defaultCouchStoreSettings: CouchStoreSettings = {
 const dbMissing = (e: StoreError) =>
   e._tag === "CouchNotFound" && e.reason.includes("Database does not exist")
 
-/** The couchdb adapter: collection = database, created on first save (COUCHDB-FACTS §1, §2). */
-export const makeCouchStore = (couch: CouchClientShape, settings = defaultCouchStoreSettings) => {
+/** What a bulk write answered for one document, as the port says it. */
+const toResult = (r: (typeof BulkResults.Type)[number]): SaveResult =>
+  r.rev !== undefined && r.error === undefined
+    ? { id: r.id, ok: true, rev: r.rev }
+    : { id: r.id, ok: false, error: r.error ?? "unknown", reason: r.reason ?? "no reason given" }
+
+/** The CouchDB requests the adapter is made of: retried sends, writes against the current rev, bulk and _all_docs reads. */
+const couchRequests = (couch: CouchClientShape, settings: CouchStoreSettings) => {
   const describe = `CouchDB at ${couch.server}`
   const path = (db: string, id?: string) =>
     `/${encodeURIComponent(db)}${id === undefined ? "" : `/${id.startsWith("_design/") ? `_design/${encodeURIComponent(id.slice(8))}` : encodeURIComponent(id)}`}`
@@ -152,10 +157,6 @@ export const makeCouchStore = (couch: CouchClientShape, settings = defaultCouchS
       ),
       BulkResults,
     ).pipe(Effect.catchIf(dbMissing, () => createDb(db).pipe(Effect.zipRight(bulkDocs(db, docs, newEdits)))))
-  const toResult = (r: (typeof BulkResults.Type)[number]): SaveResult =>
-    r.rev !== undefined && r.error === undefined
-      ? { id: r.id, ok: true, rev: r.rev }
-      : { id: r.id, ok: false, error: r.error ?? "unknown", reason: r.reason ?? "no reason given" }
 
   const allDocs = (db: string, params: Record<string, string>, keys?: ReadonlyArray<string>) =>
     send(
@@ -174,7 +175,12 @@ export const makeCouchStore = (couch: CouchClientShape, settings = defaultCouchS
       dbMissing(e) || (id !== undefined && e._tag === "CouchNotFound")
         ? Effect.fail(new DocNotFound({ store: describe, collection, ...(dbMissing(e) ? {} : { id }) }))
         : Effect.fail(e)
+  return { describe, path, send, write, bulkDocs, allDocs, notFound }
+}
 
+/** The couchdb adapter: collection = database, created on first save (COUCHDB-FACTS §1, §2). */
+export const makeCouchStore = (couch: CouchClientShape, settings = defaultCouchStoreSettings) => {
+  const { describe, path, send, write, bulkDocs, allDocs, notFound } = couchRequests(couch, settings)
   const store: DocumentStoreShape = {
     describe,
     save: Effect.fn("Docs.save")(function* (collection, id, doc) {
