@@ -1,5 +1,5 @@
 import { Console, Effect } from "effect"
-import type { Job } from "../jobs/job.ts"
+import type { Job, JobError } from "../jobs/job.ts"
 
 /** How many ids a run started over HTTP with `list` keeps in its summary. */
 export const listedIds = 10
@@ -9,9 +9,9 @@ export const listedIds = 10
  * `listed` — the first ids — instead of the server's stdout, where nobody started over HTTP would
  * read it. The status page's dry run asks for it to show what a purge would remove.
  */
-export const withListed = <O extends { readonly list: boolean }, S extends object, I>(
-  job: Job<O, S, I>,
-): Job<O, S & { readonly listed?: ReadonlyArray<string> }, I> => ({
+export const withListed = <O extends { readonly list: boolean }, S extends object, I, E extends JobError>(
+  job: Job<O, S, I, E>,
+): Job<O, S & { readonly listed?: ReadonlyArray<string> }, I, E> => ({
   ...job,
   run: (options, context) =>
     !options.list
