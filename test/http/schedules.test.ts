@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { Duration, Option } from "effect"
 import { scheduleJobs } from "../../src/http/schedules.ts"
 import { every } from "../../src/jobs/schedule.ts"
-import { type CouchTarget, createDb, seed, startCouchTarget } from "../support/couch-target.ts"
+import { type CouchTarget, createDb, deleteDb, seed, startCouchTarget } from "../support/couch-target.ts"
 import { type Serve, startServe } from "./serve-harness.ts"
 
 let t: CouchTarget
@@ -70,8 +70,8 @@ describe("schedules inside the server", () => {
 
   test("the page's schedules: the next run as a time and a countdown, the last outcome, the error that stopped one", async () => {
     const own = await startServe({ couch: t })
+    const db = await createDb(t)
     try {
-      const db = await createDb(t)
       await seed(t, db, { tombstones: 20 })
       await own.runtime.runPromise(
         scheduleJobs({
@@ -106,6 +106,7 @@ describe("schedules inside the server", () => {
       expect(stopped).toContain("does not exist")
     } finally {
       await own.close()
+      await deleteDb(t, db)
     }
   })
 })
