@@ -1,7 +1,8 @@
-import { Chunk, Clock, Context, Effect, Layer, Option, Schema, Stream } from "effect"
+import { Chunk, Clock, Context, Effect, Either, Layer, Option, Schema, Stream } from "effect"
 import type { Job, RunContext } from "../jobs/job.ts"
 import { ConfigError } from "../shared/errors.ts"
 import { type BatchOutcome, type CollectionCounts, copyBatch, type Failure } from "./copy.ts"
+import { collectionOfFile } from "./ndjson.ts"
 import type { DocumentStoreShape } from "./store.ts"
 import { parseStoreSpec, StoreFactory, type StoreFactoryShape } from "./stores.ts"
 import { checkCollection } from "./table.ts"
@@ -10,7 +11,7 @@ const whole = (min: number, max: number) => Schema.Int.pipe(Schema.between(min, 
 
 /** The migrate job's options: what the CLI flags, the library API and HTTP bodies give. */
 export const MigrateOptions = Schema.Struct({
-  /** `memory`, `couchdb` or `file:DIR`. */
+  /** `memory`, `couchdb`, `file:DIR`, `ndjson:FILE` (a source) or `couchbackup:FILE`. */
   from: Schema.String,
   to: Schema.String,
   /** Every collection of the source when absent. */
@@ -85,15 +86,33 @@ export const runMigrate = Effect.fn("Docs.migrate")(function* (
   const started = yield* Clock.currentTimeMillis
   const from = yield* parseStoreSpec(options.from, "--from")
   const to = yield* parseStoreSpec(options.to, "--to")
+  if (to.kind === "ndjson") {
+    return yield* new ConfigError({
+      message: `--to ${options.to}: an ndjson file is a source only; write to file:DIR (one <collection>.ndjson per collection)`,
+    })
+  }
   const names = yield* Option.match(options.collections, {
-    onNone: () => factory.open(from).pipe(Effect.flatMap((s) => s.collections)),
+    onNone: () =>
+      from.kind === "ndjson"
+        ? Either.match(collectionOfFile(from.file), {
+            onLeft: (why) =>
+              Effect.fail(
+                new ConfigError({
+                  message: `--from ${options.from}: ${why}; name its collection with --collections NAME`,
+                }),
+              ),
+            onRight: (name) => Effect.succeed([name]),
+          })
+        : factory.open(from).pipe(Effect.flatMap((s) => s.collections)),
     onSome: (given) => Effect.forEach(given, checkCollection),
   })
-  // A couchbackup file holds one database and does not name it.
-  if ((from.kind === "couchbackup" || to.kind === "couchbackup") && names.length !== 1) {
-    return yield* new ConfigError({
-      message: `a couchbackup file holds one collection: name it with --collections NAME (got ${names.length})`,
-    })
+  // A couchbackup or ndjson file holds one collection (a couchbackup file does not name it).
+  for (const spec of [from, to]) {
+    if ((spec.kind === "couchbackup" || spec.kind === "ndjson") && names.length !== 1) {
+      return yield* new ConfigError({
+        message: `a ${spec.kind} file holds one collection: name it with --collections NAME (got ${names.length})`,
+      })
+    }
   }
   const source = yield* factory.open(from)
   const target = yield* factory.open(to, "write")
