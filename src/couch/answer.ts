@@ -1,5 +1,5 @@
-import type { HttpClientError, HttpClientResponse } from "@effect/platform"
-import { Chunk, Effect, Option, ParseResult, Predicate, Stream } from "effect"
+import type { HttpClientError } from "@effect/platform"
+import { Option, ParseResult, Predicate } from "effect"
 
 /**
  * Reading what a server sent, defensively: dbsweep may be pointed at something that is not CouchDB,
@@ -13,40 +13,6 @@ import { Chunk, Effect, Option, ParseResult, Predicate, Stream } from "effect"
  * only grow memory (a 2 GB body once pushed RSS to 7 GB).
  */
 export const maxAnswerBytes = 64 * 1024 * 1024
-
-/** Why a body could not be read. */
-export type BodyProblem =
-  | { readonly _tag: "TooLarge"; readonly bytes: number }
-  | { readonly _tag: "Unreadable"; readonly reason: string }
-
-const tooLarge = (bytes: number): BodyProblem => ({ _tag: "TooLarge", bytes })
-
-/** The body as text, refusing more than `max` bytes (by Content-Length, or while it streams). */
-export const boundedText = (
-  res: HttpClientResponse.HttpClientResponse,
-  max: number = maxAnswerBytes,
-): Effect.Effect<string, BodyProblem> => {
-  const declared = Number(res.headers["content-length"] ?? Number.NaN)
-  if (Number.isFinite(declared) && declared > max) return Effect.fail(tooLarge(declared))
-  return res.stream.pipe(
-    Stream.mapError((e): BodyProblem => ({ _tag: "Unreadable", reason: networkReason(e) })),
-    Stream.runFoldEffect({ bytes: 0, parts: Chunk.empty<Uint8Array>() }, (acc, part) => {
-      const bytes = acc.bytes + part.byteLength
-      return bytes > max
-        ? Effect.fail(tooLarge(bytes))
-        : Effect.succeed({ bytes, parts: Chunk.append(acc.parts, part) })
-    }),
-    Effect.map(({ bytes, parts }) => {
-      const all = new Uint8Array(bytes)
-      let at = 0
-      for (const part of parts) {
-        all.set(part, at)
-        at += part.byteLength
-      }
-      return new TextDecoder().decode(all)
-    }),
-  )
-}
 
 /** The parsed JSON, or none when the text is not JSON. */
 export const parseJsonText = (text: string): Option.Option<unknown> =>
@@ -99,6 +65,9 @@ export const shapeMismatch = (error: ParseResult.ParseError): string => {
 
 /** Base64 of the UTF-8 bytes, as HTTP Basic auth sends `user:password`. */
 const base64 = (text: string) => btoa(String.fromCharCode(...new TextEncoder().encode(text)))
+
+/** The Authorization header of HTTP Basic auth (RFC 7617, UTF-8). */
+export const basicAuth = (user: string, password: string) => `Basic ${base64(`${user}:${password}`)}`
 
 /**
  * Removes the credentials from text a server sent back (a proxy or server may echo the

@@ -1,15 +1,8 @@
-import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
-import { Context, type Duration, Effect, Either, Layer, Option, Redacted, Schema } from "effect"
+import { type HttpBody, HttpClientRequest } from "@effect/platform"
+import { Context, Duration, Effect, Either, Layer, Option, Redacted, Schema } from "effect"
 import { ConfigError } from "../shared/errors.ts"
-import {
-  boundedText,
-  maxAnswerBytes,
-  networkReason,
-  notJson,
-  parseJsonText,
-  redactor,
-  shapeMismatch,
-} from "./answer.ts"
+import { basicAuth, maxAnswerBytes, notJson, parseJsonText, redactor } from "./answer.ts"
+import { type Decoder, decodeChangesPage, decodePurgeAnswer, schemaDecoder } from "./decode.ts"
 import {
   CouchBadRequest,
   CouchConflict,
@@ -21,12 +14,18 @@ import {
   CouchUnavailable,
 } from "./errors.ts"
 import {
+  type ExchangeLimits,
+  type ExchangeProblem,
+  exchange,
+  type Incoming,
+  type Outgoing,
+} from "./exchange.ts"
+import {
   AllDbs,
-  ChangesPage,
+  type ChangesPage,
   DbInfo,
   ErrorBody,
   type PurgeAnswer,
-  PurgeAnswer as PurgeAnswerSchema,
   PutAnswer,
   ServerInfo,
 } from "./schema.ts"
@@ -110,10 +109,26 @@ export class CouchClient extends Context.Tag("dbsweep/CouchClient")<CouchClient,
     Layer.effect(CouchClient, makeCouchClient(connection))
 }
 
+const decodeErrorBody = Schema.decodeUnknownOption(ErrorBody)
+
 /** Error bodies are short JSON; more than this is read no further. */
 const errorBodyBytes = 64 * 1024
 
 const dbPath = (db: string) => `/${encodeURIComponent(db)}`
+
+/** The body of a request description, as `fetch` sends it (dbsweep only ever sends JSON). */
+const fetchBody = (body: HttpBody.HttpBody): Outgoing["body"] => {
+  switch (body._tag) {
+    case "Uint8Array":
+      return new TextDecoder().decode(body.body)
+    case "Raw":
+      return typeof body.body === "string" ? body.body : undefined
+    case "FormData":
+      return body.formData
+    default:
+      return undefined
+  }
+}
 
 export const makeCouchClient = Effect.fn("Couch.make")(function* (connection: CouchConnection) {
   const parsed = parseCouchUrl(connection.url)
@@ -127,97 +142,118 @@ export const makeCouchClient = Effect.fn("Couch.make")(function* (connection: Co
     })
   }
   const server = base
-  const http = (yield* HttpClient.HttpClient).pipe(
-    HttpClient.mapRequest((req) => {
-      const withBase = HttpClientRequest.prependUrl(req, base)
-      const json = HttpClientRequest.acceptJson(withBase)
-      return user !== undefined && password !== undefined
-        ? HttpClientRequest.basicAuth(json, user, Redacted.value(password))
-        : json
-    }),
-  )
-
+  const headers: Record<string, string> = { accept: "application/json" }
+  if (user !== undefined && password !== undefined) {
+    headers.authorization = basicAuth(user, Redacted.value(password))
+  }
+  const jsonHeaders = { ...headers, "content-type": "application/json" }
+  const limits: ExchangeLimits = {
+    timeoutMs: Duration.toMillis(connection.timeout),
+    maxBytes: maxAnswerBytes,
+    errorBytes: errorBodyBytes,
+  }
   const clean = redactor(user, password === undefined ? undefined : Redacted.value(password))
 
-  const failure = (
-    operation: string,
-    db: string | undefined,
-    res: HttpClientResponse.HttpClientResponse,
-  ): Effect.Effect<never, CouchError> =>
-    boundedText(res, errorBodyBytes).pipe(
-      Effect.map((text) =>
-        parseJsonText(text).pipe(
-          Option.flatMap(Schema.decodeUnknownOption(ErrorBody)),
-          Option.getOrElse(() => ({ error: undefined, reason: undefined })),
-        ),
-      ),
-      Effect.orElseSucceed(() => ({ error: undefined, reason: undefined })),
-      Effect.flatMap((body): Effect.Effect<never, CouchError> => {
-        const reason = clean(body.reason ?? body.error ?? `HTTP ${res.status}`)
-        switch (res.status) {
-          case 400:
-            return new CouchBadRequest({ server, operation, reason })
-          case 401:
-            return new CouchUnauthorized({ server, operation, reason })
-          case 403:
-            return new CouchForbidden({ server, operation, reason })
-          case 404:
-            return new CouchNotFound({ server, database: db, path: operation, reason })
-          case 409:
-            return new CouchConflict({ server, path: operation })
-          default:
-            return res.status === 408 || res.status === 429 || res.status >= 500
-              ? new CouchUnavailable({ server, operation, kind: "status", status: res.status, reason })
-              : new CouchProtocolError({ server, operation, reason: `HTTP ${res.status} ${reason}` })
-        }
-      }),
-    )
-
-  /** A 2xx answer's body, bounded in size and decoded with `schema`; anything else is a protocol error. */
-  const decoded = <A, I>(
-    operation: string,
-    res: HttpClientResponse.HttpClientResponse,
-    schema: Schema.Schema<A, I>,
-  ): Effect.Effect<{ readonly status: number; readonly body: A }, CouchError> => {
-    const protocol = (reason: string) => new CouchProtocolError({ server, operation, reason })
-    return boundedText(res).pipe(
-      Effect.mapError((problem) =>
-        problem._tag === "TooLarge"
-          ? protocol(`an answer of more than ${maxAnswerBytes / 1024 / 1024} MiB, more than CouchDB sends`)
-          : new CouchUnavailable({ server, operation, kind: "network", reason: clean(problem.reason) }),
-      ),
-      Effect.flatMap((text) =>
-        Option.match(parseJsonText(text), {
-          onNone: () => Effect.fail(protocol(notJson(text, res.headers["content-type"]))),
-          onSome: (json) =>
-            Schema.decodeUnknown(schema)(json).pipe(
-              Effect.mapError((e) => protocol(shapeMismatch(e))),
-              Effect.map((body) => ({ status: res.status, body })),
-            ),
-        }),
-      ),
-    )
+  /** The typed error of a non-2xx answer, its reason from CouchDB's error body when it sent one. */
+  const failure = (operation: string, db: string | undefined, res: Incoming): CouchError => {
+    const body = Option.getOrElse(Option.flatMap(parseJsonText(res.text), decodeErrorBody), () => ({
+      error: undefined,
+      reason: undefined,
+    }))
+    const reason = clean(body.reason ?? body.error ?? `HTTP ${res.status}`)
+    switch (res.status) {
+      case 400:
+        return new CouchBadRequest({ server, operation, reason })
+      case 401:
+        return new CouchUnauthorized({ server, operation, reason })
+      case 403:
+        return new CouchForbidden({ server, operation, reason })
+      case 404:
+        return new CouchNotFound({ server, database: db, path: operation, reason })
+      case 409:
+        return new CouchConflict({ server, path: operation })
+      default:
+        return res.status === 408 || res.status === 429 || res.status >= 500
+          ? new CouchUnavailable({ server, operation, kind: "status", status: res.status, reason })
+          : new CouchProtocolError({ server, operation, reason: `HTTP ${res.status} ${reason}` })
+    }
   }
 
-  /** Sends one request under the timeout and decodes a 2xx answer with `schema`. */
+  /** What an exchange ended in: a decoded 2xx answer, or the typed error a user can act on. */
+  const settle = <A>(
+    operation: string,
+    db: string | undefined,
+    res: Incoming,
+    decode: Decoder<A>,
+  ): Either.Either<{ readonly status: number; readonly body: A }, CouchError> => {
+    if (res.status < 200 || res.status >= 300) return Either.left(failure(operation, db, res))
+    const protocol = (reason: string) => new CouchProtocolError({ server, operation, reason })
+    let json: unknown
+    try {
+      json = JSON.parse(res.text)
+    } catch {
+      return Either.left(protocol(notJson(res.text, res.contentType)))
+    }
+    return Either.match(decode(json), {
+      onLeft: (reason) => Either.left(protocol(reason)),
+      onRight: (body) => Either.right({ status: res.status, body }),
+    })
+  }
+
+  const unreachable = (operation: string, problem: ExchangeProblem): CouchError => {
+    switch (problem._tag) {
+      case "TooLarge":
+        return new CouchProtocolError({
+          server,
+          operation,
+          reason: `an answer of more than ${maxAnswerBytes / 1024 / 1024} MiB, more than CouchDB sends`,
+        })
+      case "Timeout":
+        return new CouchUnavailable({ server, operation, kind: "timeout", reason: "timed out" })
+      default:
+        return new CouchUnavailable({ server, operation, kind: "network", reason: clean(problem.reason) })
+    }
+  }
+
+  /**
+   * The one way out: sends one request under the timeout and decodes a 2xx answer with `decode`;
+   * every other outcome is a typed error.
+   */
+  const call = <A>(
+    operation: string,
+    db: string | undefined,
+    out: Outgoing,
+    decode: Decoder<A>,
+  ): Effect.Effect<{ readonly status: number; readonly body: A }, CouchError> =>
+    Effect.flatMap(
+      Effect.mapError(exchange(out, limits), (problem) => unreachable(operation, problem)),
+      (res) => settle(operation, db, res, decode),
+    )
+
+  /** A request description (the stores' and admin calls') sent through `call`. */
   const send = <A, I>(
     operation: string,
     db: string | undefined,
     request: HttpClientRequest.HttpClientRequest,
     schema: Schema.Schema<A, I>,
-  ): Effect.Effect<{ readonly status: number; readonly body: A }, CouchError> =>
-    http.execute(request).pipe(
-      Effect.mapError(
-        (e) => new CouchUnavailable({ server, operation, kind: "network", reason: clean(networkReason(e)) }),
-      ),
-      Effect.flatMap((res) =>
-        res.status >= 200 && res.status < 300 ? decoded(operation, res, schema) : failure(operation, db, res),
-      ),
-      Effect.timeoutFail({
-        duration: connection.timeout,
-        onTimeout: () => new CouchUnavailable({ server, operation, kind: "timeout", reason: "timed out" }),
-      }),
-    )
+  ): Effect.Effect<{ readonly status: number; readonly body: A }, CouchError> => {
+    // No caller streams a request body; one that did would be a programming error, not a user's.
+    if (request.body._tag === "Stream") return Effect.dieMessage("CouchDB requests take no streamed body")
+    const query =
+      request.urlParams.length === 0
+        ? ""
+        : `?${new URLSearchParams(request.urlParams.map(([k, v]) => [k, v]))}`
+    const out: Outgoing = {
+      method: request.method,
+      url: `${base}${request.url}${query}`,
+      headers: { ...headers, ...request.headers },
+      body: fetchBody(request.body),
+    }
+    if (out.body !== undefined && out.headers["content-type"] === undefined) {
+      out.headers["content-type"] = request.body.contentType ?? "application/json"
+    }
+    return call(operation, db, out, schemaDecoder(schema))
+  }
 
   const get = <A, I>(operation: string, db: string | undefined, path: string, schema: Schema.Schema<A, I>) =>
     send(operation, db, HttpClientRequest.get(path), schema).pipe(Effect.map((r) => r.body))
@@ -229,25 +265,33 @@ export const makeCouchClient = Effect.fn("Couch.make")(function* (connection: Co
     dbInfo: (db) => get(`GET /${db}`, db, dbPath(db), DbInfo),
     allDbs: get("GET /_all_dbs", undefined, "/_all_dbs", AllDbs),
     changes: (db, params) =>
-      send(
+      call(
         `GET /${db}/_changes`,
         db,
-        HttpClientRequest.get(`${dbPath(db)}/_changes`, {
-          urlParams: {
+        {
+          method: "GET",
+          url: `${base}${dbPath(db)}/_changes?${new URLSearchParams({
             feed: "normal",
             style: params.style,
             since: params.since,
             limit: String(params.limit),
-          },
-        }),
-        ChangesPage,
+          })}`,
+          headers,
+          body: undefined,
+        },
+        decodeChangesPage,
       ).pipe(Effect.map((r) => r.body)),
     purge: (db, revs) =>
-      send(
+      call(
         `POST /${db}/_purge`,
         db,
-        HttpClientRequest.post(`${dbPath(db)}/_purge`).pipe(HttpClientRequest.bodyUnsafeJson(revs)),
-        PurgeAnswerSchema,
+        {
+          method: "POST",
+          url: `${base}${dbPath(db)}/_purge`,
+          headers: jsonHeaders,
+          body: JSON.stringify(revs),
+        },
+        decodePurgeAnswer,
       ).pipe(Effect.map((r) => ({ status: r.status, answer: r.body }))),
     getLocal: (db, id) =>
       get(
