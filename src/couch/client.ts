@@ -64,6 +64,12 @@ export interface ChangesParams {
   readonly since: string
   readonly limit: number
   readonly style: "all_docs" | "main_only"
+  /**
+   * Only every Nth row carries its seq (the others null): a clustered CouchDB computes a seq per
+   * row otherwise, which is most of what a page costs it.
+   * https://docs.couchdb.org/en/stable/api/database/changes.html (seq_interval)
+   */
+  readonly seqInterval?: number
 }
 
 export interface PurgeResult {
@@ -275,6 +281,7 @@ export const makeCouchClient = Effect.fn("Couch.make")(function* (connection: Co
             style: params.style,
             since: params.since,
             limit: String(params.limit),
+            ...(params.seqInterval === undefined ? {} : { seq_interval: String(params.seqInterval) }),
           })}`,
           headers,
           body: undefined,

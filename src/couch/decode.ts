@@ -35,7 +35,7 @@ class Refused {
 const rowOf = (u: unknown, at: string): ChangeRow => {
   if (!isRecord(u)) throw new Refused(wrong(at))
   if (!("seq" in u)) throw new Refused(missing(`${at}.seq`))
-  const seq = seqOf(u.seq)
+  const seq = u.seq === null ? null : seqOf(u.seq)
   if (seq === undefined) throw new Refused(wrong(`${at}.seq`))
   if (!("id" in u)) throw new Refused(missing(`${at}.id`))
   if (typeof u.id !== "string") throw new Refused(wrong(`${at}.id`))

@@ -31,7 +31,8 @@ export type DbInfo = typeof DbInfo.Type
 export const AllDbs = Schema.Array(Schema.String)
 
 export const ChangeRow = Schema.Struct({
-  seq: Seq,
+  /** Null on the rows `seq_interval` skips (all but every Nth). */
+  seq: Schema.NullOr(Seq),
   id: Schema.String,
   changes: Schema.Array(Schema.Struct({ rev: Schema.String })),
   deleted: Schema.optional(Schema.Boolean),

@@ -41,13 +41,19 @@ export const splitBatches = (
   return batches
 }
 
-/** The `_purge` request body for a batch. */
+/** The `_purge` request body for a batch: the rev lists are shared, not copied. */
 export const purgeBody = (batch: ReadonlyArray<Tombstone>): Record<string, ReadonlyArray<string>> => {
-  const body: Record<string, Array<string>> = {}
+  const body: Record<string, ReadonlyArray<string>> = {}
   for (const t of batch) {
     const revs = body[t.id]
-    if (revs === undefined) body[t.id] = [...t.revs]
-    else revs.push(...t.revs)
+    body[t.id] = revs === undefined ? t.revs : [...revs, ...t.revs]
   }
   return body
+}
+
+/** How many leaf revs the tombstones hold. */
+export const revsOf = (tombstones: ReadonlyArray<Tombstone>) => {
+  let n = 0
+  for (const t of tombstones) n += t.revs.length
+  return n
 }

@@ -55,14 +55,23 @@ export const makeCheckpointer = Effect.fn("Purge.makeCheckpointer")(function* (
       }),
     )
 
-  /** Marks a unit done; saves when the mark moved and the interval has passed. */
+  const saveNow = save(false).pipe(
+    Effect.catchAll((e) => Effect.logWarning(`could not save the checkpoint yet: ${e.message}`)),
+  )
+
+  /**
+   * Marks a unit done; saves when the mark moved and the interval has passed (looked at only once
+   * it has: most units end with no write).
+   */
   const complete = (unit: Pick<Unit, "n" | "seq">) =>
-    Ref.update(mark, (m) => completeUnit(m, unit.n, unit.seq)).pipe(
-      Effect.zipRight(
-        save(false).pipe(
-          Effect.catchAll((e) => Effect.logWarning(`could not save the checkpoint yet: ${e.message}`)),
+    Effect.flatMap(
+      Ref.update(mark, (m) => completeUnit(m, unit.n, unit.seq)),
+      () =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.flatMap(Ref.get(lastSaved), (saved) =>
+            options.dryRun || now - saved.at < options.everyMs ? Effect.void : saveNow,
+          ),
         ),
-      ),
     )
 
   /** The final write; a failure is recorded, not raised (the summary and exit code carry it). */

@@ -1,7 +1,7 @@
-import { Effect, Ref } from "effect"
+import { Effect } from "effect"
 import type { AppError } from "../shared/classify.ts"
 import { isRetryable } from "../shared/classify.ts"
-import { count, failures, purgedRevs, purgeRequests, retries } from "../shared/metrics.ts"
+import { countNow, failures, purgedRevs, purgeRequests, retries } from "../shared/metrics.ts"
 import { type RetryPolicy, withRetry } from "../shared/retry.ts"
 
 /** What a purge run counted; the summary carries them as they are. */
@@ -46,20 +46,17 @@ export const addCounts = (c: PurgeCounts, delta: Partial<PurgeCounts>): PurgeCou
 })
 
 /** The same counts as process-wide metrics (for `/metrics`). */
-const measure = (d: Partial<PurgeCounts>) =>
-  Effect.all(
-    [
-      count(purgedRevs, d.purgedRevs),
-      count(purgeRequests, d.requests),
-      count(retries, d.retries),
-      count(failures, d.failedDocs, "purge_doc"),
-      count(failures, d.failedBatches, "purge_batch"),
-    ],
-    { discard: true },
-  )
+const measure = (d: Partial<PurgeCounts>) => {
+  countNow(purgedRevs, d.purgedRevs)
+  countNow(purgeRequests, d.requests)
+  countNow(retries, d.retries)
+  countNow(failures, d.failedDocs, "purge_doc")
+  countNow(failures, d.failedBatches, "purge_batch")
+}
 
-/** The run's counts, shared by its steps (a Ref: the steps run on many fibers). */
+/** The run's counts, shared by its steps (which run on many fibers of one thread). */
 export interface Counter {
+  /** Adds to the counts and the metrics in one step. */
   readonly bump: (delta: Partial<PurgeCounts>) => Effect.Effect<void>
   readonly get: Effect.Effect<PurgeCounts>
   /** Retries `effect` under the run's policy, counting each retry. */
@@ -67,19 +64,18 @@ export interface Counter {
 }
 
 export const makeCounter = (policy: RetryPolicy) =>
-  Ref.make(zeroCounts).pipe(
-    Effect.map((ref): Counter => {
-      const bump = (delta: Partial<PurgeCounts>) =>
-        Ref.update(ref, (c) => addCounts(c, delta)).pipe(Effect.zipRight(measure(delta)))
-      return {
-        bump,
-        get: Ref.get(ref),
-        retried: (effect) =>
-          effect.pipe(
-            withRetry(policy, isRetryable, (e: AppError) =>
-              bump({ retries: 1 }).pipe(Effect.zipRight(Effect.logDebug(`retrying after: ${e.message}`))),
-            ),
-          ),
-      }
-    }),
-  )
+  Effect.sync((): Counter => {
+    let counts = zeroCounts
+    const bump = (delta: Partial<PurgeCounts>) =>
+      Effect.sync(() => {
+        counts = addCounts(counts, delta)
+        measure(delta)
+      })
+    const onRetry = (e: AppError) =>
+      bump({ retries: 1 }).pipe(Effect.zipRight(Effect.logDebug(`retrying after: ${e.message}`)))
+    return {
+      bump,
+      get: Effect.sync(() => counts),
+      retried: (effect) => effect.pipe(withRetry(policy, isRetryable, onRetry)),
+    }
+  })

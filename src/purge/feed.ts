@@ -1,4 +1,4 @@
-import { Chunk, Effect, Option, Stream } from "effect"
+import { Effect } from "effect"
 import type { CouchClientShape } from "../couch/client.ts"
 import type { CouchError } from "../couch/errors.ts"
 import type { ChangesPage } from "../couch/schema.ts"
@@ -12,34 +12,44 @@ export interface FeedOptions {
   readonly sinceGiven: boolean
   readonly store: string
   readonly firstPage: number
+  /** Rows between two seqs in a page (see `ChangesParams.seqInterval`). */
+  readonly seqInterval: number
   readonly pageSize: number
   readonly stopping: Effect.Effect<boolean>
 }
 
 /**
- * The `_changes` feed (`style=all_docs`) as a stream of pages, from `since` to its end. The first
- * page is small, so purging starts after a short read; later pages are full size. Stops reading
- * once the run is stopping.
+ * Reads the `_changes` feed (`style=all_docs`) from `since` to its end, a page at a time, handing
+ * each page to `onPage` before reading the next (which waits while `onPage` does: that is the
+ * backpressure). The first page is small, so purging starts after a short read; later pages are
+ * full size. Stops reading once the run is stopping.
  */
-export const changesFeed = (
+export const readFeed = <E>(
   couch: CouchClientShape,
   counter: Counter,
   options: FeedOptions,
-): Stream.Stream<ChangesPage, CouchError | ConfigError> =>
-  Stream.paginateChunkEffect({ from: options.since, limit: options.firstPage }, ({ from, limit }) =>
-    Effect.gen(function* () {
-      const none = Option.none<{ from: string; limit: number }>()
-      if (yield* options.stopping) return [Chunk.empty<ChangesPage>(), none] as const
+  onPage: (page: ChangesPage, from: string) => Effect.Effect<void, E>,
+): Effect.Effect<void, CouchError | ConfigError | E> =>
+  Effect.gen(function* () {
+    let from = options.since
+    let limit = options.firstPage
+    while (!(yield* options.stopping)) {
       const page = yield* counter
-        .retried(couch.changes(options.db, { since: from, limit, style: "all_docs" }))
+        .retried(
+          couch.changes(options.db, {
+            since: from,
+            limit,
+            style: "all_docs",
+            seqInterval: options.seqInterval,
+          }),
+        )
         .pipe(Effect.catchTag("CouchBadRequest", (e) => refusedSince(options, from, e)))
-      const last = page.results.length < limit || page.pending === 0
-      return [
-        Chunk.of(page),
-        last ? none : Option.some({ from: page.last_seq, limit: options.pageSize }),
-      ] as const
-    }),
-  )
+      yield* onPage(page, from)
+      if (page.results.length < limit || page.pending === 0) return
+      from = page.last_seq
+      limit = options.pageSize
+    }
+  })
 
 /**
  * Only the first `since` comes from outside (a flag or the checkpoint); CouchDB refuses a seq it

@@ -1,13 +1,13 @@
-import { Clock, Effect, Option, Ref, Stream } from "effect"
+import { Clock, Console, Effect, Option, Queue } from "effect"
 import type { CouchClientShape } from "../couch/client.ts"
 import type { RunContext } from "../jobs/job.ts"
 import type { RetryPolicy } from "../shared/retry.ts"
-import type { BatchLimits } from "./batches.ts"
+import { type BatchLimits, revsOf } from "./batches.ts"
 import type { CheckpointStoreShape } from "./checkpoint.ts"
 import { makeCheckpointer } from "./checkpointer.ts"
 import { type Counter, makeCounter, type PurgeCounts } from "./counts.ts"
-import { changesFeed } from "./feed.ts"
-import { makeSender, ndjson } from "./sender.ts"
+import { readFeed } from "./feed.ts"
+import { makeSender, ndjsonLine } from "./sender.ts"
 import { autoLimits, type Unit, unitsOf } from "./units.ts"
 
 export interface PurgeSettings {
@@ -126,10 +126,9 @@ export const runPurge = Effect.fn("Purge.run")(function* (
       if (yield* context.stopping) return
       const docs = unit.tombstones.length
       if (docs === 0) return yield* checkpointer.complete(unit)
-      yield* counter.bump({ tombstones: docs, revs: unit.tombstones.reduce((n, t) => n + t.revs.length, 0) })
+      yield* counter.bump({ tombstones: docs, revs: revsOf(unit.tombstones) })
       if (options.dryRun) {
-        if (options.list)
-          yield* Effect.forEach(unit.tombstones, (t) => ndjson(t.id, t.revs), { discard: true })
+        if (options.list) yield* Console.log(unit.tombstones.map((t) => ndjsonLine(t.id, t.revs)).join("\n"))
         yield* checkpointer.complete(unit)
       } else if (yield* sender.sendAll(unit.tombstones)) {
         yield* checkpointer.complete(unit)
@@ -139,35 +138,56 @@ export const runPurge = Effect.fn("Purge.run")(function* (
       yield* context.progress.advance(docs)
     })
 
-  const unitCount = yield* Ref.make(0)
-  const feed = changesFeed(couch, counter, {
-    db,
-    since,
-    sinceGiven: Option.isSome(options.since),
-    store: store.describe(db),
-    // The first page is small, so purging starts after a short read.
-    firstPage: Math.min(pageSize, initialLimits.maxIds * options.concurrency),
-    pageSize,
-    stopping: context.stopping,
-  })
-  yield* feed.pipe(
-    // Read the next page while this one is being purged.
-    Stream.buffer({ capacity: 2 }),
-    Stream.mapEffect((page) =>
-      sender.limits.pipe(
-        Effect.flatMap((l) =>
-          Ref.modify(unitCount, (n) => {
-            const units = unitsOf(page, l, n)
-            return [units, n + units.length] as const
-          }),
-        ),
-      ),
-    ),
-    Stream.flattenIterables,
-    Stream.mapEffect(processUnit, { concurrency: options.concurrency, unordered: true }),
-    Stream.runDrain,
-    Effect.ensuring(context.progress.stop.pipe(Effect.zipRight(checkpointer.finish))),
+  // A reader fiber turns feed pages into units and queues them; `concurrency` workers take them.
+  // The queue holds about one page of units beyond those in flight, so the next page is read
+  // while units are purged and memory does not grow with the feed.
+  const unitsPerPage = Math.ceil(pageSize / initialLimits.maxIds) + 1
+  const queue = yield* Queue.bounded<Unit | undefined>(options.concurrency + unitsPerPage)
+  let unitCount = 0
+  const reader = readFeed(
+    couch,
+    counter,
+    {
+      db,
+      since,
+      sinceGiven: Option.isSome(options.since),
+      store: store.describe(db),
+      // The first page is small, so purging starts after a short read.
+      firstPage: Math.min(pageSize, initialLimits.maxIds * options.concurrency),
+      pageSize,
+      // A seq every batch's worth of rows: the checkpoint lags at most that far behind the work.
+      seqInterval: initialLimits.maxIds,
+      stopping: context.stopping,
+    },
+    (page, from) =>
+      Effect.flatMap(sender.limits, (limits) => {
+        const units = unitsOf(page, limits, unitCount, from)
+        unitCount += units.length
+        return queue.offerAll(units)
+      }),
+  ).pipe(
+    // One end mark per worker: each stops when it takes one.
+    Effect.zipRight(queue.offerAll(Array.from({ length: options.concurrency }, () => undefined))),
   )
+  const worker = Effect.gen(function* () {
+    for (let unit = yield* queue.take; unit !== undefined; unit = yield* queue.take) {
+      yield* processUnit(unit)
+    }
+  })
+  // A failure on either side (the feed, or a server gone) interrupts the other.
+  yield* Effect.all(
+    [
+      reader,
+      Effect.all(
+        Array.from({ length: options.concurrency }, () => worker),
+        { concurrency: "unbounded", discard: true },
+      ),
+    ],
+    {
+      concurrency: "unbounded",
+      discard: true,
+    },
+  ).pipe(Effect.ensuring(context.progress.stop.pipe(Effect.zipRight(checkpointer.finish))))
 
   const end = yield* checkpointer.end
   const summary: PurgeSummary = {

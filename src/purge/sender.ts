@@ -1,8 +1,8 @@
-import { Clock, Console, Effect, Ref } from "effect"
+import { Console, Effect, Ref } from "effect"
 import type { CouchClientShape } from "../couch/client.ts"
 import type { CouchError } from "../couch/errors.ts"
 import type { PurgeOutcome } from "../couch/schema.ts"
-import { type BatchLimits, purgeBody, splitBatches, type Tombstone } from "./batches.ts"
+import { type BatchLimits, purgeBody, revsOf, splitBatches, type Tombstone } from "./batches.ts"
 import type { Counter } from "./counts.ts"
 
 export interface SenderOptions {
@@ -15,7 +15,50 @@ const tooMany = /Exceeded maximum number of (documents|revisions)/i
 
 const isRevList = (outcome: PurgeOutcome): outcome is ReadonlyArray<string> => Array.isArray(outcome)
 
-export const ndjson = (id: string, revs: ReadonlyArray<string>) => Console.log(JSON.stringify({ id, revs }))
+/** One purged (or, in a dry run, selected) document as `--list` prints it. */
+export const ndjsonLine = (id: string, revs: ReadonlyArray<string>) => JSON.stringify({ id, revs })
+
+/** What one `_purge` answer says of the documents asked for. */
+interface Accounted {
+  readonly purged: number
+  readonly gone: number
+  /** Documents not purged, with why. */
+  readonly refused: ReadonlyArray<readonly [id: string, why: string]>
+  /** `--list` lines of the documents purged. */
+  readonly listed: ReadonlyArray<string>
+}
+
+/** Counts one answer: revs purged, revs already gone, documents the server refused. */
+const account = (
+  body: Record<string, ReadonlyArray<string>>,
+  purged: Record<string, PurgeOutcome>,
+  list: boolean,
+): Accounted => {
+  let done = 0
+  let gone = 0
+  const refused: Array<readonly [string, string]> = []
+  const listed: Array<string> = []
+  for (const id in body) {
+    const sent = body[id] ?? []
+    const outcome = purged[id]
+    if (outcome === undefined || !isRevList(outcome)) {
+      refused.push([
+        id,
+        outcome === undefined ? "missing from the answer" : `${outcome.error}: ${outcome.reason ?? ""}`,
+      ])
+      continue
+    }
+    let removed = 0
+    for (const rev of sent) if (outcome.includes(rev)) removed += 1
+    done += removed
+    gone += sent.length - removed
+    if (list && removed > 0)
+      listed.push(
+        ndjsonLine(id, removed === sent.length ? sent : sent.filter((rev) => outcome.includes(rev))),
+      )
+  }
+  return { purged: done, gone, refused, listed }
+}
 
 /**
  * Sends tombstones as `_purge` requests within the batch limits: each request retried under the
@@ -37,52 +80,31 @@ export const makeSender = Effect.fn("Purge.makeSender")(function* (
       Effect.as(false),
     )
 
-  /** Counts one answer: revs purged, revs already gone, documents the server refused. */
-  const account = Effect.fn("Purge.account")(function* (
-    body: Record<string, ReadonlyArray<string>>,
-    purged: Record<string, PurgeOutcome>,
-  ) {
-    let done = 0
-    let gone = 0
-    let failed = 0
-    for (const [id, sent] of Object.entries(body)) {
-      const outcome = purged[id]
-      if (outcome === undefined || !isRevList(outcome)) {
-        failed += 1
-        const why =
-          outcome === undefined ? "missing from the answer" : `${outcome.error}: ${outcome.reason ?? ""}`
-        yield* Effect.logWarning(`document not purged: ${why}`).pipe(Effect.annotateLogs({ db, id }))
-        continue
-      }
-      const removed = sent.filter((rev) => outcome.includes(rev))
-      done += removed.length
-      gone += sent.length - removed.length
-      if (options.list && removed.length > 0) yield* ndjson(id, removed)
-    }
-    return { purged: done, gone, failed }
-  })
-
   /** One `_purge` request; true when every document in it is accounted for. */
-  const send = (batch: ReadonlyArray<Tombstone>): Effect.Effect<boolean, CouchError> =>
-    Effect.gen(function* () {
-      const body = purgeBody(batch)
-      const t0 = yield* Clock.currentTimeMillis
-      const result = yield* counter.retried(
-        counter.bump({ requests: 1 }).pipe(Effect.zipRight(couch.purge(db, body))),
-      )
-      const { purged, gone, failed } = yield* account(body, result.answer.purged)
-      yield* counter.bump({
-        purgedRevs: purged,
-        alreadyGone: gone,
-        failedDocs: failed,
-        accepted: result.status === 202 ? 1 : 0,
-      })
-      const ms = (yield* Clock.currentTimeMillis) - t0
-      yield* Effect.logDebug("batch purged").pipe(
-        Effect.annotateLogs({ db, ids: batch.length, purged, already_gone: gone, failed, ms }),
-      )
-      return failed === 0
-    }).pipe(
+  const send = (batch: ReadonlyArray<Tombstone>): Effect.Effect<boolean, CouchError> => {
+    const body = purgeBody(batch)
+    return counter.retried(counter.bump({ requests: 1 }).pipe(Effect.zipRight(couch.purge(db, body)))).pipe(
+      Effect.flatMap((result) => {
+        const { purged, gone, refused, listed } = account(body, result.answer.purged, options.list)
+        const counted = counter.bump({
+          purgedRevs: purged,
+          alreadyGone: gone,
+          failedDocs: refused.length,
+          accepted: result.status === 202 ? 1 : 0,
+        })
+        // Nearly every answer purges everything asked: nothing more to do for it.
+        if (refused.length === 0 && listed.length === 0) return Effect.as(counted, true)
+        return Effect.all(
+          [
+            counted,
+            Effect.forEach(refused, ([id, why]) =>
+              Effect.logWarning(`document not purged: ${why}`).pipe(Effect.annotateLogs({ db, id })),
+            ),
+            listed.length > 0 ? Console.log(listed.join("\n")) : Effect.void,
+          ],
+          { discard: true },
+        ).pipe(Effect.as(refused.length === 0))
+      }),
       Effect.catchTag("CouchBadRequest", (e) =>
         tooMany.test(e.reason) ? shrinkAndResend(batch, e.reason) : batchFailed(batch, e.message),
       ),
@@ -96,6 +118,7 @@ export const makeSender = Effect.fn("Purge.makeSender")(function* (
         CouchProtocolError: (e) => batchFailed(batch, e.message),
       }),
     )
+  }
 
   /**
    * The server refused the size: halve the limit it named (relative to the refused batch, so
@@ -107,7 +130,7 @@ export const makeSender = Effect.fn("Purge.makeSender")(function* (
   ): Effect.Effect<boolean, CouchError> =>
     Effect.gen(function* () {
       const ids = batch.length
-      const revs = batch.reduce((n, t) => n + t.revs.length, 0)
+      const revs = revsOf(batch)
       const byDocs = /documents/i.test(reason)
       if ((byDocs && ids <= 1) || (!byDocs && revs <= 1)) return yield* batchFailed(batch, reason)
       const next = yield* Ref.updateAndGet(limits, (l) =>
@@ -123,8 +146,14 @@ export const makeSender = Effect.fn("Purge.makeSender")(function* (
 
   const sendAll = (tombstones: ReadonlyArray<Tombstone>): Effect.Effect<boolean, CouchError> =>
     Ref.get(limits).pipe(
-      Effect.flatMap((l) => Effect.forEach(splitBatches(tombstones, l), send)),
-      Effect.map((oks) => oks.every(Boolean)),
+      Effect.flatMap((l) => {
+        const batches = splitBatches(tombstones, l)
+        // A unit is most often one batch: send it without a loop around it.
+        const only = batches.length === 1 ? batches[0] : undefined
+        return only !== undefined
+          ? send(only)
+          : Effect.map(Effect.forEach(batches, send), (oks) => oks.every(Boolean))
+      }),
     )
 
   return { sendAll, limits: Ref.get(limits) }

@@ -8,12 +8,24 @@ export const autoLimits = (version: string): BatchLimits => {
   return { maxIds: lifted ? 500 : 100, maxRevs: 1000 }
 }
 
-/** Turns one feed page into work units within `limits`; a page without tombstones is one empty unit. */
-export const unitsOf = (page: ChangesPage, limits: BatchLimits, first: number): ReadonlyArray<Unit> => {
+/**
+ * Turns one feed page into work units within `limits`; a page without tombstones is one empty unit.
+ * `from` is the seq the page was read from. With `seq_interval` most rows carry no seq: a unit then
+ * ends at the last seq known at or before its last row (`from` before any), so the checkpoint may
+ * lag a few rows behind the work done, and a later run reads those rows again; it never runs ahead
+ * of it, so nothing is skipped. The last unit ends at the page's `last_seq`, which is always given.
+ */
+export const unitsOf = (
+  page: ChangesPage,
+  limits: BatchLimits,
+  first: number,
+  from?: string,
+): ReadonlyArray<Unit> => {
   const units: Array<Unit> = []
   let pending: Array<Tombstone> = []
   let revs = 0
-  let previousSeq: string | undefined
+  /** The last seq known at or before the previous row. */
+  let known = from
   const close = (seq: string) => {
     units.push({ n: first + units.length, seq, tombstones: pending })
     pending = []
@@ -26,11 +38,12 @@ export const unitsOf = (page: ChangesPage, limits: BatchLimits, first: number): 
     if (row.deleted === true && row.changes.length > 0) {
       const leafRevs = row.changes.map((c) => c.rev)
       const full = pending.length + 1 > limits.maxIds || revs + leafRevs.length > limits.maxRevs
-      if (pending.length > 0 && full && previousSeq !== undefined) close(previousSeq)
+      // Without a known seq the unit grows past the limits instead (the sender splits it).
+      if (pending.length > 0 && full && known !== undefined) close(known)
       pending.push({ id: row.id, revs: leafRevs })
       revs += leafRevs.length
     }
-    previousSeq = row.seq
+    if (row.seq !== null) known = row.seq
   }
   close(page.last_seq)
   return units

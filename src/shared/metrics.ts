@@ -1,4 +1,14 @@
-import { Cause, Duration, Effect, Exit, Metric, MetricBoundaries, MetricState, Option } from "effect"
+import {
+  Cause,
+  Duration,
+  Effect,
+  Exit,
+  Metric,
+  MetricBoundaries,
+  MetricLabel,
+  MetricState,
+  Option,
+} from "effect"
 import type { Job } from "../jobs/job.ts"
 
 /**
@@ -34,6 +44,15 @@ export const jobDuration = Metric.histogram(
 export const jobsRunning = Metric.gauge("dbsweep_jobs_running", { description: "runs in progress" })
 
 const by = (counter: typeof failures, kind: string) => Metric.tagged(counter, "kind", kind)
+
+/**
+ * Adds `n` to `counter` (tagged with `kind` when given) at once, outside any effect: for the hot
+ * paths that count once per request. Nothing for zero.
+ */
+export const countNow = (counter: Metric.Metric.Counter<number>, n: number | undefined, kind?: string) => {
+  if (n !== undefined && n !== 0)
+    counter.unsafeUpdate(n, kind === undefined ? [] : [MetricLabel.make("kind", kind)])
+}
 
 /** Adds `n` to `counter` (tagged with `kind` when given); nothing for zero. */
 export const count = (counter: Metric.Metric.Counter<number>, n: number | undefined, kind?: string) =>

@@ -41,19 +41,26 @@ export const retrySchedule = (policy: RetryPolicy) => {
 /**
  * Retries `self` under `policy` while `isRetryable` says so; `onRetry` sees every failure that
  * will be retried (for counting and logging), not the last one, after which it gives up.
+ *
+ * The retry machinery (schedule, attempt count) is built only once an attempt has failed with a
+ * retryable error, and that failure is replayed to it as the first attempt's: the counts and waits
+ * are the same as if it had been there from the start, and a request that succeeds (nearly all of
+ * them) pays for one failure handler, not for a schedule.
  */
 export const withRetry =
   <E>(policy: RetryPolicy, isRetryable: (error: E) => boolean, onRetry?: (error: E) => Effect.Effect<void>) =>
   <A, E2 extends E, R>(self: Effect.Effect<A, E2, R>): Effect.Effect<A, E2, R> =>
-    Effect.suspend(() => {
+    Effect.catchAll(self, (first) => {
+      if (!isRetryable(first) || policy.retries === 0) return Effect.fail(first)
       let attempt = 0
+      const attemptOnce = Effect.suspend(() => {
+        attempt += 1
+        return attempt === 1 ? Effect.fail(first) : self
+      })
       const observed =
         onRetry === undefined
-          ? self
-          : Effect.suspend(() => {
-              attempt += 1
-              return self
-            }).pipe(
+          ? attemptOnce
+          : attemptOnce.pipe(
               Effect.tapError((e) =>
                 isRetryable(e) && attempt <= policy.retries ? onRetry(e) : Effect.void,
               ),

@@ -31,6 +31,7 @@ const without = (o: Record<string, unknown>, key: string) => {
 const pages: Array<readonly [string, unknown]> = [
   ["a normal page", page()],
   ["an empty page", { results: [], last_seq: "0" }],
+  ["null seqs (seq_interval)", page({ results: [row({ seq: null }), row()] })],
   ["numeric seqs (CouchDB 1.x)", page({ results: [row({ seq: 7 })], last_seq: 7 })],
   ["a live row without deleted", page({ results: [without(row(), "deleted")] })],
   ["several leaves", page({ results: [row({ changes: [{ rev: "2-a" }, { rev: "3-b" }] })] })],

@@ -38,6 +38,62 @@ describe("unitsOf", () => {
   })
 })
 
+describe("unitsOf with seq_interval (most rows without a seq)", () => {
+  const sparse = (i: number, deleted: boolean, seq: boolean) => ({
+    ...row(i, deleted),
+    seq: seq ? `${i}-opaque` : null,
+  })
+  test("a unit ends at the last seq known at or before its last row, never after it", () => {
+    const page: ChangesPage = {
+      results: [
+        sparse(1, true, false),
+        sparse(2, true, true),
+        sparse(3, true, false),
+        sparse(4, true, false),
+        sparse(5, true, false),
+      ],
+      last_seq: "5-opaque",
+    }
+    const units = unitsOf(page, { maxIds: 2, maxRevs: 1000 }, 0, "0-start")
+    expect(units.map((u) => u.tombstones.map((t) => t.id))).toEqual([
+      ["doc1", "doc2"],
+      ["doc3", "doc4"],
+      ["doc5"],
+    ])
+    // doc1-doc2 end at doc2's own seq; doc3-doc4 end where the last seq was known (doc2's), which
+    // a later run reads on from; the last unit ends at last_seq.
+    expect(units.map((u) => u.seq)).toEqual(["2-opaque", "2-opaque", "5-opaque"])
+  })
+
+  test("before any seq in the page, units end at the seq the page was read from", () => {
+    const page: ChangesPage = {
+      results: [sparse(1, true, false), sparse(2, true, false), sparse(3, true, false)],
+      last_seq: "3-opaque",
+    }
+    const units = unitsOf(page, { maxIds: 1, maxRevs: 1000 }, 4, "0-start")
+    expect(units.map((u) => [u.n, u.seq])).toEqual([
+      [4, "0-start"],
+      [5, "0-start"],
+      [6, "3-opaque"],
+    ])
+  })
+
+  test("with no seq known at all, the tombstones stay in one unit ending at last_seq", () => {
+    const page: ChangesPage = {
+      results: [sparse(1, true, false), sparse(2, true, false), sparse(3, true, false)],
+      last_seq: "3-opaque",
+    }
+    const units = unitsOf(page, { maxIds: 1, maxRevs: 1000 }, 0)
+    expect(units).toEqual([
+      {
+        n: 0,
+        seq: "3-opaque",
+        tombstones: page.results.map((r) => ({ id: r.id, revs: [r.changes[0]!.rev] })),
+      },
+    ])
+  })
+})
+
 describe("autoLimits", () => {
   test("100 ids before CouchDB 3.5.1, more from 3.5.1 on; 1000 revs always", () => {
     expect(autoLimits("3.5.0")).toEqual({ maxIds: 100, maxRevs: 1000 })

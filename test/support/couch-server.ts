@@ -409,10 +409,19 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
       ids,
       random: interleave,
     })
-    const results = feed.rows.map(({ id, seq, doc }): Body => {
+    // seq_interval=N: only every Nth row carries its seq, the others null (computing a clustered
+    // seq per row is what it saves); last_seq is always given. The coordinator counts the limit
+    // down and packs the seq where what is left of it is a multiple of N, so with limit=7 and N=3
+    // rows 2 and 5 carry theirs (fabric_view_changes:handle_message, checked on 3.5.0). A value
+    // that is not a positive integer is a 400 invalid_seq_interval (chttpd_db:parse_changes_query).
+    // https://docs.couchdb.org/en/stable/api/database/changes.html (seq_interval)
+    const seqIntervalParam = q.get("seq_interval")
+    const seqInterval = seqIntervalParam === null ? 1 : Number(seqIntervalParam)
+    if (!/^\d+$/.test(seqIntervalParam ?? "1") || !(seqInterval > 0)) badRequest("invalid_seq_interval")
+    const results = feed.rows.map(({ id, seq, doc }, i): Body => {
       const revs = allLeaves ? sortedLeaves(doc) : [doc.winner]
       return {
-        seq,
+        seq: (limit - i) % seqInterval === 0 ? seq : null,
         id,
         changes: revs.map((n) => ({ rev: revOf(n) })),
         ...(doc.winner.deleted ? { deleted: true } : {}),
