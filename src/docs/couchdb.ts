@@ -1,4 +1,4 @@
-import { HttpClientRequest } from "@effect/platform"
+import { HttpBody, HttpClientRequest } from "@effect/platform"
 import { Chunk, Clock, Duration, Effect, Either, Option, Schema, Stream } from "effect"
 import type { CouchClientShape } from "../couch/client.ts"
 import { type CouchError, CouchProtocolError } from "../couch/errors.ts"
@@ -38,6 +38,13 @@ export const defaultCouchStoreSettings: CouchStoreSettings = {
 
 const dbMissing = (e: StoreError) =>
   e._tag === "CouchNotFound" && e.reason.includes("Database does not exist")
+
+/**
+ * A JSON body as text: a bulk body of hundreds of documents is stringified once and handed to
+ * `fetch` as it is (`bodyUnsafeJson` encodes it to bytes, which the client decodes again).
+ */
+const jsonText = (body: unknown) =>
+  HttpClientRequest.setBody(HttpBody.raw(JSON.stringify(body), { contentType: "application/json" }))
 
 /** The couchdb adapter: collection = database, created on first save (COUCHDB-FACTS §1, §2). */
 export const makeCouchStore = (couch: CouchClientShape, settings = defaultCouchStoreSettings) => {
@@ -164,7 +171,7 @@ export const makeCouchStore = (couch: CouchClientShape, settings = defaultCouchS
       `POST /${db}/_bulk_docs`,
       db,
       HttpClientRequest.post(`${path(db)}/_bulk_docs`).pipe(
-        HttpClientRequest.bodyUnsafeJson(newEdits ? { docs } : { docs, new_edits: false }),
+        jsonText(newEdits ? { docs } : { docs, new_edits: false }),
       ),
       checkBulkResults,
     ).pipe(Effect.catchIf(dbMissing, () => createDb(db).pipe(Effect.zipRight(bulkDocs(db, docs, newEdits)))))
@@ -180,7 +187,7 @@ export const makeCouchStore = (couch: CouchClientShape, settings = defaultCouchS
       keys === undefined
         ? HttpClientRequest.get(`${path(db)}/_all_docs`, { urlParams: { include_docs: "true", ...params } })
         : HttpClientRequest.post(`${path(db)}/_all_docs`, { urlParams: { include_docs: "true" } }).pipe(
-            HttpClientRequest.bodyUnsafeJson({ keys }),
+            jsonText({ keys }),
           ),
       checkAllDocs,
     )

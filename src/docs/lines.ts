@@ -1,12 +1,12 @@
-import { FileSystem } from "@effect/platform"
-import { Chunk, Effect, Either, Stream } from "effect"
+import type { FileSystem } from "@effect/platform"
+import { Chunk, Effect, Either, Option, Stream } from "effect"
 import { fileProblem } from "../shared/files.ts"
 import { StoreUnavailable } from "./errors.ts"
 import type { Doc } from "./store.ts"
 
 /**
- * The documents of a newline-delimited file, streamed a MiB at a time: each MiB is split into
- * lines and decoded by plain code in one effect. An effect (or a stream element) per line is what
+ * The documents of a newline-delimited file, read a MiB at a time into one buffer: each MiB is
+ * split into lines and decoded by plain code in one effect. An effect (or a stream element) per line is what
  * made a 50,000-line file cost seconds of CPU. Lines are found in the bytes and decoded one by
  * one: decoding a whole MiB first made strings of megabytes that lingered until a collection.
  * `decode` turns one non-empty line (numbered from 1) into the documents it holds, or says why
@@ -18,14 +18,18 @@ export const streamLines = (
   store: string,
   decode: (line: string, lineNo: number) => Either.Either<ReadonlyArray<Doc>, string>,
 ): Stream.Stream<Doc, StoreUnavailable> =>
-  Stream.suspend(() => {
-    const text = new TextDecoder()
-    let rest = new Uint8Array(0)
-    let lineNo = 0
-    const refused = (reason: string) => new StoreUnavailable({ store, reason, retryable: false })
-    /** Decodes the complete lines of `rest` + `parts` (all of it when `final`), keeping the tail. */
-    const lines = (parts: Chunk.Chunk<Uint8Array>, final: boolean) =>
-      Effect.suspend(() => {
+  Stream.unwrapScoped(
+    Effect.gen(function* () {
+      const refused = (reason: string) => new StoreUnavailable({ store, reason, retryable: false })
+      const file = yield* fs.open(path).pipe(Effect.mapError((e) => refused(fileProblem(e))))
+      // One buffer, read into again and again: each MiB is decoded before the next read.
+      const buffer = new Uint8Array(1024 * 1024)
+      const text = new TextDecoder()
+      let rest = new Uint8Array(0)
+      let lineNo = 0
+      let done = false
+      /** Decodes the complete lines of `rest` + `part` (all of it when `final`), keeping the tail. */
+      const lines = (part: Uint8Array, final: boolean): Either.Either<Chunk.Chunk<Doc>, StoreUnavailable> => {
         const docs: Array<Doc> = []
         const take = (bytes: Uint8Array): StoreUnavailable | undefined => {
           lineNo += 1
@@ -36,31 +40,40 @@ export const streamLines = (
           for (const doc of decoded.right) docs.push(doc)
           return undefined
         }
-        for (const part of parts) {
-          let bytes = part
-          if (rest.length > 0) {
-            bytes = new Uint8Array(rest.length + part.length)
-            bytes.set(rest)
-            bytes.set(part, rest.length)
-          }
-          let start = 0
-          for (let end = bytes.indexOf(10); end >= 0; end = bytes.indexOf(10, start)) {
-            const problem = take(bytes.subarray(start, end))
-            if (problem !== undefined) return Effect.fail(problem)
-            start = end + 1
-          }
-          rest = bytes.slice(start)
+        let bytes = part
+        if (rest.length > 0) {
+          bytes = new Uint8Array(rest.length + part.length)
+          bytes.set(rest)
+          bytes.set(part, rest.length)
         }
+        let start = 0
+        for (let end = bytes.indexOf(10); end >= 0; end = bytes.indexOf(10, start)) {
+          const problem = take(bytes.subarray(start, end))
+          if (problem !== undefined) return Either.left(problem)
+          start = end + 1
+        }
+        rest = bytes.slice(start)
         if (final && rest.length > 0) {
           const problem = take(rest)
-          if (problem !== undefined) return Effect.fail(problem)
-          rest = new Uint8Array(0)
+          if (problem !== undefined) return Either.left(problem)
         }
-        return Effect.succeed(Chunk.unsafeFromArray(docs))
-      })
-    return fs.stream(path, { chunkSize: FileSystem.MiB(1) }).pipe(
-      Stream.mapError((e) => refused(fileProblem(e))),
-      Stream.mapChunksEffect((parts) => lines(parts, false)),
-      Stream.concat(Stream.unwrap(Effect.map(lines(Chunk.empty(), true), (docs) => Stream.fromChunk(docs)))),
-    )
-  })
+        return Either.right(Chunk.unsafeFromArray(docs))
+      }
+      const step = Effect.suspend(() =>
+        done
+          ? Effect.fail(Option.none())
+          : file.read(buffer).pipe(
+              Effect.mapError((e) => Option.some(refused(fileProblem(e)))),
+              Effect.flatMap((read) => {
+                const n = Number(read)
+                done = n === 0
+                return Either.match(lines(buffer.subarray(0, n), done), {
+                  onLeft: (problem) => Effect.fail(Option.some(problem)),
+                  onRight: (docs) => Effect.succeed(docs),
+                })
+              }),
+            ),
+      )
+      return Stream.repeatEffectChunkOption(step)
+    }),
+  )

@@ -1,9 +1,9 @@
 import { Chunk, Clock, Context, Effect, Either, Layer, Option, Schema, Stream } from "effect"
 import type { Job, RunContext } from "../jobs/job.ts"
 import { ConfigError } from "../shared/errors.ts"
-import { type BatchOutcome, type CollectionCounts, copyBatch, type Failure } from "./copy.ts"
+import { type CollectionCounts, copyBatch, type Failure } from "./copy.ts"
 import { collectionOfFile } from "./ndjson.ts"
-import type { DocumentStoreShape } from "./store.ts"
+import type { Doc, DocumentStoreShape } from "./store.ts"
 import { parseStoreSpec, StoreFactory, type StoreFactoryShape } from "./stores.ts"
 import { checkCollection } from "./table.ts"
 
@@ -39,6 +39,51 @@ export interface MigrateSummary {
 
 const shownFailures = 100
 
+/**
+ * Batches of `size` documents from `docs`, for several takers: the source is pulled a chunk at a
+ * time (a page of a store, a MiB of a file) and cut into batches by plain code, one taker at a
+ * time. No effect runs per document; at most a chunk beyond what the takers hold is read ahead.
+ */
+const batchesOf = <E>(docs: Stream.Stream<Doc, E>, size: number) =>
+  Effect.gen(function* () {
+    const pull = yield* Stream.toPull(docs)
+    const taking = yield* Effect.makeSemaphore(1)
+    let held: ReadonlyArray<Doc> = []
+    let at = 0
+    let ended = false
+    const fill: Effect.Effect<void, E> = Effect.suspend(() =>
+      ended || held.length - at >= size
+        ? Effect.void
+        : pull.pipe(
+            Effect.matchEffect({
+              onFailure: Option.match({
+                onNone: () =>
+                  Effect.sync(() => {
+                    ended = true
+                  }),
+                onSome: (e) => Effect.fail(e),
+              }),
+              onSuccess: (chunk) => {
+                held = held.slice(at).concat(Chunk.toReadonlyArray(chunk))
+                at = 0
+                return fill
+              },
+            }),
+          ),
+    )
+    const next: Effect.Effect<Option.Option<ReadonlyArray<Doc>>, E> = taking.withPermits(1)(
+      fill.pipe(
+        Effect.map(() => {
+          if (at >= held.length) return Option.none()
+          const batch = held.slice(at, at + size)
+          at += batch.length
+          return Option.some(batch)
+        }),
+      ),
+    )
+    return next
+  })
+
 const copyCollection = (
   source: DocumentStoreShape,
   target: DocumentStoreShape,
@@ -52,31 +97,29 @@ const copyCollection = (
     // Into a collection that does not exist yet, every document is new: no lookups before the
     // bulk writes (a concurrent writer's docs still come back as conflicts and are re-checked).
     const fresh = !(yield* target.collections).includes(collection)
-    const add = (docs: number, outcome: BatchOutcome) =>
-      Effect.gen(function* () {
-        counts.read += docs
+    const next = yield* batchesOf(source.list(collection, { pageSize: options.batch }), options.batch)
+    // `concurrency` workers, each taking a batch, writing it and counting it, until the source
+    // ends or the run is stopping (no new batch is taken; those in flight end). Memory stays flat
+    // however large the collection: a batch per worker and a chunk of the source are held.
+    const worker = Effect.gen(function* () {
+      while (!(yield* context.stopping)) {
+        const docs = yield* next
+        if (Option.isNone(docs)) return
+        const outcome = yield* copyBatch(target, collection, docs.value, options.dryRun, fresh)
+        counts.read += docs.value.length
         counts.written += outcome.written
         counts.skipped += outcome.skipped
         counts.failed += outcome.failures.length
         failures.push(...outcome.failures.slice(0, Math.max(0, shownFailures - failures.length)))
-        yield* context.progress.advance(docs)
-      })
-    // Streamed: a page read, a batch written, at most `concurrency` batches in flight; memory
-    // stays flat however large the collection. Stopping takes no new batch; those in flight end.
-    yield* source.list(collection, { pageSize: options.batch }).pipe(
-      Stream.grouped(options.batch),
-      Stream.takeUntilEffect(() => context.stopping),
-      Stream.mapEffect(
-        (docs) =>
-          copyBatch(target, collection, Chunk.toReadonlyArray(docs), options.dryRun, fresh).pipe(
-            Effect.flatMap((outcome) => add(Chunk.size(docs), outcome)),
-          ),
-        { concurrency: options.concurrency },
-      ),
-      Stream.runDrain,
+        yield* context.progress.advance(docs.value.length)
+      }
+    })
+    yield* Effect.all(
+      Array.from({ length: options.concurrency }, () => worker),
+      { concurrency: "unbounded", discard: true },
     )
     return counts
-  })
+  }).pipe(Effect.scoped)
 
 export const runMigrate = Effect.fn("Docs.migrate")(function* (
   factory: StoreFactoryShape,
