@@ -75,6 +75,12 @@ const program = Effect.gen(function* () {
   Effect.provide(configProviderLayer(envFileChoice(process.argv)).pipe(Layer.provideMerge(BunContext.layer))),
 )
 
+// JavaScriptCore collects lazily: a long purge or migrate left garbage standing until peak RSS grew
+// with the run (121 MB at 100k tombstones, 180 MB at 400k), though the live heap stays near 24 MB.
+// A full collection once a second keeps it flat at no measurable cost. Not in the HTTP mode, where
+// each pause would land on requests being answered.
+if (argv.slice(2).find((a) => !a.startsWith("-")) !== "serve") setInterval(() => Bun.gc(true), 1000).unref()
+
 BunRuntime.runMain(program, {
   disablePrettyLogger: true,
   disableErrorReporting: true,

@@ -72,10 +72,8 @@ const readBounded = async (res: Response, max: number): Promise<string | TooLarg
  * per step: this is the path every CouchDB request takes, thousands of times a run.
  */
 export const exchange = (out: Outgoing, limits: ExchangeLimits): Effect.Effect<Incoming, ExchangeProblem> =>
-  Effect.async<Incoming, ExchangeProblem>((resume, interrupted) => {
+  Effect.async<Incoming, ExchangeProblem>((resume) => {
     const abort = new AbortController()
-    const onInterrupt = () => abort.abort()
-    interrupted.addEventListener("abort", onInterrupt, { once: true })
     let timedOut = false
     const timer = setTimeout(() => {
       timedOut = true
@@ -83,7 +81,6 @@ export const exchange = (out: Outgoing, limits: ExchangeLimits): Effect.Effect<I
     }, limits.timeoutMs)
     const settle = (result: Effect.Effect<Incoming, ExchangeProblem>) => {
       clearTimeout(timer)
-      interrupted.removeEventListener("abort", onInterrupt)
       resume(result)
     }
     fetch(out.url, { method: out.method, headers: out.headers, body: out.body, signal: abort.signal })
@@ -102,4 +99,9 @@ export const exchange = (out: Outgoing, limits: ExchangeLimits): Effect.Effect<I
         settle(Effect.succeed({ status: res.status, contentType, text }))
       })
       .catch((error: unknown) => settle(Effect.fail(timedOut ? { _tag: "Timeout" } : network(error))))
+    // Interrupted (the run stops, or a sibling failed): the request is aborted, not left running.
+    return Effect.sync(() => {
+      clearTimeout(timer)
+      abort.abort()
+    })
   })

@@ -98,7 +98,9 @@ export const runPurge = Effect.fn("Purge.run")(function* (
   const initialLimits =
     options.batch === "auto" ? autoLimits(server.version) : { maxIds: options.batch, maxRevs: 1000 }
   const since = Option.getOrElse(options.since, () => Option.getOrElse(stored, () => "0"))
-  const pageSize = options.pageSize > 0 ? options.pageSize : clamp(initialLimits.maxIds * 50, 2000, 10_000)
+  // Ten batches a page, as README says: parsing and checking a page is one stretch of work that
+  // nothing else on the event loop (the HTTP mode's requests) can interrupt, so it stays short.
+  const pageSize = options.pageSize > 0 ? options.pageSize : clamp(initialLimits.maxIds * 10, 1000, 10_000)
   const checkpointer = yield* makeCheckpointer(store, counter, {
     db,
     dryRun: options.dryRun,
