@@ -150,6 +150,39 @@ describe("plain NDJSON documents (no _rev)", () => {
     }
   })
 
+  test("plain documents written to a couchbackup file get their first revision, as a save gives it", async () => {
+    const dir = tempDir()
+    writePlain(dir, "tickets", 3)
+    const f = await factory(await couchStore(t))
+    const backup = join(dir, "backup.txt")
+    const s = await migrate(f, {
+      from: `file:${dir}`,
+      to: `couchbackup:${backup}`,
+      collections: Option.some(["tickets"]),
+    })
+    expect(s.written).toBe(3)
+    const docs = readFileSync(backup, "utf8")
+      .trim()
+      .split("\n")
+      .slice(1)
+      .flatMap(
+        (l) =>
+          JSON.parse(l) as Array<{
+            _id: string
+            _rev: string
+            _revisions: { start: number; ids: Array<string> }
+          }>,
+      )
+    expect(docs.map((d) => d._id).sort()).toEqual(["ticket-00000", "ticket-00001", "ticket-00002"])
+    const memory = await run(f.open({ kind: "memory" }))
+    for (const d of docs) {
+      expect(d._rev).toMatch(/^1-[0-9a-f]{32}$/)
+      expect(d._revisions).toEqual({ start: 1, ids: [d._rev.slice(2)] })
+      const { _id, _rev, _revisions, ...body } = d
+      expect((await run(memory.save("same-body", _id, body))).rev).toBe(_rev)
+    }
+  })
+
   test("a conflict that outlasts its retries names the attempts and the time they took", () => {
     const e = new DocConflict({
       store: "CouchDB at x",
