@@ -1,21 +1,17 @@
 import { Context, Duration, Effect, ConfigError as EffectConfigError, Layer, Option } from "effect"
 import { CleanupJob } from "./cleanup/job.ts"
-import type { CleanupOptions, CleanupOptionsSchema } from "./cleanup/options.ts"
-import type { CleanupSummary } from "./cleanup/run.ts"
 import { CouchClient } from "./couch/client.ts"
 import { type CouchSettings, couchLayer } from "./couch/connection.ts"
-import { MigrateJob, type MigrateOptions, type MigrateSummary } from "./docs/migrate.ts"
+import { MigrateJob } from "./docs/migrate.ts"
 import { DocumentStore, type DocumentStoreShape } from "./docs/store.ts"
 import { StoreFactory, type StoreSpec } from "./docs/stores.ts"
-import type { Job } from "./jobs/job.ts"
+import { type AppError, stopsSchedule } from "./errors.ts"
+import { measured } from "./jobs/measured.ts"
 import { JobRunner } from "./jobs/runner.ts"
 import { PgClient } from "./pg/client.ts"
 import type { PgSettings } from "./pg/config.ts"
-import { PurgeJob, type PurgeOptions } from "./purge/job.ts"
-import type { PurgeSummary } from "./purge/purge.ts"
-import type { AppError } from "./shared/classify.ts"
+import { PurgeJob } from "./purge/job.ts"
 import { ConfigError } from "./shared/errors.ts"
-import { measured } from "./shared/metrics.ts"
 import { type Progress, silentProgress } from "./shared/progress.ts"
 import type { RetryPolicy } from "./shared/retry.ts"
 
@@ -35,14 +31,14 @@ export interface AppSettings {
 
 /** The runner with the purge job (CouchDB). */
 export const purgeApp = (couch: CouchSettings, progress: Layer.Layer<Progress>) =>
-  JobRunner.layer().pipe(
+  JobRunner.layer({ stopsSchedule }).pipe(
     Layer.provideMerge(PurgeJob.layer),
     Layer.provide(Layer.merge(couchLayer(couch), progress)),
   )
 
 /** The runner with the cleanup job (PostgreSQL, connected when the layer is built). */
 export const cleanupApp = (pg: NonNullable<AppSettings["pg"]>, progress: Layer.Layer<Progress>) =>
-  JobRunner.layer().pipe(
+  JobRunner.layer({ stopsSchedule }).pipe(
     Layer.provideMerge(CleanupJob.layer),
     Layer.provide(Layer.merge(PgClient.layer(pg.settings, pg.retry), progress)),
   )
@@ -59,10 +55,10 @@ export interface Readiness {
  * lists as unavailable), the document store if one is, and a check that each backend answers.
  */
 export interface ServeServicesShape {
-  readonly purge: Option.Option<Job<PurgeOptions, PurgeSummary, typeof PurgeOptions.Encoded>>
-  readonly cleanup: Option.Option<Job<CleanupOptions, CleanupSummary, typeof CleanupOptionsSchema.Encoded>>
+  readonly purge: Option.Option<Context.Tag.Service<PurgeJob>>
+  readonly cleanup: Option.Option<Context.Tag.Service<CleanupJob>>
   readonly store: Option.Option<DocumentStoreShape>
-  readonly migrate: Option.Option<Job<MigrateOptions, MigrateSummary, typeof MigrateOptions.Encoded>>
+  readonly migrate: Option.Option<Context.Tag.Service<MigrateJob>>
   readonly ready: Effect.Effect<ReadonlyArray<Readiness>>
 }
 
@@ -140,7 +136,7 @@ export const serveApp = (s: ServeSettings) => {
       s.store === undefined ? Layer.empty : "kind" in s.store ? documentStore(s.store) : s.store,
     ).pipe(Layer.provideMerge(StoreFactory.layer(s.couch ?? noCouch))),
   )
-  return Layer.merge(JobRunner.layer(), serveServices).pipe(
+  return Layer.merge(JobRunner.layer({ stopsSchedule }), serveServices).pipe(
     Layer.provide(Layer.merge(backends, silentProgress)),
     // A variable read while connecting (COUCHDB_PASSWORD) that is wrong: one line, exit 2.
     Layer.mapError((e) =>
@@ -150,7 +146,7 @@ export const serveApp = (s: ServeSettings) => {
 }
 /** The runner with the migrate job, and the store factory the docs commands open their stores with. */
 export const docsApp = (couch: CouchSettings, progress: Layer.Layer<Progress>) =>
-  JobRunner.layer().pipe(
+  JobRunner.layer({ stopsSchedule }).pipe(
     Layer.provideMerge(MigrateJob.layer),
     Layer.provideMerge(StoreFactory.layer(couch)),
     Layer.provide(progress),

@@ -5,20 +5,21 @@ export { type CleanupOptions, CleanupOptionsSchema, defaultCleanupOptions } from
 export type { CleanupSummary } from "./cleanup/run.ts"
 export { type CleanupSchedule, cron, every } from "./cleanup/schedule.ts"
 export { type CleanupTarget, defaultTarget } from "./cleanup/target.ts"
-export {
-  type CleanupWorker,
-  type CleanupWorkerOptions,
-  cleanupScheduleLayer,
-  startCleanupWorker,
-} from "./cleanup/worker.ts"
 export type { CouchSettings } from "./couch/connection.ts"
+export { type AppError, classify, ExitCode, type Meaning, stopsSchedule } from "./errors.ts"
 export type { Job, RunContext } from "./jobs/job.ts"
-export { decodeOptions, JobRunner, type JobRunnerShape, type RunHandle } from "./jobs/runner.ts"
+export { decodeOptions } from "./jobs/options.ts"
+export { JobRunner, type JobRunnerShape, type RunHandle, type RunnerOptions } from "./jobs/runner.ts"
 export { describeSchedule, type JobSchedule } from "./jobs/schedule.ts"
 export type { RunProgress, RunState, RunStatus, ScheduleStatus } from "./jobs/status.ts"
 export { PgClient } from "./pg/client.ts"
 export { loadPgSettings } from "./pg/config.ts"
 export { PurgeJob, PurgeOptions } from "./purge/job.ts"
 export type { PurgeSummary } from "./purge/purge.ts"
-export { type AppError, classify, ExitCode, type Meaning } from "./shared/classify.ts"
 export { logProgress, Progress, silentProgress } from "./shared/progress.ts"
+export {
+  type CleanupWorker,
+  type CleanupWorkerOptions,
+  cleanupScheduleLayer,
+  startCleanupWorker,
+} from "./worker.ts"

@@ -1,6 +1,5 @@
 import { Clock, Effect, Option, Ref } from "effect"
-import type { PgError } from "../pg/errors.ts"
-import { isRetryable } from "../shared/classify.ts"
+import { isRetryable, type PgError } from "../pg/errors.ts"
 import { cleanupDeleted, count, failures, retries } from "../shared/metrics.ts"
 import { type RetryPolicy, withRetry } from "../shared/retry.ts"
 import type { ArchiveFileError } from "./archive-file.ts"

@@ -1,7 +1,7 @@
 import { Clock, Context, Effect, Exit, Layer, Option } from "effect"
-import type { Job, RunContext } from "../jobs/job.ts"
-import { failureLine } from "../jobs/runner.ts"
+import { failedWork, type Job, type RunContext } from "../jobs/job.ts"
 import type { RunStatus, ScheduleStatus } from "../jobs/status.ts"
+import { failureLine } from "../jobs/status.ts"
 import { PgClient, type PgClientShape } from "../pg/client.ts"
 import { type CleanupOptions, CleanupOptionsSchema } from "./options.ts"
 import { type CleanupSummary, recordHistory, runCleanup } from "./run.ts"
@@ -59,16 +59,19 @@ const runAndRecord = Effect.fn("Cleanup.runAndRecord")(function* (
 })
 
 export const cleanupProblems = (s: CleanupSummary): Option.Option<string> =>
-  s.failedBatches > 0
-    ? Option.some(
-        `${s.failedBatches} batches failed after retries (see the log); their rows are still there: run again`,
-      )
-    : Option.none()
+  failedWork(
+    s.failedBatches,
+    () =>
+      `${s.failedBatches} batches failed after retries (see the log); their rows are still there: run again`,
+  )
 
 /** The cleanup as a job of the runner. Needs `PgClient`. */
+/** What a cleanup run can fail with. */
+export type CleanupError = Effect.Effect.Error<ReturnType<typeof runAndRecord>>
+
 export class CleanupJob extends Context.Tag("dbsweep/CleanupJob")<
   CleanupJob,
-  Job<CleanupOptions, CleanupSummary, typeof CleanupOptionsSchema.Encoded>
+  Job<CleanupOptions, CleanupSummary, typeof CleanupOptionsSchema.Encoded, CleanupError>
 >() {
   static readonly layer = Layer.effect(
     CleanupJob,
@@ -86,8 +89,8 @@ export class CleanupJob extends Context.Tag("dbsweep/CleanupJob")<
   )
 }
 
-const lastRunOf = (run: RunStatus): LastRun => {
-  const s = run.summary as CleanupSummary | undefined
+const lastRunOf = (run: RunStatus<CleanupSummary>): LastRun => {
+  const s = run.summary
   const started = Date.parse(run.startedAt)
   const ended = run.finishedAt === undefined ? started : Date.parse(run.finishedAt)
   return {
@@ -103,9 +106,12 @@ const lastRunOf = (run: RunStatus): LastRun => {
   }
 }
 
-/** The cleanup's status from the runner's runs and schedules (newest first). */
+/**
+ * The cleanup's status from the runner's cleanup runs (`runner.runsOf(job)`, newest first) and its
+ * schedules.
+ */
 export const cleanupStatusOf = (
-  runs: ReadonlyArray<RunStatus>,
+  runs: ReadonlyArray<RunStatus<CleanupSummary>>,
   schedules: ReadonlyArray<ScheduleStatus>,
 ): CleanupStatus => {
   const mine = runs.filter((r) => r.job === "cleanup")

@@ -1,6 +1,6 @@
 import { HelpDoc, ValidationError } from "@effect/cli"
 import { Cause, ConfigError, Context, type Effect, Exit, Predicate } from "effect"
-import { classifyUnknown, ExitCode } from "../shared/classify.ts"
+import { classifyUnknown, ExitCode } from "../errors.ts"
 import { stripAnsi } from "./console.ts"
 
 export { ExitCode }

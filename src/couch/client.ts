@@ -136,6 +136,76 @@ const fetchBody = (body: HttpBody.HttpBody): Outgoing["body"] => {
   }
 }
 
+/** A request description as `fetch` sends it: the base URL, the client's headers, a JSON body. */
+const outgoingOf = (
+  base: string,
+  headers: Record<string, string>,
+  request: HttpClientRequest.HttpClientRequest,
+): Outgoing => {
+  const query =
+    request.urlParams.length === 0 ? "" : `?${new URLSearchParams(request.urlParams.map(([k, v]) => [k, v]))}`
+  const out: Outgoing = {
+    method: request.method,
+    url: `${base}${request.url}${query}`,
+    headers: { ...headers, ...request.headers },
+    body: fetchBody(request.body),
+  }
+  if (out.body !== undefined && out.headers["content-type"] === undefined) {
+    out.headers["content-type"] = request.body.contentType ?? "application/json"
+  }
+  return out
+}
+
+/** The typed error a non-2xx status means (`reason` already cleaned of credentials). */
+const errorFor = (
+  status: number,
+  at: {
+    readonly server: string
+    readonly operation: string
+    readonly db: string | undefined
+    readonly reason: string
+  },
+): CouchError => {
+  const { server, operation, reason } = at
+  switch (status) {
+    case 400:
+      return new CouchBadRequest({ server, operation, reason })
+    case 401:
+      return new CouchUnauthorized({ server, operation, reason })
+    case 403:
+      return new CouchForbidden({ server, operation, reason })
+    case 404:
+      return new CouchNotFound({ server, database: at.db, path: operation, reason })
+    case 409:
+      return new CouchConflict({ server, path: operation })
+    default:
+      return status === 408 || status === 429 || status >= 500
+        ? new CouchUnavailable({ server, operation, kind: "status", status, reason })
+        : new CouchProtocolError({ server, operation, reason: `HTTP ${status} ${reason}` })
+  }
+}
+
+/** The typed error of an exchange that got no answer to decode. */
+const unreachable = (
+  server: string,
+  operation: string,
+  problem: ExchangeProblem,
+  clean: (text: string) => string,
+): CouchError => {
+  switch (problem._tag) {
+    case "TooLarge":
+      return new CouchProtocolError({
+        server,
+        operation,
+        reason: `an answer of more than ${maxAnswerBytes / 1024 / 1024} MiB, more than CouchDB sends`,
+      })
+    case "Timeout":
+      return new CouchUnavailable({ server, operation, kind: "timeout", reason: "timed out" })
+    default:
+      return new CouchUnavailable({ server, operation, kind: "network", reason: clean(problem.reason) })
+  }
+}
+
 export const makeCouchClient = Effect.fn("Couch.make")(function* (connection: CouchConnection) {
   const parsed = parseCouchUrl(connection.url)
   if (Either.isLeft(parsed)) return yield* new ConfigError({ message: parsed.left })
@@ -167,22 +237,7 @@ export const makeCouchClient = Effect.fn("Couch.make")(function* (connection: Co
       reason: undefined,
     }))
     const reason = clean(body.reason ?? body.error ?? `HTTP ${res.status}`)
-    switch (res.status) {
-      case 400:
-        return new CouchBadRequest({ server, operation, reason })
-      case 401:
-        return new CouchUnauthorized({ server, operation, reason })
-      case 403:
-        return new CouchForbidden({ server, operation, reason })
-      case 404:
-        return new CouchNotFound({ server, database: db, path: operation, reason })
-      case 409:
-        return new CouchConflict({ server, path: operation })
-      default:
-        return res.status === 408 || res.status === 429 || res.status >= 500
-          ? new CouchUnavailable({ server, operation, kind: "status", status: res.status, reason })
-          : new CouchProtocolError({ server, operation, reason: `HTTP ${res.status} ${reason}` })
-    }
+    return errorFor(res.status, { server, operation, db, reason })
   }
 
   /** What an exchange ended in: a decoded 2xx answer, or the typed error a user can act on. */
@@ -206,21 +261,6 @@ export const makeCouchClient = Effect.fn("Couch.make")(function* (connection: Co
     })
   }
 
-  const unreachable = (operation: string, problem: ExchangeProblem): CouchError => {
-    switch (problem._tag) {
-      case "TooLarge":
-        return new CouchProtocolError({
-          server,
-          operation,
-          reason: `an answer of more than ${maxAnswerBytes / 1024 / 1024} MiB, more than CouchDB sends`,
-        })
-      case "Timeout":
-        return new CouchUnavailable({ server, operation, kind: "timeout", reason: "timed out" })
-      default:
-        return new CouchUnavailable({ server, operation, kind: "network", reason: clean(problem.reason) })
-    }
-  }
-
   /**
    * The one way out: sends one request under the timeout and decodes a 2xx answer with `decode`;
    * every other outcome is a typed error.
@@ -232,7 +272,7 @@ export const makeCouchClient = Effect.fn("Couch.make")(function* (connection: Co
     decode: Decoder<A>,
   ): Effect.Effect<{ readonly status: number; readonly body: A }, CouchError> =>
     Effect.flatMap(
-      Effect.mapError(exchange(out, limits), (problem) => unreachable(operation, problem)),
+      Effect.mapError(exchange(out, limits), (problem) => unreachable(server, operation, problem, clean)),
       (res) => settle(operation, db, res, decode),
     )
 
@@ -245,20 +285,7 @@ export const makeCouchClient = Effect.fn("Couch.make")(function* (connection: Co
   ): Effect.Effect<{ readonly status: number; readonly body: A }, CouchError> => {
     // No caller streams a request body; one that did would be a programming error, not a user's.
     if (request.body._tag === "Stream") return Effect.dieMessage("CouchDB requests take no streamed body")
-    const query =
-      request.urlParams.length === 0
-        ? ""
-        : `?${new URLSearchParams(request.urlParams.map(([k, v]) => [k, v]))}`
-    const out: Outgoing = {
-      method: request.method,
-      url: `${base}${request.url}${query}`,
-      headers: { ...headers, ...request.headers },
-      body: fetchBody(request.body),
-    }
-    if (out.body !== undefined && out.headers["content-type"] === undefined) {
-      out.headers["content-type"] = request.body.contentType ?? "application/json"
-    }
-    return call(operation, db, out, schemaDecoder(schema))
+    return call(operation, db, outgoingOf(base, headers, request), schemaDecoder(schema))
   }
 
   const get = <A, I>(operation: string, db: string | undefined, path: string, schema: Schema.Schema<A, I>) =>

@@ -107,3 +107,9 @@ export type CouchError =
   | CouchConflict
   | CouchUnavailable
   | CouchProtocolError
+
+/**
+ * Whether a failed CouchDB request is worth another attempt under the retry policy: only a network
+ * failure, a timeout, a 5xx or a 429 (`CouchUnavailable`) can pass by waiting.
+ */
+export const isRetryable = (error: { readonly _tag: string }): boolean => error._tag === "CouchUnavailable"

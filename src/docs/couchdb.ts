@@ -1,8 +1,7 @@
 import { HttpBody, HttpClientRequest } from "@effect/platform"
 import { Chunk, Clock, Duration, Effect, Either, Option, Schema, Stream } from "effect"
 import type { CouchClientShape } from "../couch/client.ts"
-import { type CouchError, CouchProtocolError } from "../couch/errors.ts"
-import { isRetryable } from "../shared/classify.ts"
+import { type CouchError, CouchProtocolError, isRetryable } from "../couch/errors.ts"
 import { defaultRetryPolicy, type RetryPolicy, withRetry } from "../shared/retry.ts"
 import { type BulkResult, checkAllDocs, checkBulkResults, checkDoc } from "./couch-answers.ts"
 import { DocConflict, DocNotFound, InvalidDocument } from "./errors.ts"
@@ -46,8 +45,14 @@ const dbMissing = (e: StoreError) =>
 const jsonText = (body: unknown) =>
   HttpClientRequest.setBody(HttpBody.raw(JSON.stringify(body), { contentType: "application/json" }))
 
-/** The couchdb adapter: collection = database, created on first save (COUCHDB-FACTS §1, §2). */
-export const makeCouchStore = (couch: CouchClientShape, settings = defaultCouchStoreSettings) => {
+/** What a bulk write answered for one document, as the port says it. */
+const toResult = (r: BulkResult): SaveResult =>
+  r.rev !== undefined && r.error === undefined
+    ? { id: r.id, ok: true, rev: r.rev }
+    : { id: r.id, ok: false, error: r.error ?? "unknown", reason: r.reason ?? "no reason given" }
+
+/** The CouchDB requests the adapter is made of: retried sends, writes against the current rev, bulk and _all_docs reads. */
+const couchRequests = (couch: CouchClientShape, settings: CouchStoreSettings) => {
   const describe = `CouchDB at ${couch.server}`
   const path = (db: string, id?: string) =>
     `/${encodeURIComponent(db)}${id === undefined ? "" : `/${id.startsWith("_design/") ? `_design/${encodeURIComponent(id.slice(8))}` : encodeURIComponent(id)}`}`
@@ -175,10 +180,6 @@ export const makeCouchStore = (couch: CouchClientShape, settings = defaultCouchS
       ),
       checkBulkResults,
     ).pipe(Effect.catchIf(dbMissing, () => createDb(db).pipe(Effect.zipRight(bulkDocs(db, docs, newEdits)))))
-  const toResult = (r: BulkResult): SaveResult =>
-    r.rev !== undefined && r.error === undefined
-      ? { id: r.id, ok: true, rev: r.rev }
-      : { id: r.id, ok: false, error: r.error ?? "unknown", reason: r.reason ?? "no reason given" }
 
   const allDocs = (db: string, params: Record<string, string>, keys?: ReadonlyArray<string>) =>
     sendChecked(
@@ -197,7 +198,12 @@ export const makeCouchStore = (couch: CouchClientShape, settings = defaultCouchS
       dbMissing(e) || (id !== undefined && e._tag === "CouchNotFound")
         ? Effect.fail(new DocNotFound({ store: describe, collection, ...(dbMissing(e) ? {} : { id }) }))
         : Effect.fail(e)
+  return { describe, send, getDoc, write, bulkDocs, allDocs, notFound }
+}
 
+/** The couchdb adapter: collection = database, created on first save (COUCHDB-FACTS §1, §2). */
+export const makeCouchStore = (couch: CouchClientShape, settings = defaultCouchStoreSettings) => {
+  const { describe, send, getDoc, write, bulkDocs, allDocs, notFound } = couchRequests(couch, settings)
   const store: DocumentStoreShape = {
     describe,
     save: Effect.fn("Docs.save")(function* (collection, id, doc) {

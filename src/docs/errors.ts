@@ -60,3 +60,7 @@ export class StoreUnavailable extends Schema.TaggedError<StoreUnavailable>()("St
 }
 
 export type DocsError = DocNotFound | DocConflict | InvalidCollection | InvalidDocument | StoreUnavailable
+
+/** Whether a store's failure can pass by trying again: a `StoreUnavailable` that says so. */
+export const isRetryable = (error: { readonly _tag: string }): boolean =>
+  error._tag === "StoreUnavailable" && "retryable" in error && error.retryable === true

@@ -1,5 +1,5 @@
 import { Chunk, Clock, Context, Effect, Either, Layer, Option, Schema, Stream } from "effect"
-import type { Job, RunContext } from "../jobs/job.ts"
+import { failedWork, type Job, type RunContext } from "../jobs/job.ts"
 import { ConfigError } from "../shared/errors.ts"
 import { type CollectionCounts, copyBatch, type Failure } from "./copy.ts"
 import { collectionOfFile } from "./ndjson.ts"
@@ -186,15 +186,18 @@ export const runMigrate = Effect.fn("Docs.migrate")(function* (
 
 /** Work that failed inside a finished migration, in one line. */
 export const migrateProblems = (s: MigrateSummary): Option.Option<string> =>
-  s.failed > 0
-    ? Option.some(
-        `${s.failed} documents were not migrated (first: ${s.failures[0]?.id ?? "?"}: ${s.failures[0]?.reason ?? "?"}); run again to retry them, what arrived is skipped`,
-      )
-    : Option.none()
+  failedWork(
+    s.failed,
+    () =>
+      `${s.failed} documents were not migrated (first: ${s.failures[0]?.id ?? "?"}: ${s.failures[0]?.reason ?? "?"}); run again to retry them, what arrived is skipped`,
+  )
+
+/** What a migration can fail with. */
+export type MigrateError = Effect.Effect.Error<ReturnType<typeof runMigrate>>
 
 export class MigrateJob extends Context.Tag("dbsweep/MigrateJob")<
   MigrateJob,
-  Job<MigrateOptions, MigrateSummary, typeof MigrateOptions.Encoded>
+  Job<MigrateOptions, MigrateSummary, typeof MigrateOptions.Encoded, MigrateError>
 >() {
   /** Needs the store factory (which opens the stores the options name). */
   static readonly layer = Layer.effect(

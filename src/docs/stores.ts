@@ -2,14 +2,13 @@ import { FileSystem } from "@effect/platform"
 import { Context, Effect, Layer, Option } from "effect"
 import { CouchClient } from "../couch/client.ts"
 import { type CouchSettings, couchLayer } from "../couch/connection.ts"
-import type { AppError } from "../shared/classify.ts"
 import { ConfigError } from "../shared/errors.ts"
 import { makeCouchbackupStore } from "./couchbackup.ts"
 import { makeCouchStore } from "./couchdb.ts"
 import { makeFileStore } from "./file.ts"
 import { makeMemoryStore } from "./memory.ts"
 import { makeNdjsonStore } from "./ndjson.ts"
-import type { DocumentStoreShape } from "./store.ts"
+import type { DocumentStoreShape, StoreError } from "./store.ts"
 
 /** Where documents live: `memory`, `couchdb` or `file:DIR` (flag `--store`, env DATABASE_PROVIDER). */
 export type StoreSpec =
@@ -39,6 +38,9 @@ export const parseStoreSpec = (raw: string, setting: string): Effect.Effect<Stor
   )
 }
 
+/** Why a store could not be opened: its settings, or the store itself. */
+export type OpenError = ConfigError | StoreError
+
 /**
  * Opens the stores a command or a migration names. Each is opened once per process: the memory
  * store is one map shared by every user of the factory (so a migration into memory can be read
@@ -46,7 +48,7 @@ export const parseStoreSpec = (raw: string, setting: string): Effect.Effect<Stor
  */
 export interface StoreFactoryShape {
   /** `write`: a couchbackup file is started afresh (its header), as a migration's target. */
-  readonly open: (spec: StoreSpec, mode?: "read" | "write") => Effect.Effect<DocumentStoreShape, AppError>
+  readonly open: (spec: StoreSpec, mode?: "read" | "write") => Effect.Effect<DocumentStoreShape, OpenError>
 }
 
 export class StoreFactory extends Context.Tag("dbsweep/StoreFactory")<StoreFactory, StoreFactoryShape>() {
@@ -100,10 +102,10 @@ export class StoreFactory extends Context.Tag("dbsweep/StoreFactory")<StoreFacto
 }
 
 /** Runs `f` with the store `spec` names. */
-export const withStore = <A>(
+export const withStore = <A, E>(
   spec: StoreSpec,
-  f: (store: DocumentStoreShape) => Effect.Effect<A, AppError>,
-): Effect.Effect<A, AppError, StoreFactory> =>
+  f: (store: DocumentStoreShape) => Effect.Effect<A, E>,
+): Effect.Effect<A, E | OpenError, StoreFactory> =>
   StoreFactory.pipe(
     Effect.flatMap((factory) => factory.open(spec)),
     Effect.flatMap(f),

@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import { Hono } from "hono"
+import { NotFound } from "../errors.ts"
 import { docRoutes } from "./docs.ts"
-import { NotFound } from "./errors.ts"
 import { healthRoutes } from "./health.ts"
 import { jobRoutes } from "./jobs.ts"
 import { openApiRoutes } from "./openapi.ts"

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto"
 import { Redacted } from "effect"
 import type { MiddlewareHandler } from "hono"
-import { Forbidden, Unauthorized } from "./errors.ts"
+import { Forbidden, Unauthorized } from "../errors.ts"
 import { errorResponse, type HttpEnv, type HttpSettings } from "./respond.ts"
 
 const digest = (text: string) => createHash("sha256").update(text).digest()

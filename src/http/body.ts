@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import type { Context, MiddlewareHandler } from "hono"
 import { bodyLimit } from "hono/body-limit"
-import { BadBody } from "./errors.ts"
+import { BadBody } from "../errors.ts"
 import { errorResponse, type HttpEnv, type HttpSettings } from "./respond.ts"
 
 /** Refuses a body over the limit with 413 (also a chunked one, counted as it arrives). */

@@ -3,9 +3,9 @@ import { Hono } from "hono"
 import { stream as streamBody } from "hono/streaming"
 import { ServeServices } from "../app.ts"
 import type { DocumentStoreShape } from "../docs/store.ts"
+import { BadBody, JobUnavailable } from "../errors.ts"
 import { requireStatusAccess, requireToken } from "./auth.ts"
 import { jsonBody, limitBody } from "./body.ts"
-import { BadBody, JobUnavailable } from "./errors.ts"
 import { errorResponse, type HttpEnv, type HttpSettings, respond, type ServeRuntime } from "./respond.ts"
 
 const storeOf = ServeServices.pipe(

@@ -91,6 +91,99 @@ const startJob = (options: Name, summary: string) => ({
   responses: { "202": json("started", ref("Started")), ...errors(400, 401, 409, 413, 503) },
 })
 
+/** The server's own routes: the page, health, metrics, this document, schedules. */
+const servicePaths = () => ({
+  "/": { get: { summary: "status page (HTML)", responses: { "200": { description: "the page" } } } },
+  "/healthz": { get: { summary: "liveness", responses: { "200": { description: "alive" } } } },
+  "/readyz": {
+    get: {
+      summary: "every configured backend reachable",
+      responses: { "200": { description: "ready" }, "503": { description: "a backend is unreachable" } },
+    },
+  },
+  "/metrics": { get: { summary: "Prometheus text", responses: { "200": { description: "metrics" } } } },
+  "/openapi.json": { get: { summary: "this document", responses: { "200": { description: "OpenAPI" } } } },
+  "/schedules": {
+    get: {
+      summary: "schedules and their next runs",
+      responses: { "200": json("schedules", { type: "array", items: ref("ScheduleStatus") }) },
+    },
+  },
+})
+
+/** Runs: list, start, read, stop, follow. */
+const jobPaths = () => ({
+  "/jobs": {
+    get: {
+      summary: "runs, running first",
+      responses: { "200": json("runs", { type: "array", items: ref("RunStatus") }) },
+    },
+  },
+  "/jobs/purge": { post: startJob("PurgeOptions", "start a purge (dryRun: true to count only)") },
+  "/jobs/cleanup": { post: startJob("CleanupOptions", "start a cleanup (dryRun: true to count only)") },
+  "/jobs/migrate": {
+    post: startJob("MigrateOptions", "copy collections between stores (dryRun: true to count only)"),
+  },
+  "/jobs/{id}": {
+    get: {
+      summary: "a run",
+      parameters: [idParam],
+      responses: { "200": json("run", ref("RunStatus")), ...errors(404) },
+    },
+    delete: {
+      summary: "stop a run gracefully (its checkpoint holds)",
+      security: bearer,
+      parameters: [idParam],
+      responses: { "200": json("the run as it ended", ref("RunStatus")), ...errors(401, 404) },
+    },
+  },
+  "/jobs/{id}/events": {
+    get: {
+      summary: "the run's status as server-sent events until it ends",
+      parameters: [idParam],
+      responses: { "200": { description: "text/event-stream of RunStatus" }, ...errors(404) },
+    },
+  },
+})
+
+/** The document API. */
+const docPaths = () => ({
+  "/docs": {
+    get: {
+      summary: "collections",
+      responses: { "200": json("names", { type: "array", items: { type: "string" } }) },
+    },
+  },
+  "/docs/{collection}": {
+    get: {
+      summary:
+        "documents in id order: paged JSON (?limit, ?after), or NDJSON with Accept: application/x-ndjson",
+      parameters: [collectionParam],
+      responses: { "200": json("a page", { type: "object" }), ...errors(400, 404, 503) },
+    },
+  },
+  "/docs/{collection}/{id}": {
+    get: {
+      summary: "a document",
+      parameters: [collectionParam, idParam],
+      responses: { "200": json("the document", ref("Document")), ...errors(404, 503) },
+    },
+    put: {
+      summary: "save a document",
+      security: bearer,
+      parameters: [collectionParam, idParam],
+      requestBody: { required: true, content: { "application/json": { schema: ref("Document") } } },
+      responses: { "200": json("saved", ref("Saved")), ...errors(400, 401, 409, 413, 503) },
+    },
+    delete: {
+      summary: "delete a document",
+      security: bearer,
+      parameters: [collectionParam, idParam],
+      responses: { "200": json("deleted", ref("Saved")), ...errors(401, 404, 503) },
+    },
+  },
+})
+
 /** The OpenAPI 3.1 document of every route. */
 export const openApiDocument = () => ({
   openapi: "3.1.0",
@@ -99,89 +192,7 @@ export const openApiDocument = () => ({
     schemas: components(),
     securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
   },
-  paths: {
-    "/": { get: { summary: "status page (HTML)", responses: { "200": { description: "the page" } } } },
-    "/healthz": { get: { summary: "liveness", responses: { "200": { description: "alive" } } } },
-    "/readyz": {
-      get: {
-        summary: "every configured backend reachable",
-        responses: { "200": { description: "ready" }, "503": { description: "a backend is unreachable" } },
-      },
-    },
-    "/metrics": { get: { summary: "Prometheus text", responses: { "200": { description: "metrics" } } } },
-    "/openapi.json": { get: { summary: "this document", responses: { "200": { description: "OpenAPI" } } } },
-    "/schedules": {
-      get: {
-        summary: "schedules and their next runs",
-        responses: { "200": json("schedules", { type: "array", items: ref("ScheduleStatus") }) },
-      },
-    },
-    "/jobs": {
-      get: {
-        summary: "runs, running first",
-        responses: { "200": json("runs", { type: "array", items: ref("RunStatus") }) },
-      },
-    },
-    "/jobs/purge": { post: startJob("PurgeOptions", "start a purge (dryRun: true to count only)") },
-    "/jobs/cleanup": { post: startJob("CleanupOptions", "start a cleanup (dryRun: true to count only)") },
-    "/jobs/migrate": {
-      post: startJob("MigrateOptions", "copy collections between stores (dryRun: true to count only)"),
-    },
-    "/jobs/{id}": {
-      get: {
-        summary: "a run",
-        parameters: [idParam],
-        responses: { "200": json("run", ref("RunStatus")), ...errors(404) },
-      },
-      delete: {
-        summary: "stop a run gracefully (its checkpoint holds)",
-        security: bearer,
-        parameters: [idParam],
-        responses: { "200": json("the run as it ended", ref("RunStatus")), ...errors(401, 404) },
-      },
-    },
-    "/jobs/{id}/events": {
-      get: {
-        summary: "the run's status as server-sent events until it ends",
-        parameters: [idParam],
-        responses: { "200": { description: "text/event-stream of RunStatus" }, ...errors(404) },
-      },
-    },
-    "/docs": {
-      get: {
-        summary: "collections",
-        responses: { "200": json("names", { type: "array", items: { type: "string" } }) },
-      },
-    },
-    "/docs/{collection}": {
-      get: {
-        summary:
-          "documents in id order: paged JSON (?limit, ?after), or NDJSON with Accept: application/x-ndjson",
-        parameters: [collectionParam],
-        responses: { "200": json("a page", { type: "object" }), ...errors(400, 404, 503) },
-      },
-    },
-    "/docs/{collection}/{id}": {
-      get: {
-        summary: "a document",
-        parameters: [collectionParam, idParam],
-        responses: { "200": json("the document", ref("Document")), ...errors(404, 503) },
-      },
-      put: {
-        summary: "save a document",
-        security: bearer,
-        parameters: [collectionParam, idParam],
-        requestBody: { required: true, content: { "application/json": { schema: ref("Document") } } },
-        responses: { "200": json("saved", ref("Saved")), ...errors(400, 401, 409, 413, 503) },
-      },
-      delete: {
-        summary: "delete a document",
-        security: bearer,
-        parameters: [collectionParam, idParam],
-        responses: { "200": json("deleted", ref("Saved")), ...errors(401, 404, 503) },
-      },
-    },
-  },
+  paths: { ...servicePaths(), ...jobPaths(), ...docPaths() },
 })
 
 export const openApiRoutes = (settings: HttpSettings) => {

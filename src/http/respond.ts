@@ -2,8 +2,8 @@ import { Cause, Effect, Exit, type ManagedRuntime, Option, type Redacted } from 
 import type { Context } from "hono"
 import type { ContentfulStatusCode } from "hono/utils/http-status"
 import type { ServeServices } from "../app.ts"
+import { type AppError, classify } from "../errors.ts"
 import type { JobRunner } from "../jobs/runner.ts"
-import { type AppError, classify } from "../shared/classify.ts"
 
 /** What every handler's program may use: the runner and what the server was configured with. */
 export type Services = JobRunner | ServeServices

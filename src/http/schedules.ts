@@ -1,6 +1,7 @@
 import { Effect, Option } from "effect"
 import { ServeServices } from "../app.ts"
-import { decodeOptions, JobRunner } from "../jobs/runner.ts"
+import { decodeOptions } from "../jobs/options.ts"
+import { JobRunner } from "../jobs/runner.ts"
 import type { JobSchedule } from "../jobs/schedule.ts"
 import { ConfigError } from "../shared/errors.ts"
 import { needs } from "./jobs.ts"

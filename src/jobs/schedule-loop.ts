@@ -1,23 +1,18 @@
 import { Cause, Clock, Duration, Effect, Exit, Option, Ref } from "effect"
-import { type AppError, classify } from "../shared/classify.ts"
 import type { ConfigError } from "../shared/errors.ts"
-import type { Job } from "./job.ts"
+import type { Job, JobError } from "./job.ts"
+import type { Runs } from "./runs.ts"
 import { describeSchedule, type JobSchedule, nextRunAfter } from "./schedule.ts"
-import type { RunStatus, ScheduleStatus } from "./status.ts"
+import type { ScheduleStatus } from "./status.ts"
 
-/** What the schedule loop needs of the runner: start a run, and wait for it (reporting its end). */
-export interface RunOps {
-  readonly start: <O, S, I>(
-    job: Job<O, S, I>,
-    options: O,
-    trigger: RunStatus["trigger"],
-  ) => Effect.Effect<{ readonly id: string }, ConfigError>
-  readonly awaitRun: <O, S, I>(
-    job: Job<O, S, I>,
-    id: string,
-    report: (exit: Exit.Exit<S, AppError>) => Effect.Effect<void>,
-  ) => Effect.Effect<Exit.Exit<S, AppError>>
-}
+/** What the schedule loop needs of the run registry: start a run, and wait for it (reporting its end). */
+export type RunOps = Pick<Runs, "start" | "awaitRun">
+
+/**
+ * Whether an error means no later run can succeed until someone changes the configuration (a
+ * refused login, a missing table): the app's error table judges, the runner only asks.
+ */
+export type StopsSchedule = (error: JobError) => boolean
 
 const iso = (millis: number) => new Date(millis).toISOString()
 
@@ -41,14 +36,15 @@ const setSchedule = (status: Ref.Ref<ScheduleStatus>, patch: Partial<ScheduleSta
  * One run after another at the schedule's times. An error no later run can fix stops the loop:
  * recorded in the status, and the loop fails with it (so a daemon ends with that error's exit code).
  */
-export const scheduleLoop = <O, S, I>(
+export const scheduleLoop = <O, S, I, E extends JobError>(
   ops: RunOps,
-  job: Job<O, S, I>,
+  stopsSchedule: StopsSchedule,
+  job: Job<O, S, I, E>,
   options: O,
   spec: JobSchedule,
   status: Ref.Ref<ScheduleStatus>,
-  onRun: (exit: Exit.Exit<S, AppError>) => Effect.Effect<void>,
-) =>
+  onRun: (exit: Exit.Exit<S, E>) => Effect.Effect<void>,
+): Effect.Effect<never, E | ConfigError> =>
   Effect.gen(function* () {
     const label = `${job.name} ${describeSchedule(spec)}`
     yield* Effect.logInfo(`${label}: scheduled`)
@@ -67,7 +63,7 @@ export const scheduleLoop = <O, S, I>(
       const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
       if (Option.isSome(failure)) {
         const message = failure.value.message.split("\n")[0]!
-        if (classify(failure.value).stopsSchedule) {
+        if (stopsSchedule(failure.value)) {
           yield* setSchedule(status, { error: message })
           yield* Effect.logError(
             `${label}: stopped, no later run can succeed until this is fixed: ${message}`,
@@ -78,7 +74,7 @@ export const scheduleLoop = <O, S, I>(
       }
     }
   }).pipe(
-    Effect.tapError((e: AppError) => setSchedule(status, { error: e.message.split("\n")[0]! })),
+    Effect.tapError((e) => setSchedule(status, { error: e.message.split("\n")[0]! })),
     Effect.ensuring(setSchedule(status, { state: "stopped", nextRunAt: undefined })),
     // Its failure is read through awaitSchedule, not logged as an "unhandled error".
     Effect.withUnhandledErrorLogLevel(Option.none()),

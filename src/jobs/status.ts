@@ -1,3 +1,6 @@
+import { Cause, Exit, Option } from "effect"
+import type { JobError } from "./job.ts"
+
 /** What the runner shows of a run: the same shape for the CLI, the library API and the HTTP mode. */
 export type RunState = "running" | "succeeded" | "failed" | "interrupted"
 
@@ -9,7 +12,8 @@ export interface RunProgress {
   readonly ratePerSecond: number
 }
 
-export interface RunStatus {
+/** A run's status; `Summary` is its job's summary type (`unknown` where runs of any job are listed). */
+export interface RunStatus<Summary = unknown> {
   readonly id: string
   readonly job: string
   readonly target: string
@@ -19,7 +23,7 @@ export interface RunStatus {
   readonly startedAt: string
   readonly finishedAt: string | undefined
   /** The job's summary, once it has one (also for a run that finished with failures). */
-  readonly summary: unknown
+  readonly summary: Summary | undefined
   /** Why the run failed, in one line. */
   readonly error: string | undefined
 }
@@ -40,3 +44,29 @@ export interface ScheduleStatus {
 }
 
 export const noProgress: RunProgress = { label: "", done: 0, total: 0, ratePerSecond: 0 }
+
+/** One line for a run that failed: the error's own message, never a stack. */
+export const failureLine = (cause: Cause.Cause<JobError>): string =>
+  Option.match(Cause.failureOption(cause), {
+    onSome: (e) => e.message.split("\n")[0]!,
+    onNone: () =>
+      Cause.isInterruptedOnly(cause)
+        ? "interrupted"
+        : `internal error: ${String(Cause.squash(cause)).split("\n")[0]} (please report it)`,
+  })
+
+/** How a run ended: a run stopped on request that returned its summary was interrupted. */
+export const stateOf = (
+  exit: Exit.Exit<unknown, JobError>,
+  problems: Option.Option<string>,
+  stopped: boolean,
+): RunState =>
+  Exit.isFailure(exit)
+    ? Cause.isInterruptedOnly(exit.cause)
+      ? "interrupted"
+      : "failed"
+    : Option.isSome(problems)
+      ? "failed"
+      : stopped
+        ? "interrupted"
+        : "succeeded"

@@ -12,10 +12,9 @@ import {
   type Scope,
 } from "effect"
 import postgres from "postgres"
-import { isRetryable } from "../shared/classify.ts"
 import { type RetryPolicy, withRetry } from "../shared/retry.ts"
 import { connectionOf, type PgEndpoint, type PgSettings } from "./config.ts"
-import { fromDriver, PgConnectError, type PgError, PgQueryError } from "./errors.ts"
+import { fromDriver, isRetryable, PgConnectError, type PgError, PgQueryError } from "./errors.ts"
 import { probe } from "./probe.ts"
 
 export type Sql = postgres.Sql

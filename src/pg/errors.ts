@@ -170,3 +170,17 @@ export const fromDriver = (cause: unknown, target: string, operation: string): P
   if (code === "40001" || code === "40P01") return new PgConflict({ operation, reason })
   return new PgQueryError({ operation, code: code === "" ? "error" : code, reason })
 }
+
+const retryableTags: ReadonlySet<string> = new Set([
+  "PgConnectError",
+  "PgLockTimeout",
+  "PgStatementTimeout",
+  "PgConflict",
+])
+
+/**
+ * Whether a failed PostgreSQL operation is worth another attempt under the retry policy: a server
+ * not reachable yet, a lock or statement timeout, a serialization conflict. A refused login, a
+ * missing table or a query error stays what it is however often it is sent.
+ */
+export const isRetryable = (error: { readonly _tag: string }): boolean => retryableTags.has(error._tag)

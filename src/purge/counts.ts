@@ -1,6 +1,5 @@
 import { Effect } from "effect"
-import type { AppError } from "../shared/classify.ts"
-import { isRetryable } from "../shared/classify.ts"
+import { isRetryable } from "../couch/errors.ts"
 import { countNow, failures, purgedRevs, purgeRequests, retries } from "../shared/metrics.ts"
 import { type RetryPolicy, withRetry } from "../shared/retry.ts"
 
@@ -60,7 +59,9 @@ export interface Counter {
   readonly bump: (delta: Partial<PurgeCounts>) => Effect.Effect<void>
   readonly get: Effect.Effect<PurgeCounts>
   /** Retries `effect` under the run's policy, counting each retry. */
-  readonly retried: <A, E extends AppError>(effect: Effect.Effect<A, E>) => Effect.Effect<A, E>
+  readonly retried: <A, E extends { readonly _tag: string; readonly message: string }>(
+    effect: Effect.Effect<A, E>,
+  ) => Effect.Effect<A, E>
 }
 
 export const makeCounter = (policy: RetryPolicy) =>
@@ -71,7 +72,7 @@ export const makeCounter = (policy: RetryPolicy) =>
         counts = addCounts(counts, delta)
         measure(delta)
       })
-    const onRetry = (e: AppError) =>
+    const onRetry = (e: { readonly _tag: string; readonly message: string }) =>
       bump({ retries: 1 }).pipe(Effect.zipRight(Effect.logDebug(`retrying after: ${e.message}`)))
     return {
       bump,

@@ -3,7 +3,7 @@ import { Context, Duration, Effect, Either, Layer, Option, Schema } from "effect
 import { compact, defaultPoll } from "../couch/admin.ts"
 import { CouchClient, type CouchClientShape } from "../couch/client.ts"
 import { checkDatabaseName } from "../couch/names.ts"
-import type { Job, RunContext } from "../jobs/job.ts"
+import { failedWork, type Job, type RunContext } from "../jobs/job.ts"
 import { DurationFromString } from "../shared/duration.ts"
 import { defaultRetryPolicy } from "../shared/retry.ts"
 import type { CheckpointStoreShape } from "./checkpoint.ts"
@@ -53,12 +53,11 @@ export const purgeProblems = (s: PurgeSummary): Option.Option<string> => {
       `the purge went well but the compaction after it failed (${s.compaction.error}): run dbsweep couch compact ${s.db} --wait`,
     )
   }
-  if (s.failedDocs + s.failedBatches > 0) {
-    return Option.some(
+  return failedWork(
+    s.failedDocs + s.failedBatches,
+    () =>
       `${s.failedDocs} documents and ${s.failedBatches} batches were not purged (see the log); the checkpoint stays before them: run again`,
-    )
-  }
-  return Option.none()
+  )
 }
 
 /** Whether a finished purge is one to compact after: real, complete, nothing failed. */
@@ -95,9 +94,12 @@ export const purgeThenCompact = Effect.fn("Purge.purgeThenCompact")(function* (
   return done
 })
 
+/** What a purge run can fail with. */
+export type PurgeError = Effect.Effect.Error<ReturnType<typeof purgeThenCompact>>
+
 export class PurgeJob extends Context.Tag("dbsweep/PurgeJob")<
   PurgeJob,
-  Job<PurgeOptions, PurgeSummary, typeof PurgeOptions.Encoded>
+  Job<PurgeOptions, PurgeSummary, typeof PurgeOptions.Encoded, PurgeError>
 >() {
   /** Needs the CouchDB client and a file system (for `checkpointFile`). */
   static readonly layer = Layer.effect(

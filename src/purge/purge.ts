@@ -80,6 +80,50 @@ const lookUp = (
     { concurrency: "unbounded" },
   )
 
+/** The feed reader and `workers` workers side by side: a failure on either side (the feed, or a server gone) interrupts the other. */
+const alongside = <E1, E2>(
+  reader: Effect.Effect<void, E1>,
+  worker: Effect.Effect<void, E2>,
+  workers: number,
+) =>
+  Effect.all(
+    [
+      reader,
+      Effect.all(
+        Array.from({ length: workers }, () => worker),
+        { concurrency: "unbounded", discard: true },
+      ),
+    ],
+    { concurrency: "unbounded", discard: true },
+  )
+
+/** Purges (or in a dry run, lists) one unit; leaves it undone when stopping or when it failed. */
+const unitProcessor =
+  (run: {
+    readonly counter: Counter
+    readonly checkpointer: Effect.Effect.Success<ReturnType<typeof makeCheckpointer>>
+    readonly sender: Effect.Effect.Success<ReturnType<typeof makeSender>>
+    readonly options: PurgeSettings
+    readonly context: RunContext
+  }) =>
+  (unit: Unit) =>
+    Effect.gen(function* () {
+      const { counter, checkpointer, sender, options, context } = run
+      if (yield* context.stopping) return
+      const docs = unit.tombstones.length
+      if (docs === 0) return yield* checkpointer.complete(unit)
+      yield* counter.bump({ tombstones: docs, revs: revsOf(unit.tombstones) })
+      if (options.dryRun) {
+        if (options.list) yield* Console.log(unit.tombstones.map((t) => ndjsonLine(t.id, t.revs)).join("\n"))
+        yield* checkpointer.complete(unit)
+      } else if (yield* sender.sendAll(unit.tombstones)) {
+        yield* checkpointer.complete(unit)
+      } else {
+        yield* counter.bump({ failedBatches: 1 })
+      }
+      yield* context.progress.advance(docs)
+    })
+
 /**
  * One purge of one database: read the feed from the checkpoint, purge the tombstones of each page
  * in units through the sender (`concurrency` at once), and move the checkpoint over finished units.
@@ -122,23 +166,7 @@ export const runPurge = Effect.fn("Purge.run")(function* (
   )
   yield* context.progress.start(options.dryRun ? `${db} (dry run)` : db, info.doc_del_count)
 
-  /** Purges (or in a dry run, lists) one unit; leaves it undone when stopping or when it failed. */
-  const processUnit = (unit: Unit) =>
-    Effect.gen(function* () {
-      if (yield* context.stopping) return
-      const docs = unit.tombstones.length
-      if (docs === 0) return yield* checkpointer.complete(unit)
-      yield* counter.bump({ tombstones: docs, revs: revsOf(unit.tombstones) })
-      if (options.dryRun) {
-        if (options.list) yield* Console.log(unit.tombstones.map((t) => ndjsonLine(t.id, t.revs)).join("\n"))
-        yield* checkpointer.complete(unit)
-      } else if (yield* sender.sendAll(unit.tombstones)) {
-        yield* checkpointer.complete(unit)
-      } else {
-        yield* counter.bump({ failedBatches: 1 })
-      }
-      yield* context.progress.advance(docs)
-    })
+  const processUnit = unitProcessor({ counter, checkpointer, sender, options, context })
 
   // A reader fiber turns feed pages into units and queues them; `concurrency` workers take them.
   // The queue holds about one page of units beyond those in flight, so the next page is read
@@ -176,20 +204,9 @@ export const runPurge = Effect.fn("Purge.run")(function* (
       yield* processUnit(unit)
     }
   })
-  // A failure on either side (the feed, or a server gone) interrupts the other.
-  yield* Effect.all(
-    [
-      reader,
-      Effect.all(
-        Array.from({ length: options.concurrency }, () => worker),
-        { concurrency: "unbounded", discard: true },
-      ),
-    ],
-    {
-      concurrency: "unbounded",
-      discard: true,
-    },
-  ).pipe(Effect.ensuring(context.progress.stop.pipe(Effect.zipRight(checkpointer.finish))))
+  yield* alongside(reader, worker, options.concurrency).pipe(
+    Effect.ensuring(context.progress.stop.pipe(Effect.zipRight(checkpointer.finish))),
+  )
 
   const end = yield* checkpointer.end
   const summary: PurgeSummary = {

@@ -1,15 +1,4 @@
-import {
-  Cause,
-  Duration,
-  Effect,
-  Exit,
-  Metric,
-  MetricBoundaries,
-  MetricLabel,
-  MetricState,
-  Option,
-} from "effect"
-import type { Job } from "../jobs/job.ts"
+import { Effect, Metric, MetricBoundaries, MetricLabel, MetricState, Option } from "effect"
 
 /**
  * The metrics jobs feed and `/metrics` shows. They live in effect's global registry, so the purge
@@ -59,37 +48,6 @@ export const count = (counter: Metric.Metric.Counter<number>, n: number | undefi
   n === undefined || n === 0
     ? Effect.void
     : Metric.incrementBy(kind === undefined ? counter : by(counter, kind), n)
-
-/**
- * The job with its runs measured: running gauge, duration by job, and a failure of the run
- * counted under its error tag. Done here rather than in the runner, so the runner stays unaware.
- */
-export const measured = <O, S, I>(job: Job<O, S, I>): Job<O, S, I> => ({
-  ...job,
-  run: (options, context) =>
-    Effect.acquireUseRelease(
-      Metric.increment(Metric.tagged(jobsRunning, "job", job.name)),
-      () =>
-        job
-          .run(options, context)
-          .pipe(
-            Metric.trackDurationWith(Metric.tagged(jobDuration, "job", job.name), (d) =>
-              Duration.toSeconds(d),
-            ),
-          ),
-      (_, exit) =>
-        Metric.incrementBy(Metric.tagged(jobsRunning, "job", job.name), -1).pipe(
-          Effect.zipRight(
-            Exit.isFailure(exit)
-              ? Option.match(Cause.failureOption(exit.cause), {
-                  onNone: () => Effect.void,
-                  onSome: (e) => count(failures, 1, e._tag),
-                })
-              : Effect.void,
-          ),
-        ),
-    ),
-})
 
 const escapeLabel = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")
 

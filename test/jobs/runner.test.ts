@@ -15,13 +15,13 @@ import {
   TestContext,
 } from "effect"
 import { CouchUnauthorized, CouchUnavailable } from "../../src/couch/errors.ts"
+import { type AppError, stopsSchedule } from "../../src/errors.ts"
 import type { Job } from "../../src/jobs/job.ts"
 import { JobRunner } from "../../src/jobs/runner.ts"
 import { cron, every } from "../../src/jobs/schedule.ts"
 import type { CheckpointStoreShape } from "../../src/purge/checkpoint.ts"
 import { makeCheckpointer } from "../../src/purge/checkpointer.ts"
 import { makeCounter } from "../../src/purge/counts.ts"
-import type { AppError } from "../../src/shared/classify.ts"
 import { silentProgress } from "../../src/shared/progress.ts"
 
 const Options = Schema.Struct({ target: Schema.String, seconds: Schema.Number })
@@ -55,7 +55,7 @@ const failingJob = (error: AppError, runs: Ref.Ref<number>): Job<Options, never,
   run: () => Ref.update(runs, (n) => n + 1).pipe(Effect.zipRight(Effect.fail(error))),
 })
 
-const runner = JobRunner.layer({ history: 3 }).pipe(Layer.provide(silentProgress))
+const runner = JobRunner.layer({ history: 3, stopsSchedule }).pipe(Layer.provide(silentProgress))
 
 const inTest = <A, E>(body: Effect.Effect<A, E, JobRunner>) =>
   Effect.runPromise(

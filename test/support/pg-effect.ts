@@ -1,8 +1,8 @@
 /** Runs the cleanup library against a test database, the way the CLI does, with quick retries. */
 import { Duration, Effect, Exit, Logger, LogLevel, Option, Redacted } from "effect"
+import { defaultCleanupOptions } from "../../src/cleanup/options.ts"
 import type { CleanupSummary } from "../../src/cleanup/run.ts"
 import { type CleanupOptions, runCleanup } from "../../src/cleanup/run.ts"
-import { defaultCleanupOptions } from "../../src/cleanup/worker.ts"
 import { PgClient, type PgClientShape } from "../../src/pg/client.ts"
 import type { PgSettings } from "../../src/pg/config.ts"
 import type { RetryPolicy } from "../../src/shared/retry.ts"

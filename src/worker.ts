@@ -1,14 +1,15 @@
 import { Context, Duration, Effect, Either, Layer, ManagedRuntime, Option, Redacted } from "effect"
-import { JobRunner } from "../jobs/runner.ts"
-import { PgClient } from "../pg/client.ts"
-import { loadPgSettings } from "../pg/config.ts"
-import { parseDuration } from "../shared/duration.ts"
-import { ConfigError } from "../shared/errors.ts"
-import { silentProgress } from "../shared/progress.ts"
-import { CleanupJob, type CleanupStatus, cleanupStatusOf } from "./job.ts"
-import { type CleanupOptions, defaultCleanupOptions } from "./options.ts"
-import { type CleanupSchedule, cron, every } from "./schedule.ts"
-import { type CleanupTarget, defaultTarget } from "./target.ts"
+import { CleanupJob, type CleanupStatus, cleanupStatusOf } from "./cleanup/job.ts"
+import { type CleanupOptions, defaultCleanupOptions } from "./cleanup/options.ts"
+import { type CleanupSchedule, cron, every } from "./cleanup/schedule.ts"
+import { type CleanupTarget, defaultTarget } from "./cleanup/target.ts"
+import { stopsSchedule } from "./errors.ts"
+import { JobRunner } from "./jobs/runner.ts"
+import { PgClient } from "./pg/client.ts"
+import { loadPgSettings } from "./pg/config.ts"
+import { parseDuration } from "./shared/duration.ts"
+import { ConfigError } from "./shared/errors.ts"
+import { silentProgress } from "./shared/progress.ts"
 
 export { defaultCleanupOptions }
 
@@ -106,7 +107,7 @@ const workerLayer = (options: CleanupWorkerOptions) =>
         },
         cleanup.retry,
       )
-      const jobs = JobRunner.layer().pipe(
+      const jobs = JobRunner.layer({ stopsSchedule }).pipe(
         Layer.provideMerge(CleanupJob.layer),
         Layer.provide(Layer.merge(pg, silentProgress)),
       )
@@ -130,7 +131,7 @@ export const startCleanupWorker = async (options: CleanupWorkerOptions = {}): Pr
   return {
     status: () =>
       runtime.runPromise(
-        Effect.all([runner.list, runner.schedules]).pipe(
+        Effect.all([runner.runsOf(job), runner.schedules]).pipe(
           Effect.map(([runs, schedules]) => cleanupStatusOf(runs, schedules)),
         ),
       ),

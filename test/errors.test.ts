@@ -6,11 +6,11 @@
 import { describe, expect, test } from "bun:test"
 import { join } from "node:path"
 import { Glob } from "bun"
-import * as CouchErrors from "../../src/couch/errors.ts"
-import * as DocsErrors from "../../src/docs/errors.ts"
-import * as PgErrors from "../../src/pg/errors.ts"
-import { classify, classifyUnknown, ExitCode, meanings } from "../../src/shared/classify.ts"
-import * as SharedErrors from "../../src/shared/errors.ts"
+import * as CouchErrors from "../src/couch/errors.ts"
+import * as DocsErrors from "../src/docs/errors.ts"
+import { classify, classifyUnknown, ExitCode, meanings } from "../src/errors.ts"
+import * as PgErrors from "../src/pg/errors.ts"
+import * as SharedErrors from "../src/shared/errors.ts"
 
 /** The tags of every Schema.TaggedError class a module exports. */
 const tagsOf = (module: Record<string, unknown>) =>
@@ -23,7 +23,7 @@ const tagsOf = (module: Record<string, unknown>) =>
 describe("the error table", () => {
   test("has a row for every error class in src/, and no row for a tag that does not exist", async () => {
     // Every module that defines a tagged error, wherever it is (a new one is found without listing it).
-    const root = join(import.meta.dir, "..", "..", "src")
+    const root = join(import.meta.dir, "..", "src")
     const modules = []
     for await (const file of new Glob("**/*.ts").scan(root)) {
       const text = await Bun.file(join(root, file)).text()
@@ -76,6 +76,23 @@ describe("the error table", () => {
     })
     expect(classify(down).retryable).toBe(true)
     expect(classify(down).stopsSchedule).toBe(false)
+  })
+
+  test("retrying is judged where the error is made; the table reads the same judgement", () => {
+    const lock = new PgErrors.PgLockTimeout({ operation: "o" })
+    const query = new PgErrors.PgQueryError({ operation: "o", code: "42601", reason: "r" })
+    expect(PgErrors.isRetryable(lock)).toBe(true)
+    expect(PgErrors.isRetryable(query)).toBe(false)
+    expect(classify(lock).retryable).toBe(true)
+    expect(classify(query).retryable).toBe(false)
+    const passing = new DocsErrors.StoreUnavailable({ store: "s", reason: "r", retryable: true })
+    const broken = new DocsErrors.StoreUnavailable({ store: "s", reason: "r", retryable: false })
+    expect(DocsErrors.isRetryable(passing)).toBe(true)
+    expect(classify(passing).retryable).toBe(true)
+    expect(classify(broken).retryable).toBe(false)
+    const conflict = new CouchErrors.CouchConflict({ server: "s", path: "p" })
+    expect(CouchErrors.isRetryable(conflict)).toBe(false)
+    expect(classify(conflict).retryable).toBe(false)
   })
 
   test("HTTP statuses: upstream refusals are 502, not the caller's 401", () => {
