@@ -153,7 +153,7 @@ export const runMigrate = Effect.fn("Docs.migrate")(function* (
   for (const spec of [from, to]) {
     if ((spec.kind === "couchbackup" || spec.kind === "ndjson") && names.length !== 1) {
       return yield* new ConfigError({
-        message: `a ${spec.kind} file holds one collection: name it with --collections NAME (got ${names.length})`,
+        message: `${spec.kind === "ndjson" ? "an ndjson" : "a couchbackup"} file holds one collection: name it with --collections NAME (got ${names.length})`,
       })
     }
   }
