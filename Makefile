@@ -43,6 +43,7 @@ bench: build
 	$(BUN) bench/cleanup.ts
 	$(BUN) bench/serve.ts
 	$(BUN) bench/docs.ts
+	$(BUN) bench/page.ts
 
 clean:
 	rm -rf dist

@@ -1,6 +1,6 @@
 import { Context, Duration, Effect, ConfigError as EffectConfigError, Layer, Option } from "effect"
 import { CleanupJob } from "./cleanup/job.ts"
-import { CouchClient } from "./couch/client.ts"
+import { CouchClient, type CouchClientShape } from "./couch/client.ts"
 import { type CouchSettings, couchLayer } from "./couch/connection.ts"
 import { MigrateJob } from "./docs/migrate.ts"
 import { DocumentStore, type DocumentStoreShape } from "./docs/store.ts"
@@ -8,10 +8,11 @@ import { StoreFactory, type StoreSpec } from "./docs/stores.ts"
 import { type AppError, stopsSchedule } from "./errors.ts"
 import { measured } from "./jobs/measured.ts"
 import { JobRunner } from "./jobs/runner.ts"
-import { PgClient } from "./pg/client.ts"
+import { PgClient, type PgClientShape } from "./pg/client.ts"
 import type { PgSettings } from "./pg/config.ts"
 import { PurgeJob } from "./purge/job.ts"
 import { ConfigError } from "./shared/errors.ts"
+import { registerMetrics } from "./shared/metrics.ts"
 import { type Progress, silentProgress } from "./shared/progress.ts"
 import type { RetryPolicy } from "./shared/retry.ts"
 
@@ -58,6 +59,10 @@ export interface ServeServicesShape {
   readonly purge: Option.Option<Context.Tag.Service<PurgeJob>>
   readonly cleanup: Option.Option<Context.Tag.Service<CleanupJob>>
   readonly store: Option.Option<DocumentStoreShape>
+  /** The CouchDB client, when CouchDB is configured: the status page reads the databases with it. */
+  readonly couch: Option.Option<CouchClientShape>
+  /** The PostgreSQL client, when configured: the status page counts the pending rows with it. */
+  readonly pg: Option.Option<PgClientShape>
   readonly migrate: Option.Option<Context.Tag.Service<MigrateJob>>
   readonly ready: Effect.Effect<ReadonlyArray<Readiness>>
 }
@@ -95,11 +100,20 @@ const serveServices = Layer.effect(
       ),
       Option.map(store, (s) => check(`documents ${s.describe}`, s.collections)),
     ].flatMap(Option.toArray)
+    yield* registerMetrics(
+      [
+        Option.map(purge, (j) => j.name),
+        Option.map(cleanup, (j) => j.name),
+        Option.map(migrate, (j) => j.name),
+      ].flatMap(Option.toArray),
+    )
     return {
       purge: Option.map(purge, measured),
       cleanup: Option.map(cleanup, measured),
       migrate: Option.map(migrate, measured),
       store,
+      couch,
+      pg,
       ready: Effect.all(probes, { concurrency: "unbounded" }),
     }
   }),

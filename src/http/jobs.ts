@@ -8,6 +8,7 @@ import { decodeOptions } from "../jobs/options.ts"
 import { JobRunner } from "../jobs/runner.ts"
 import { requireStatusAccess, requireToken } from "./auth.ts"
 import { jsonBody, limitBody } from "./body.ts"
+import { withListed } from "./listed.ts"
 import { type HttpEnv, type HttpSettings, respond, type ServeRuntime } from "./respond.ts"
 
 /** What each job needs to be available, for the message when it is not. */
@@ -41,7 +42,7 @@ export const startJob = Effect.fn("Http.startJob")(function* (name: JobName, bod
   const services = yield* ServeServices
   switch (name) {
     case "purge":
-      return yield* Effect.flatMap(available(name, services.purge), (job) => startWith(job, body))
+      return yield* Effect.flatMap(available(name, services.purge), (job) => startWith(withListed(job), body))
     case "cleanup":
       return yield* Effect.flatMap(available(name, services.cleanup), (job) => startWith(job, body))
     case "migrate":

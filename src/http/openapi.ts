@@ -111,6 +111,37 @@ const servicePaths = () => ({
   },
 })
 
+/** The page's sections and the databases table as JSON. */
+const pagePaths = () => ({
+  "/page/{part}": {
+    get: {
+      summary: "one section of the status page (HTML), for its script to refresh",
+      parameters: [
+        {
+          name: "part",
+          in: "path",
+          required: true,
+          schema: { type: "string", enum: ["databases", "running", "history", "cleanup", "schedules"] },
+        },
+      ],
+      responses: { "200": { description: "the section's HTML" }, "404": { description: "no such section" } },
+    },
+  },
+  "/databases": {
+    get: {
+      summary:
+        "the databases with their tombstones and sizes, a page at a time (q: name glob; sort, dir; from: first name; page; size)",
+      parameters: ["q", "sort", "dir", "from", "page", "size"].map((name) => ({
+        name,
+        in: "query",
+        required: false,
+        schema: { type: "string" },
+      })),
+      responses: { "200": json("one page of databases", { type: "object" }), ...errors(401, 503) },
+    },
+  },
+})
+
 /** Runs: list, start, read, stop, follow. */
 const jobPaths = () => ({
   "/jobs": {
@@ -192,7 +223,7 @@ export const openApiDocument = () => ({
     schemas: components(),
     securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
   },
-  paths: { ...servicePaths(), ...jobPaths(), ...docPaths() },
+  paths: { ...servicePaths(), ...pagePaths(), ...jobPaths(), ...docPaths() },
 })
 
 export const openApiRoutes = (settings: HttpSettings) => {

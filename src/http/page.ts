@@ -1,14 +1,22 @@
 import { Effect, Option } from "effect"
-import { Hono } from "hono"
+import { type Context, Hono } from "hono"
 import { html, raw } from "hono/html"
 import { ServeServices } from "../app.ts"
+import { JobUnavailable } from "../errors.ts"
 import { JobRunner } from "../jobs/runner.ts"
-import type { RunStatus, ScheduleStatus } from "../jobs/status.ts"
+import type { RunStatus } from "../jobs/status.ts"
+import { version } from "../version.ts"
 import { requireStatusAccess } from "./auth.ts"
+import { type CatalogPage, type CatalogQuery, makeCatalog } from "./catalog.ts"
+import { makeCleanupGlance } from "./cleanup-glance.ts"
 import { needs } from "./jobs.ts"
-import type { HttpEnv, HttpSettings, ServeRuntime } from "./respond.ts"
+import { catalogQuery, databasesTable } from "./page-databases.ts"
+import { cleanupSection, historySection, runningSection, schedulesSection } from "./page-runs.ts"
+import { pageScript } from "./page-script.ts"
+import { pageStyle } from "./page-style.ts"
+import { type HttpEnv, type HttpSettings, respond, type ServeRuntime } from "./respond.ts"
 
-/** What the page shows, read in one program. */
+/** What the page's sections are built from, read in one program. */
 export const pageData = Effect.fn("Http.pageData")(function* () {
   const runner = yield* JobRunner
   const services = yield* ServeServices
@@ -20,102 +28,159 @@ export const pageData = Effect.fn("Http.pageData")(function* () {
   }
 })
 
-const progressText = (r: RunStatus) =>
-  r.progress.total > 0 ? `${r.progress.done} / ${r.progress.total} (${r.progress.ratePerSecond}/s)` : ""
+type PageData = Effect.Effect.Success<ReturnType<typeof pageData>>
 
-const summaryText = (r: RunStatus) => (r.summary === undefined ? "" : JSON.stringify(r.summary))
-
-const runRow = (r: RunStatus) => html`<tr data-run="${r.id}">
-  <td>${r.id}</td><td>${r.job}</td><td>${r.target}</td><td class="state">${r.state}</td>
-  <td class="progress">${progressText(r)}</td><td>${r.startedAt}</td>
-  <td class="summary"><code>${summaryText(r)}</code>${r.error === undefined ? "" : html`<div class="error">${r.error}</div>`}</td>
-</tr>`
-
-const scheduleRow = (s: ScheduleStatus) => html`<tr>
-  <td>${s.job}</td><td>${s.target}</td><td>${s.schedule}</td><td>${s.state}</td>
-  <td>${s.nextRunAt ?? ""}</td><td>${s.runs}</td><td>${s.error ?? ""}</td>
-</tr>`
-
-/**
- * The page's script: starts purges (asking for the token once, kept for the tab only) and follows
- * runs through their event streams. It writes text with textContent only: nothing is parsed as HTML.
- */
-const script = (tokenRequired: boolean) => `
-const tokenRequired = ${JSON.stringify(tokenRequired)};
-function token() {
-  let t = sessionStorage.getItem("dbsweep-token");
-  if (!t && tokenRequired) { t = prompt("dbsweep token") || ""; sessionStorage.setItem("dbsweep-token", t); }
-  return t;
-}
-function cell(tr, cls, text) { const td = tr.querySelector("." + cls); if (td) td.textContent = text; }
-function render(s) {
-  let tr = document.querySelector('tr[data-run="' + CSS.escape(s.id) + '"]');
-  if (!tr) {
-    tr = document.createElement("tr"); tr.dataset.run = s.id;
-    for (const c of ["id", "job", "target", "state", "progress", "started", "summary"]) {
-      const td = document.createElement("td"); td.className = c; tr.appendChild(td);
-    }
-    document.querySelector("#runs tbody").prepend(tr);
-    cell(tr, "id", s.id); cell(tr, "job", s.job); cell(tr, "target", s.target); cell(tr, "started", s.startedAt);
+/** When a run last changed each database: a purge finished (or still going) there makes its details stale. */
+const changedAt = (runs: ReadonlyArray<RunStatus>) => {
+  const at = new Map<string, number>()
+  for (const r of runs) {
+    if (r.job !== "purge") continue
+    const t = r.finishedAt === undefined ? Number.POSITIVE_INFINITY : Date.parse(r.finishedAt)
+    at.set(r.target, Math.max(at.get(r.target) ?? 0, t))
   }
-  cell(tr, "state", s.state);
-  cell(tr, "progress", s.progress.total > 0 ? s.progress.done + " / " + s.progress.total + " (" + s.progress.ratePerSecond + "/s)" : "");
-  cell(tr, "summary", (s.summary === undefined ? "" : JSON.stringify(s.summary)) + (s.error ? " " + s.error : ""));
+  return at
 }
-function follow(id) {
-  const events = new EventSource("/jobs/" + encodeURIComponent(id) + "/events");
-  events.addEventListener("status", (e) => { const s = JSON.parse(e.data); render(s); if (s.state !== "running") events.close(); });
-  events.onerror = () => events.close();
-}
-async function startPurge(dryRun) {
-  const db = document.querySelector("#db").value.trim();
-  const headers = { "content-type": "application/json" };
-  const t = token(); if (t) headers.authorization = "Bearer " + t;
-  const res = await fetch("/jobs/purge", { method: "POST", headers, body: JSON.stringify({ db, dryRun }) });
-  const body = await res.json();
-  const out = document.querySelector("#message");
-  if (res.status === 401) sessionStorage.removeItem("dbsweep-token");
-  if (!res.ok) { out.textContent = body.message; return; }
-  out.textContent = (dryRun ? "dry run " : "run ") + body.id + " started";
-  follow(body.id);
-}
-for (const tr of document.querySelectorAll('tr[data-run]')) {
-  if (tr.querySelector(".state").textContent === "running") follow(tr.dataset.run);
-}
-`
 
-const page = (
-  data: Effect.Effect.Success<ReturnType<typeof pageData>>,
-  tokenRequired: boolean,
-) => html`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>dbsweep</title>
-<style>
-body{font:14px system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse;margin-bottom:1.5rem}
-td,th{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:left;vertical-align:top}
-code{font-size:12px;white-space:pre-wrap;word-break:break-all}.error{color:#b00}
-</style></head><body>
-<h1>dbsweep</h1>
-<h2>Purge</h2>
-${
+/** When a cleanup run last changed the pending table (a real run; one going now counts as now). */
+const lastCleanup = (runs: ReadonlyArray<RunStatus>) =>
+  Math.max(
+    0,
+    ...runs
+      .filter((r) => r.job === "cleanup")
+      .map((r) => (r.finishedAt === undefined ? Number.POSITIVE_INFINITY : Date.parse(r.finishedAt))),
+  )
+
+const unavailable = (job: keyof typeof needs) =>
+  html`<p class="unavailable">${job} is unavailable: ${needs[job]}</p>`
+
+const section = (
+  id: string,
+  title: string,
+  body: unknown,
+  busy = false,
+) => html`<section aria-labelledby="${id}-h" id="${id}">
+<h2 id="${id}-h">${title}</h2>
+<div id="${id}-box" aria-busy="${busy ? "true" : "false"}">${body}</div>
+</section>`
+
+const signIn = (tokenRequired: boolean) =>
+  tokenRequired
+    ? html`<form id="sign-in" aria-label="Sign in">
+<span id="sign-in-fields"><label for="token">Token</label> <input id="token" type="password" autocomplete="off" size="24">
+<button type="submit">Sign in</button></span>
+<span id="signed-in" hidden>Signed in for this tab <button type="button" id="sign-out">Sign out</button></span>
+</form>`
+    : html`<p class="muted">No token set: actions are open from this machine only.</p>`
+
+const page = (data: PageData, tokenRequired: boolean, search: string) => html`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>dbsweep status</title><style>${raw(pageStyle)}</style></head><body>
+<header class="top"><h1>dbsweep <span class="muted">${version}</span></h1>${signIn(tokenRequired)}</header>
+<main>
+<p id="message" role="status" aria-live="polite"></p>
+${section("running", "Running now", runningSection(data.runs, data.purge || data.cleanup))}
+${section(
+  "databases",
+  "Databases",
   data.purge
-    ? html`<form onsubmit="return false"><label>database <input id="db" name="db"></label>
-<button id="dry-run" type="button" onclick="startPurge(true)">Dry run</button>
-<button id="run" type="button" onclick="startPurge(false)">Run</button></form>`
-    : html`<p class="unavailable">purge is unavailable: ${needs.purge}</p>`
-}
-<p id="message" role="status"></p>
-${data.cleanup ? "" : html`<p class="unavailable">cleanup is unavailable: ${needs.cleanup}</p>`}
-<h2>Runs</h2>
-<table id="runs"><thead><tr><th>id</th><th>job</th><th>target</th><th>state</th><th>progress</th><th>started</th><th>summary</th></tr></thead>
-<tbody>${data.runs.map(runRow)}</tbody></table>
-<h2>Schedules</h2>
-<table id="schedules"><thead><tr><th>job</th><th>target</th><th>schedule</th><th>state</th><th>next run</th><th>runs</th><th>error</th></tr></thead>
-<tbody>${data.schedules.map(scheduleRow)}</tbody></table>
-<script>${raw(script(tokenRequired))}</script>
+    ? html`<p class="muted">Reading the databases…</p><noscript><a href="/page/databases${search}">The databases table</a> (this page loads it with its script).</noscript>`
+    : unavailable("purge"),
+  data.purge,
+)}
+${section(
+  "cleanup",
+  "Cleanup",
+  data.cleanup ? html`<p class="muted">Counting pending rows…</p>` : unavailable("cleanup"),
+  data.cleanup,
+)}
+${section("schedules", "Schedules", schedulesSection(data.schedules, data.runs))}
+${section("history", "History", historySection(data.runs))}
+</main>
+<script>${raw(pageScript)}</script>
 </body></html>`
 
-/** `GET /`: the status page, server-rendered (no front-end build). */
-export const pageRoutes = (runtime: ServeRuntime, settings: HttpSettings) =>
-  new Hono<HttpEnv>().get("/", requireStatusAccess(settings), async (c) =>
-    c.html(page(await runtime.runPromise(pageData()), settings.token !== undefined)),
-  )
+const parts = ["databases", "running", "history", "cleanup", "schedules"] as const
+type Part = (typeof parts)[number]
+
+/**
+ * `GET /` (the status page) and `GET /page/{part}` (one section, for the page's script to refresh
+ * it), both server-rendered; `GET /databases` is the databases table as JSON.
+ */
+export const pageRoutes = (runtime: ServeRuntime, settings: HttpSettings) => {
+  const catalog = makeCatalog()
+  const glance = makeCleanupGlance()
+  const read = requireStatusAccess(settings)
+
+  const databases = (q: (name: string) => string | undefined) =>
+    Effect.gen(function* () {
+      const services = yield* ServeServices
+      if (Option.isNone(services.couch)) return Option.none<{ page: CatalogPage; query: CatalogQuery }>()
+      const runs = yield* (yield* JobRunner).list
+      const query = catalogQuery(q)
+      const page = yield* catalog.page(services.couch.value, query, changedAt(runs))
+      return Option.some({ page, query })
+    })
+
+  const fragment = (part: Part, c: Context<HttpEnv>) =>
+    Effect.gen(function* () {
+      const data = yield* pageData()
+      const services = yield* ServeServices
+      switch (part) {
+        case "running":
+          return runningSection(data.runs, data.purge || data.cleanup)
+        case "history":
+          return historySection(data.runs)
+        case "schedules":
+          return schedulesSection(data.schedules, data.runs)
+        case "cleanup":
+          return yield* Option.match(services.pg, {
+            onNone: () => Effect.succeed(unavailable("cleanup")),
+            onSome: (pg) =>
+              Effect.map(glance(pg, lastCleanup(data.runs)), (g) =>
+                cleanupSection(g, data.runs, data.schedules),
+              ),
+          })
+        case "databases":
+          return yield* databases((n) => c.req.query(n)).pipe(
+            Effect.map(
+              Option.match({
+                onNone: () => unavailable("purge"),
+                onSome: ({ page, query }) => databasesTable(page, query, data.purge),
+              }),
+            ),
+            // CouchDB down or refusing: the section says so in one line; the rest of the page works.
+            Effect.catchAll((e) =>
+              Effect.succeed(
+                html`<p class="error" role="alert">Cannot read the databases: ${e.message.split("\n")[0]}</p>`,
+              ),
+            ),
+          )
+      }
+    })
+
+  return new Hono<HttpEnv>()
+    .get("/", read, async (c) =>
+      c.html(
+        page(await runtime.runPromise(pageData()), settings.token !== undefined, new URL(c.req.url).search),
+      ),
+    )
+    .get("/page/:part", read, async (c) => {
+      const part = parts.find((p) => p === c.req.param("part"))
+      if (part === undefined) return c.text(`no such section: pick one of ${parts.join(", ")}`, 404)
+      return c.html(await runtime.runPromise(fragment(part, c)))
+    })
+    .get("/databases", read, (c) =>
+      respond(
+        runtime,
+        c,
+        databases((n) => c.req.query(n)).pipe(
+          Effect.flatMap(
+            Option.match({
+              onNone: () => Effect.fail(new JobUnavailable({ job: "purge", needs: needs.purge })),
+              onSome: Effect.succeed,
+            }),
+          ),
+        ),
+      ),
+    )
+}

@@ -1,36 +1,71 @@
 import { Effect, Metric, MetricBoundaries, MetricLabel, MetricState, Option } from "effect"
 
+/** Every metric dbsweep has, as `/metrics` announces it from the start (before any run). */
+interface Family {
+  readonly name: string
+  readonly help: string
+  readonly type: "counter" | "gauge" | "histogram"
+  /** Labelled by this tag: no series until a value for it is known (as client libraries do). */
+  readonly label?: string
+}
+const declared: Array<Family> = []
+/** The families `/metrics` announces, in declaration order. */
+export const metricFamilies: ReadonlyArray<Family> = declared
+const declare = (family: Family) => {
+  declared.push(family)
+  return family
+}
+
+const counter = (name: string, help: string, label?: string) => {
+  declare({ name, help, type: "counter", ...(label === undefined ? {} : { label }) })
+  return Metric.counter(name, { description: help, incremental: true })
+}
+
 /**
  * The metrics jobs feed and `/metrics` shows. They live in effect's global registry, so the purge
  * and cleanup steps increment them where they already count, without a service to pass around.
  */
-export const purgedRevs = Metric.counter("dbsweep_purge_revs_purged_total", {
-  description: "revisions purged from CouchDB",
-  incremental: true,
-})
-export const purgeRequests = Metric.counter("dbsweep_purge_requests_total", {
-  description: "_purge requests sent",
-  incremental: true,
-})
-export const retries = Metric.counter("dbsweep_retries_total", {
-  description: "requests and batches tried again after a retryable failure",
-  incremental: true,
-})
+export const purgedRevs = counter("dbsweep_purge_revs_purged_total", "revisions purged from CouchDB")
+export const purgeRequests = counter("dbsweep_purge_requests_total", "_purge requests sent")
+export const retries = counter(
+  "dbsweep_retries_total",
+  "requests and batches tried again after a retryable failure",
+)
 /** Tagged with `kind`: purge_doc, purge_batch, cleanup_batch, or the error tag a run ended in. */
-export const failures = Metric.counter("dbsweep_failures_total", {
-  description: "failures by kind",
-  incremental: true,
-})
-export const cleanupDeleted = Metric.counter("dbsweep_cleanup_rows_deleted_total", {
-  description: "pending rows deleted by the cleanup",
-  incremental: true,
-})
+export const failures = counter("dbsweep_failures_total", "failures by kind", "kind")
+export const cleanupDeleted = counter(
+  "dbsweep_cleanup_rows_deleted_total",
+  "pending rows deleted by the cleanup",
+)
+const durationHelp = "how long runs took"
+declare({ name: "dbsweep_job_duration_seconds", help: durationHelp, type: "histogram", label: "job" })
 export const jobDuration = Metric.histogram(
   "dbsweep_job_duration_seconds",
   MetricBoundaries.exponential({ start: 0.05, factor: 2, count: 14 }),
-  "how long runs took",
+  durationHelp,
 )
+declare({ name: "dbsweep_jobs_running", help: "runs in progress", type: "gauge", label: "job" })
 export const jobsRunning = Metric.gauge("dbsweep_jobs_running", { description: "runs in progress" })
+
+/**
+ * Puts every series known at start in the registry at zero: the unlabelled counters, and the
+ * running gauge and duration histogram of each job the server can run. Alerts and dashboards then
+ * have series to start from before the first run.
+ */
+export const registerMetrics = (jobs: ReadonlyArray<string>) =>
+  Effect.all(
+    [
+      Metric.value(purgedRevs),
+      Metric.value(purgeRequests),
+      Metric.value(retries),
+      Metric.value(cleanupDeleted),
+      ...jobs.flatMap((job) => [
+        Metric.value(Metric.tagged(jobsRunning, "job", job)),
+        Metric.value(Metric.tagged(jobDuration, "job", job)),
+      ]),
+    ],
+    { discard: true },
+  )
 
 const by = (counter: typeof failures, kind: string) => Metric.tagged(counter, "kind", kind)
 
@@ -59,7 +94,9 @@ const labels = (tags: ReadonlyArray<{ key: string; value: string }>, extra: stri
 /** Every metric in Prometheus' text format (version 0.0.4). */
 export const prometheusText = Effect.gen(function* () {
   const pairs = yield* Metric.snapshot
-  const families = new Map<string, { help: string; type: string; lines: string[] }>()
+  const families = new Map<string, { help: string; type: string; lines: string[] }>(
+    declared.map((f) => [f.name, { help: f.help, type: f.type, lines: [] }]),
+  )
   for (const pair of pairs) {
     const name = pair.metricKey.name
     if (!name.startsWith("dbsweep_")) continue

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { metricFamilies } from "../../src/shared/metrics.ts"
 import { runBinary, spawnBinary } from "../support/binary.ts"
 import {
   type CouchTarget,
@@ -51,6 +52,48 @@ describe("dbsweep serve (the binary)", () => {
     expect(await (await fetch(`${url}/`)).text()).toContain("purge is unavailable")
     proc.kill("SIGTERM")
     expect(await proc.exited).toBe(0)
+  })
+
+  test("/metrics of a fresh server has HELP and TYPE for every metric, its counters at 0 before any run", async () => {
+    const proc = spawnBinary(["serve", "--port", "0"], {
+      env: { COUCHDB_URL: t.url, COUCHDB_USER: t.user, COUCHDB_PASSWORD: t.password },
+    })
+    try {
+      const { url } = await listeningUrl(proc.stderr)
+      const text = await (await fetch(`${url}/metrics`)).text()
+      const lines = text.trim().split("\n")
+      const families = [...metricFamilies.map((f) => f.name)].sort()
+      expect(families).toEqual(
+        [
+          "dbsweep_cleanup_rows_deleted_total",
+          "dbsweep_failures_total",
+          "dbsweep_job_duration_seconds",
+          "dbsweep_jobs_running",
+          "dbsweep_purge_requests_total",
+          "dbsweep_purge_revs_purged_total",
+          "dbsweep_retries_total",
+        ].sort(),
+      )
+      for (const f of metricFamilies) {
+        expect(lines).toContain(`# HELP ${f.name} ${f.help}`)
+        expect(lines).toContain(`# TYPE ${f.name} ${f.type}`)
+      }
+      for (const unlabelled of [
+        "dbsweep_purge_revs_purged_total",
+        "dbsweep_purge_requests_total",
+        "dbsweep_retries_total",
+        "dbsweep_cleanup_rows_deleted_total",
+      ]) {
+        expect(lines).toContain(`${unlabelled} 0`)
+      }
+      // The jobs this server can run have their series too; cleanup (no PostgreSQL here) has none.
+      expect(lines).toContain('dbsweep_jobs_running{job="purge"} 0')
+      expect(lines).toContain('dbsweep_job_duration_seconds_count{job="purge"} 0')
+      expect(text).not.toContain('job="cleanup"')
+    } finally {
+      proc.kill("SIGTERM")
+      expect(await proc.exited).toBe(0)
+    }
   })
 
   test("binding 0.0.0.0 without a token is refused: exit 2, one line", async () => {

@@ -36,6 +36,32 @@ describe("POST /jobs/cleanup against a real PostgreSQL", () => {
     expect(((await (await s.request("/readyz")).json()) as { ready: boolean }).ready).toBe(true)
   })
 
+  test("the page's cleanup section: its tables, the rows matching now (a dry run's count), its runs and chart", async () => {
+    const size = { users: 200, pending: 300 }
+    const { url, sql } = await seededDatabase(size, "h")
+    const s = await startServe({ pg: url })
+    servers.push(s)
+    const glance = await (await s.request("/page/cleanup")).text()
+    expect(glance).toContain("<dd>public.users (email)</dd>")
+    expect(glance).toContain("<dd>public.pending_users (email)</dd>")
+    const pending = /id="cleanup-pending"><strong class="big">([\d,]+)<\/strong>/.exec(glance)?.[1]
+    expect(Number(pending?.replace(/,/g, ""))).toBe(expectedMatches(size))
+    expect(glance).toContain("No cleanup run yet.")
+    expect(glance).toContain("none scheduled")
+
+    const real = await post(s, "/jobs/cleanup", { batchSize: 50 })
+    const end = await waitForRun(s, ((await real.json()) as { id: string }).id)
+    expect(end.summary.deleted).toBe(expectedMatches(size))
+    expect(await count(sql, matching)).toBe(0)
+    // The count is read again after a run, not served from the cache.
+    const after = await (await s.request("/page/cleanup")).text()
+    expect(/id="cleanup-pending"><strong class="big">([\d,]+)<\/strong>/.exec(after)?.[1]).toBe("0")
+    expect(after).toContain(`<dt>deleted</dt><dd>${expectedMatches(size).toLocaleString("en-US")}`)
+    const history = await (await s.request("/page/history")).text()
+    expect(history.match(/<g class="point ok"/g)).toHaveLength(1)
+    expect(history).toContain('id="cleanup-chart"')
+  })
+
   test("a bad cleanup body is 400 naming the field", async () => {
     const { url } = await seededDatabase({ users: 1, pending: 1 }, "h")
     const s = await startServe({ pg: url })

@@ -86,6 +86,8 @@ describe("observability", () => {
     expect(routes.sort()).toEqual(
       [
         "GET /",
+        "GET /page/{part}",
+        "GET /databases",
         "GET /healthz",
         "GET /readyz",
         "GET /metrics",

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { Duration, Option } from "effect"
 import { scheduleJobs } from "../../src/http/schedules.ts"
 import { every } from "../../src/jobs/schedule.ts"
-import { type CouchTarget, createDb, seed, startCouchTarget } from "../support/couch-target.ts"
+import { type CouchTarget, createDb, deleteDb, seed, startCouchTarget } from "../support/couch-target.ts"
 import { type Serve, startServe } from "./serve-harness.ts"
 
 let t: CouchTarget
@@ -65,6 +65,48 @@ describe("schedules inside the server", () => {
       expect(page).toContain("every 150ms")
     } finally {
       t.faults?.({})
+    }
+  })
+
+  test("the page's schedules: the next run as a time and a countdown, the last outcome, the error that stopped one", async () => {
+    const own = await startServe({ couch: t })
+    const db = await createDb(t)
+    try {
+      await seed(t, db, { tombstones: 20 })
+      await own.runtime.runPromise(
+        scheduleJobs({
+          purge: Option.some(every(Duration.hours(1))),
+          purgeDb: Option.some(db),
+          cleanup: Option.none(),
+        }),
+      )
+      // A database that does not exist: no later run can succeed, so the schedule stops.
+      await own.runtime.runPromise(
+        scheduleJobs({
+          purge: Option.some(every(Duration.hours(1))),
+          purgeDb: Option.some(`${db}-missing`),
+          cleanup: Option.none(),
+        }),
+      )
+      let html = ""
+      for (let i = 0; i < 400; i++) {
+        html = await (await own.request("/page/schedules")).text()
+        if (html.includes("state-stopped") && html.includes("succeeded (purge-")) break
+        await Bun.sleep(25)
+      }
+      const rows = html.split("<tr data-schedule=").slice(1)
+      expect(rows).toHaveLength(2)
+      const waiting = rows.find((r) => r.includes("state-waiting"))!
+      const next = /<time datetime="([^"]+)">/.exec(waiting)?.[1]
+      expect(Date.parse(next ?? "") - Date.now()).toBeGreaterThan(59 * 60_000)
+      expect(waiting).toContain(`<span class="countdown" data-at="${next}">`)
+      expect(waiting).toMatch(/succeeded \(purge-\d+\)/)
+      const stopped = rows.find((r) => r.includes("state-stopped"))!
+      expect(stopped).toMatch(/failed \(purge-\d+\)/)
+      expect(stopped).toContain("does not exist")
+    } finally {
+      await own.close()
+      await deleteDb(t, db)
     }
   })
 })

@@ -594,6 +594,22 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
       if (!is("GET", "HEAD")) return notAllowed("GET,HEAD")
       return json(200, keyRange([...dbs.keys()].sort(codePointOrder), ctx.q).keys)
     }
+    // Many databases' info at once (observed on 3.5.0): POST {"keys":[…]} (at most 100) →
+    // [{"key","info"}|{"key","error":"not_found"}] (2.2+); GET with _all_dbs' range parameters (3.2+).
+    if (path === "_dbs_info" && versionAtLeast(version, "2.2.0")) {
+      const infoOf = (key: unknown) => {
+        const db = typeof key === "string" ? dbs.get(key) : undefined
+        return db ? { key, info: admin$.info(db) } : { key, error: "not_found" }
+      }
+      if (is("GET", "HEAD"))
+        return json(200, keyRange([...dbs.keys()].sort(codePointOrder), ctx.q).keys.map(infoOf))
+      if (!is("POST")) return notAllowed("GET,HEAD,POST")
+      requireJson(ctx.req)
+      const body = await readObject(ctx.req)
+      if (!Array.isArray(body.keys)) return badRequest("`keys` member must exist.")
+      if (body.keys.length > 100) return badRequest("too_many_keys")
+      return json(200, body.keys.map(infoOf))
+    }
     // The server's config reads as all defaults: no section has a value set (facts §13: `purge` is {}).
     const config = /^_node\/(_local|nonode@nohost)\/_config\/([^/]+)(?:\/([^/]+))?$/.exec(path)
     if (config) {

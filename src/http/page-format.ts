@@ -1,0 +1,163 @@
+import { Option, Schema } from "effect"
+import type { RunStatus } from "../jobs/status.ts"
+
+/**
+ * How the status page words things: sizes, durations, counts, and each job's summary as labelled
+ * fields (never raw JSON). Summaries are decoded with a Schema of what the page shows.
+ */
+
+export const bytes = (n: number) => {
+  const units = ["B", "KB", "MB", "GB", "TB"]
+  let v = n
+  let i = 0
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024
+    i++
+  }
+  return `${i === 0 ? v : v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`
+}
+
+export const duration = (ms: number) => {
+  if (ms < 1000) return `${Math.round(ms)} ms`
+  const s = ms / 1000
+  if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)} s`
+  const m = Math.floor(s / 60)
+  if (m < 60) return `${m} min ${Math.round(s - m * 60)} s`
+  return `${Math.floor(m / 60)} h ${m % 60} min`
+}
+
+export const count = (n: number) => n.toLocaleString("en-US")
+
+export const percent = (share: number) => `${(share * 100).toFixed(share > 0 && share < 0.001 ? 2 : 1)}%`
+
+const n = Schema.Number
+
+const PurgeView = Schema.Struct({
+  dryRun: Schema.Boolean,
+  tombstones: n,
+  revs: n,
+  purgedRevs: n,
+  alreadyGone: n,
+  failedDocs: n,
+  failedBatches: n,
+  requests: n,
+  retries: n,
+  durationMs: n,
+  checkpointSaved: Schema.Boolean,
+  checkpointError: Schema.optional(Schema.NullOr(Schema.String)),
+  interrupted: Schema.optional(Schema.Boolean),
+  listed: Schema.optional(Schema.Array(Schema.String)),
+})
+export type PurgeView = typeof PurgeView.Type
+
+const CleanupView = Schema.Struct({
+  target: Schema.String,
+  dryRun: Schema.Boolean,
+  skipped: Schema.Boolean,
+  matched: Schema.optional(Schema.NullOr(n)),
+  deleted: n,
+  batches: n,
+  failedBatches: n,
+  retries: n,
+  durationMs: n,
+})
+export type CleanupView = typeof CleanupView.Type
+
+const MigrateView = Schema.Struct({
+  from: Schema.String,
+  to: Schema.String,
+  dryRun: Schema.Boolean,
+  read: n,
+  written: n,
+  skipped: n,
+  failed: n,
+  durationMs: n,
+})
+
+export const purgeView = (r: RunStatus) =>
+  r.job === "purge" ? Schema.decodeUnknownOption(PurgeView)(r.summary) : Option.none()
+export const cleanupView = (r: RunStatus) =>
+  r.job === "cleanup" ? Schema.decodeUnknownOption(CleanupView)(r.summary) : Option.none()
+
+export type Field = readonly [label: string, value: string]
+
+/** A finished run's summary as labelled fields, for any job; none before it has one. */
+export const summaryFields = (r: RunStatus): ReadonlyArray<Field> => {
+  const purge = purgeView(r)
+  if (Option.isSome(purge)) {
+    const p = purge.value
+    if (p.dryRun) {
+      return [
+        ["would purge", `${count(p.tombstones)} tombstones (${count(p.revs)} revisions)`],
+        ["requests", count(p.requests)],
+        ["duration", duration(p.durationMs)],
+        ...(p.listed !== undefined && p.listed.length > 0
+          ? [["first ids", p.listed.join(", ")] as const]
+          : []),
+      ]
+    }
+    return [
+      ["purged", `${count(p.purgedRevs)} revisions of ${count(p.tombstones)} tombstones`],
+      ["already gone", count(p.alreadyGone)],
+      ["failed", `${count(p.failedDocs)} documents, ${count(p.failedBatches)} batches`],
+      ["requests", count(p.requests)],
+      ["retries", count(p.retries)],
+      ["duration", duration(p.durationMs)],
+      [
+        "checkpoint saved",
+        p.checkpointSaved ? "yes" : `no${p.checkpointError ? ` (${p.checkpointError})` : ""}`,
+      ],
+    ]
+  }
+  const cleanup = cleanupView(r)
+  if (Option.isSome(cleanup)) {
+    const c = cleanup.value
+    if (c.skipped) return [["skipped", "another instance held the lock"]]
+    return [
+      ...(c.dryRun
+        ? [["would delete", count(c.matched ?? 0)] as const]
+        : [["deleted", count(c.deleted)] as const]),
+      ["batches", count(c.batches)],
+      ["failed batches", count(c.failedBatches)],
+      ["retries", count(c.retries)],
+      ["duration", duration(c.durationMs)],
+    ]
+  }
+  const migrate = r.job === "migrate" ? Schema.decodeUnknownOption(MigrateView)(r.summary) : Option.none()
+  if (Option.isSome(migrate)) {
+    const m = migrate.value
+    return [
+      ["from → to", `${m.from} → ${m.to}`],
+      ["read", count(m.read)],
+      [m.dryRun ? "would write" : "written", count(m.written)],
+      ["unchanged", count(m.skipped)],
+      ["failed", count(m.failed)],
+      ["duration", duration(m.durationMs)],
+    ]
+  }
+  return r.summary === undefined ? [] : [["summary", "recorded (see GET /jobs/{id})"]]
+}
+
+/** What kind of run: a dry run or a real one, for the tables. */
+export const runKind = (r: RunStatus) => {
+  const dry =
+    Option.getOrUndefined(purgeView(r))?.dryRun ?? Option.getOrUndefined(cleanupView(r))?.dryRun ?? false
+  return `${r.job}${dry ? " (dry run)" : ""}`
+}
+
+export const ms = (r: RunStatus) =>
+  r.finishedAt === undefined ? undefined : Date.parse(r.finishedAt) - Date.parse(r.startedAt)
+
+/** done / total, rate and time left of a running run, in words. */
+export const progressWords = (r: RunStatus) => {
+  const p = r.progress
+  if (p.total === 0 && p.done === 0) return "starting…"
+  const left = p.ratePerSecond > 0 && p.total > p.done ? (p.total - p.done) / p.ratePerSecond : undefined
+  return [
+    `${count(p.done)} / ${count(p.total)}${p.label && p.label !== r.target ? ` ${p.label}` : ""}`,
+    `${count(p.ratePerSecond)}/s`,
+    left === undefined ? "" : `about ${duration(left * 1000)} left`,
+  ]
+    .filter((s) => s !== "")
+    .join(" · ")
+}
