@@ -185,7 +185,7 @@ const migrateCommand = Command.make(
     ),
 ).pipe(
   Command.withDescription(
-    "Copy collections between stores (memory, couchdb, file:DIR): streamed, bulk, idempotent (documents already equal are skipped)",
+    "Copy collections between stores (memory, couchdb, file:DIR, ndjson:FILE, couchbackup:FILE): streamed, bulk, idempotent (documents already equal are skipped)",
   ),
 )
 

@@ -21,17 +21,49 @@ export interface Failure {
   readonly reason: string
 }
 
-/** JSON with keys sorted, so two bodies compare equal whatever order their keys were written in. */
-const canonical = (value: unknown): string =>
-  JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  )
+/** Equal as JSON values, whatever order the keys of their objects were written in. */
+const sameJson = (a: unknown, b: unknown): boolean => {
+  if (a === b) return true
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false
+    return true
+  }
+  if (Array.isArray(b)) return false
+  return sameFields(a as Record<string, unknown>, b as Record<string, unknown>, false)
+}
 
-/** Equal as application documents: both deleted, or the same body, whatever the revisions (no `_rev`). */
+/** CouchDB's own fields: the store's, not the application's (`bodyOf` drops the same ones). */
+const storeFields = new Set(["_id", "_rev", "_revisions", "_deleted"])
+
+const sameFields = (a: Record<string, unknown>, b: Record<string, unknown>, top: boolean): boolean => {
+  let count = 0
+  for (const key in a) {
+    if (top && storeFields.has(key)) continue
+    count += 1
+    if (!Object.hasOwn(b, key) || !sameJson(a[key], b[key])) return false
+  }
+  for (const key in b) if (!(top && storeFields.has(key))) count -= 1
+  return count === 0
+}
+
+/**
+ * Equal as application documents: both deleted, or the same body, whatever the revisions (no
+ * `_rev`) and the order of keys. Compared in place: this runs for every document of a re-run.
+ */
 export const sameBody = (a: Doc, b: Doc): boolean =>
-  (a._deleted === true) === (b._deleted === true) && canonical(bodyOf(a)) === canonical(bodyOf(b))
+  (a._deleted === true) === (b._deleted === true) && sameFields(a, b, true)
+
+/**
+ * The document to send to a bulk save against `rev` (the target's current one, if any): the
+ * source's own store fields are dropped. A plain document (no `_rev`, `_revisions`, `_deleted`)
+ * going where nothing is yet is sent as it is, without a copy.
+ */
+const toWrite = (d: Doc, rev: string | undefined): Doc =>
+  rev === undefined && d._rev === undefined && d._revisions === undefined && d._deleted === undefined
+    ? d
+    : { _id: d._id, ...(rev === undefined ? {} : { _rev: rev }), ...bodyOf(d) }
 
 export interface BatchOutcome {
   readonly written: number
@@ -72,10 +104,7 @@ export const copyBatch = Effect.fn("Docs.copyBatch")(function* (
     })
     const skipped = docs.length - changed.length
     if (dryRun || changed.length === 0) return { written: changed.length, skipped, failures: [] }
-    const writes = changed.map((d): Doc => {
-      const rev = existing.get(d._id)?._rev
-      return { _id: d._id, ...(rev === undefined ? {} : { _rev: rev }), ...bodyOf(d) }
-    })
+    const writes = changed.map((d) => toWrite(d, existing.get(d._id)?._rev))
     // Docs read from a couchbackup file carry their history: restored with it, like couchrestore.
     const replicated =
       target.keepsRevisions === true ||
@@ -84,6 +113,7 @@ export const copyBatch = Effect.fn("Docs.copyBatch")(function* (
       ? target.saveReplicated(collection, changed)
       : target.saveMany(collection, writes)
     const refused = results.filter((r) => !r.ok)
+    if (refused.length === 0) return { written: results.length, skipped, failures: [] }
     const recheck = yield* target.getMany(
       collection,
       refused.map((r) => r.id),

@@ -5,7 +5,7 @@ import { fileProblem } from "../shared/files.ts"
 import { DocNotFound, StoreUnavailable } from "./errors.ts"
 import { streamLines } from "./lines.ts"
 import type { Doc, DocumentStoreShape, SaveResult } from "./store.ts"
-import { checkCollection } from "./table.ts"
+import { bodyOf, checkCollection, nextRev } from "./table.ts"
 
 /**
  * The backup file of @cloudant/couchbackup 2.11 (includes/backup.js, backupMappings.js,
@@ -32,11 +32,15 @@ const decodeOther = Schema.decodeUnknownEither(
   ),
 )
 
-/** `_revisions` for a doc that has none: its current rev only (a restore keeps `_rev` exactly). */
+/**
+ * `_revisions` for a doc that has none: its current rev only (a restore keeps `_rev` exactly). A
+ * document with no revision yet (a plain file line) gets its first one, as a save would give it.
+ */
 const withRevisions = (doc: Doc): Doc => {
-  if (doc._revisions !== undefined || doc._rev === undefined) return doc
-  const dash = doc._rev.indexOf("-")
-  return { ...doc, _revisions: { start: Number.parseInt(doc._rev, 10), ids: [doc._rev.slice(dash + 1)] } }
+  if (doc._revisions !== undefined) return doc
+  const rev = doc._rev ?? nextRev(undefined, false, bodyOf(doc))
+  const dash = rev.indexOf("-")
+  return { ...doc, _rev: rev, _revisions: { start: Number.parseInt(rev, 10), ids: [rev.slice(dash + 1)] } }
 }
 
 /**
@@ -57,12 +61,15 @@ export const makeCouchbackupStore = Effect.fn("Docs.couchbackupStore")(function*
   }
   const append = (docs: ReadonlyArray<Doc>) =>
     lock.withPermits(1)(
-      fs
-        .writeFileString(path, `${JSON.stringify(docs.map(withRevisions))}\n`, { flag: "a" })
-        .pipe(Effect.mapError(unavailable)),
+      fs.writeFileString(path, `${JSON.stringify(docs)}\n`, { flag: "a" }).pipe(Effect.mapError(unavailable)),
     )
   const written = (docs: ReadonlyArray<Doc>) =>
-    append(docs).pipe(Effect.as(docs.map((d): SaveResult => ({ id: d._id, ok: true, rev: d._rev ?? "" }))))
+    Effect.suspend(() => {
+      const revised = docs.map(withRevisions)
+      return append(revised).pipe(
+        Effect.as(revised.map((d): SaveResult => ({ id: d._id, ok: true, rev: d._rev ?? "" }))),
+      )
+    })
   const readOnly = (what: string) =>
     Effect.fail(
       new StoreUnavailable({ store: describe, reason: `${what} is not supported`, retryable: false }),

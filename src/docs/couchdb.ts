@@ -1,58 +1,52 @@
-import { HttpClientRequest } from "@effect/platform"
-import { Chunk, Duration, Effect, Option, Schema, Stream } from "effect"
+import { HttpBody, HttpClientRequest } from "@effect/platform"
+import { Chunk, Clock, Duration, Effect, Either, Option, Schema, Stream } from "effect"
 import type { CouchClientShape } from "../couch/client.ts"
-import { type CouchError, isRetryable } from "../couch/errors.ts"
+import { type CouchError, CouchProtocolError, isRetryable } from "../couch/errors.ts"
 import { defaultRetryPolicy, type RetryPolicy, withRetry } from "../shared/retry.ts"
+import { type BulkResult, checkAllDocs, checkBulkResults, checkDoc } from "./couch-answers.ts"
 import { DocConflict, DocNotFound, InvalidDocument } from "./errors.ts"
 import type { Doc, DocumentStoreShape, SaveResult, StoreError } from "./store.ts"
 import { bodyOf, checkCollection } from "./table.ts"
 
-const DocSchema = Schema.Struct(
-  { _id: Schema.String, _rev: Schema.optional(Schema.String) },
-  Schema.Record({ key: Schema.String, value: Schema.Unknown }),
-)
 const Ok = Schema.Struct({ ok: Schema.Boolean })
 const Written = Schema.Struct({ id: Schema.String, rev: Schema.String })
-// COUCHDB-FACTS §3: one element per doc, ok with a rev or an error and reason (no rev).
-const BulkResults = Schema.Array(
-  Schema.Struct({
-    id: Schema.String,
-    rev: Schema.optional(Schema.String),
-    error: Schema.optional(Schema.String),
-    reason: Schema.optional(Schema.String),
-  }),
-)
-// COUCHDB-FACTS §4: `doc` is null for a deleted row; a missing key is `{key, error}`.
-const AllDocs = Schema.Struct({
-  rows: Schema.Array(
-    Schema.Struct({
-      id: Schema.optional(Schema.String),
-      key: Schema.Unknown,
-      error: Schema.optional(Schema.String),
-      value: Schema.optional(Schema.Struct({ rev: Schema.String, deleted: Schema.optional(Schema.Boolean) })),
-      doc: Schema.optional(Schema.NullOr(DocSchema)),
-    }),
-  ),
-})
 const AllDbs = Schema.Array(Schema.String)
 
 export interface CouchStoreSettings {
   /** Transient failures (network, timeout, 5xx, 429). */
   readonly retry: RetryPolicy
-  /** Real 409s on a save: re-read the current rev and write again, this many times. */
+  /**
+   * Real 409s on a save: re-read the current rev and write again after a wait, bounded in count
+   * and time. Full jitter: a writer that re-writes the document in a tight loop falls into step
+   * with fixed waits and wins every time; random shares of a growing delay get between its writes.
+   */
   readonly conflictRetry: RetryPolicy
 }
 
 export const defaultCouchStoreSettings: CouchStoreSettings = {
   retry: { ...defaultRetryPolicy, base: Duration.millis(200) },
-  conflictRetry: { retries: 10, base: Duration.millis(5), factor: 2, cap: Duration.millis(500) },
+  conflictRetry: {
+    retries: 50,
+    base: Duration.millis(2),
+    factor: 2,
+    cap: Duration.millis(200),
+    jitter: [0, 1],
+    within: Duration.seconds(10),
+  },
 }
 
 const dbMissing = (e: StoreError) =>
   e._tag === "CouchNotFound" && e.reason.includes("Database does not exist")
 
+/**
+ * A JSON body as text: a bulk body of hundreds of documents is stringified once and handed to
+ * `fetch` as it is (`bodyUnsafeJson` encodes it to bytes, which the client decodes again).
+ */
+const jsonText = (body: unknown) =>
+  HttpClientRequest.setBody(HttpBody.raw(JSON.stringify(body), { contentType: "application/json" }))
+
 /** What a bulk write answered for one document, as the port says it. */
-const toResult = (r: (typeof BulkResults.Type)[number]): SaveResult =>
+const toResult = (r: BulkResult): SaveResult =>
   r.rev !== undefined && r.error === undefined
     ? { id: r.id, ok: true, rev: r.rev }
     : { id: r.id, ok: false, error: r.error ?? "unknown", reason: r.reason ?? "no reason given" }
@@ -73,6 +67,25 @@ const couchRequests = (couch: CouchClientShape, settings: CouchStoreSettings) =>
       Effect.map((r) => r.body),
     )
 
+  /** A request whose 2xx answer is checked by hand (`check`): the bulk answers, read per row. */
+  const sendChecked = <A>(
+    op: string,
+    db: string,
+    req: HttpClientRequest.HttpClientRequest,
+    check: (json: unknown) => Either.Either<A, string>,
+  ): Effect.Effect<A, CouchError> =>
+    send(op, db, req, Schema.Unknown).pipe(
+      Effect.flatMap((json) =>
+        Either.match(check(json), {
+          onLeft: (reason) =>
+            Effect.fail(new CouchProtocolError({ server: couch.server, operation: op, reason })),
+          onRight: (a) => Effect.succeed(a),
+        }),
+      ),
+    )
+  const getDoc = (db: string, id: string) =>
+    sendChecked(`GET /${db}/${id}`, db, HttpClientRequest.get(path(db, id)), (json) => checkDoc(json, ""))
+
   // 412 means a racing creator made it first: the database is there, which is all we wanted.
   const createDb = (db: string) =>
     send(`PUT /${db}`, db, HttpClientRequest.put(path(db)), Ok).pipe(
@@ -84,7 +97,7 @@ const couchRequests = (couch: CouchClientShape, settings: CouchStoreSettings) =>
     )
   /** The current rev of a document, none when it is missing or deleted. */
   const currentRev = (db: string, id: string) =>
-    send(`GET /${db}/${id}`, db, HttpClientRequest.get(path(db, id)), DocSchema).pipe(
+    getDoc(db, id).pipe(
       Effect.map((doc) => Option.fromNullable(doc._rev)),
       Effect.catchIf(
         (e) => e._tag === "CouchNotFound" && !dbMissing(e),
@@ -118,23 +131,33 @@ const couchRequests = (couch: CouchClientShape, settings: CouchStoreSettings) =>
   const write = (collection: string, id: string, body: Record<string, unknown>, deleted: boolean) =>
     Effect.gen(function* () {
       const db = yield* checkCollection(collection)
-      const attempt = writeOnce(db, id, body, deleted).pipe(
+      let attempts = 0
+      const attempt = Effect.suspend(() => {
+        attempts += 1
+        return writeOnce(db, id, body, deleted)
+      }).pipe(
         Effect.catchIf(
           (e) => !deleted && e._tag === "CouchNotFound" && dbMissing(e),
           () => createDb(db).pipe(Effect.zipRight(writeOnce(db, id, body, deleted))),
         ),
       )
+      const started = yield* Clock.currentTimeMillis
       const written = yield* attempt.pipe(
         withRetry(settings.conflictRetry, (e: StoreError) => e._tag === "CouchConflict"),
         Effect.catchTags({
           CouchConflict: () =>
-            Effect.fail(
-              new DocConflict({
-                store: describe,
-                collection,
-                id,
-                attempts: settings.conflictRetry.retries + 1,
-              }),
+            Clock.currentTimeMillis.pipe(
+              Effect.flatMap((now) =>
+                Effect.fail(
+                  new DocConflict({
+                    store: describe,
+                    collection,
+                    id,
+                    attempts,
+                    seconds: (now - started) / 1000,
+                  }),
+                ),
+              ),
             ),
           CouchNotFound: (e) =>
             Effect.fail(new DocNotFound({ store: describe, collection, ...(dbMissing(e) ? {} : { id }) })),
@@ -148,26 +171,26 @@ const couchRequests = (couch: CouchClientShape, settings: CouchStoreSettings) =>
     db: string,
     docs: ReadonlyArray<Doc>,
     newEdits = true,
-  ): Effect.Effect<typeof BulkResults.Type, CouchError> =>
-    send(
+  ): Effect.Effect<ReadonlyArray<BulkResult>, CouchError> =>
+    sendChecked(
       `POST /${db}/_bulk_docs`,
       db,
       HttpClientRequest.post(`${path(db)}/_bulk_docs`).pipe(
-        HttpClientRequest.bodyUnsafeJson(newEdits ? { docs } : { docs, new_edits: false }),
+        jsonText(newEdits ? { docs } : { docs, new_edits: false }),
       ),
-      BulkResults,
+      checkBulkResults,
     ).pipe(Effect.catchIf(dbMissing, () => createDb(db).pipe(Effect.zipRight(bulkDocs(db, docs, newEdits)))))
 
   const allDocs = (db: string, params: Record<string, string>, keys?: ReadonlyArray<string>) =>
-    send(
+    sendChecked(
       `${keys === undefined ? "GET" : "POST"} /${db}/_all_docs`,
       db,
       keys === undefined
         ? HttpClientRequest.get(`${path(db)}/_all_docs`, { urlParams: { include_docs: "true", ...params } })
         : HttpClientRequest.post(`${path(db)}/_all_docs`, { urlParams: { include_docs: "true" } }).pipe(
-            HttpClientRequest.bodyUnsafeJson({ keys }),
+            jsonText({ keys }),
           ),
-      AllDocs,
+      checkAllDocs,
     )
   const notFound =
     (collection: string, id?: string) =>
@@ -175,12 +198,12 @@ const couchRequests = (couch: CouchClientShape, settings: CouchStoreSettings) =>
       dbMissing(e) || (id !== undefined && e._tag === "CouchNotFound")
         ? Effect.fail(new DocNotFound({ store: describe, collection, ...(dbMissing(e) ? {} : { id }) }))
         : Effect.fail(e)
-  return { describe, path, send, write, bulkDocs, allDocs, notFound }
+  return { describe, send, getDoc, write, bulkDocs, allDocs, notFound }
 }
 
 /** The couchdb adapter: collection = database, created on first save (COUCHDB-FACTS §1, §2). */
 export const makeCouchStore = (couch: CouchClientShape, settings = defaultCouchStoreSettings) => {
-  const { describe, path, send, write, bulkDocs, allDocs, notFound } = couchRequests(couch, settings)
+  const { describe, send, getDoc, write, bulkDocs, allDocs, notFound } = couchRequests(couch, settings)
   const store: DocumentStoreShape = {
     describe,
     save: Effect.fn("Docs.save")(function* (collection, id, doc) {
@@ -202,9 +225,7 @@ export const makeCouchStore = (couch: CouchClientShape, settings = defaultCouchS
     }),
     get: Effect.fn("Docs.get")(function* (collection, id) {
       const db = yield* checkCollection(collection)
-      return yield* send(`GET /${db}/${id}`, db, HttpClientRequest.get(path(db, id)), DocSchema).pipe(
-        Effect.catchAll(notFound(collection, id)),
-      )
+      return yield* getDoc(db, id).pipe(Effect.catchAll(notFound(collection, id)))
     }),
     getMany: Effect.fn("Docs.getMany")(function* (collection, ids) {
       const db = yield* checkCollection(collection)
@@ -215,7 +236,7 @@ export const makeCouchStore = (couch: CouchClientShape, settings = defaultCouchS
         Effect.map(Option.some),
         Effect.catchIf(dbMissing, () => Effect.succeedNone),
       )
-      for (const row of Option.match(answer, { onNone: () => [], onSome: (a) => a.rows })) {
+      for (const row of Option.getOrElse(answer, () => [])) {
         if (row.doc != null) found.set(row.doc._id, row.doc)
         else if (row.id !== undefined && row.value?.deleted === true) {
           found.set(row.id, { _id: row.id, _rev: row.value.rev, _deleted: true })
@@ -239,7 +260,7 @@ export const makeCouchStore = (couch: CouchClientShape, settings = defaultCouchS
             }),
           ),
           Effect.catchAll(notFound(collection)),
-          Effect.map(({ rows }) => {
+          Effect.map((rows) => {
             const docs = rows
               .slice(0, pageSize)
               .flatMap((r) => (r.doc != null && !r.doc._id.startsWith("_design/") ? [r.doc] : []))

@@ -20,9 +20,11 @@ export class DocConflict extends Schema.TaggedError<DocConflict>()("DocConflict"
   collection: Schema.String,
   id: Schema.String,
   attempts: Schema.Number,
+  /** From the first attempt to the last. */
+  seconds: Schema.Number,
 }) {
   override get message() {
-    return `document "${this.id}" in "${this.collection}" kept changing while it was saved (${this.attempts} attempts, ${this.store}): try again`
+    return `document "${this.id}" in "${this.collection}" kept changing while it was saved (${this.attempts} attempts over ${this.seconds.toFixed(1)} s, ${this.store}): try again`
   }
 }
 

@@ -1,52 +1,33 @@
 import { FileSystem } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
-import { Effect, Either, Schema } from "effect"
+import { Effect, Either, Stream } from "effect"
 import { checkDatabaseName } from "../couch/names.ts"
 import { fileProblem, replaceFile } from "../shared/files.ts"
+import { collectionFile } from "./collection-file.ts"
 import { StoreUnavailable } from "./errors.ts"
-import { streamLines } from "./lines.ts"
 import { makeTableStore } from "./memory.ts"
-import type { DocumentStoreShape } from "./store.ts"
-import { bodyOf, codePointOrder, type Entry, type Table } from "./table.ts"
-
-/** One line of a `<collection>.ndjson` file: a document or a tombstone, with its rev. */
-const Line = Schema.parseJson(
-  Schema.Struct(
-    { _id: Schema.String, _rev: Schema.String, _deleted: Schema.optional(Schema.Boolean) },
-    Schema.Record({ key: Schema.String, value: Schema.Unknown }),
-  ),
-)
-const decodeLine = Schema.decodeUnknownEither(Line)
+import type { DocumentStoreShape, ListOptions } from "./store.ts"
+import { codePointOrder, type Entry, type Table } from "./table.ts"
 
 // A collection name may hold `/`, `+`, `$`: encoded, the file name stays one path segment.
 const fileName = (collection: string) => `${encodeURIComponent(collection)}.ndjson`
 
+// A document with no revision yet (read from a line without `_rev`) is written back without one.
 const lineOf = (id: string, e: Entry): string =>
-  JSON.stringify(e.deleted ? { _id: id, _rev: e.rev, _deleted: true } : { _id: id, _rev: e.rev, ...e.body })
-
-const parseTable = (text: string, path: string): Either.Either<Table, string> => {
-  const table: Table = new Map()
-  const lines = text.split("\n")
-  for (const [n, line] of lines.entries()) {
-    if (line.trim() === "") continue
-    const doc = decodeLine(line)
-    if (Either.isLeft(doc)) return Either.left(`${path} line ${n + 1} is not a document with _id and _rev`)
-    const { _id, _rev, _deleted } = doc.right
-    table.set(_id, {
-      rev: _rev,
-      deleted: _deleted === true,
-      body: _deleted === true ? {} : bodyOf(doc.right),
-    })
-  }
-  return Either.right(table)
-}
+  JSON.stringify(
+    e.deleted
+      ? { _id: id, ...(e.rev === undefined ? {} : { _rev: e.rev }), _deleted: true }
+      : { _id: id, ...(e.rev === undefined ? {} : { _rev: e.rev }), ...e.body },
+  )
 
 /**
  * The file adapter: a directory of `<collection>.ndjson` files (ids in CouchDB's order, tombstones
  * kept so revisions keep counting), rewritten whole after each change: a temp file, fsync, rename,
  * so a crash leaves the old file or the new one, never half of one. A collection is read into
  * memory only when it is written or looked up; listing one that is not is streamed from its file
- * a line at a time (the file is kept sorted), so a migration out of files keeps memory flat.
+ * (checked whole first), so a migration out of files keeps memory flat. A file written by another
+ * program (lines without `_rev`, ids in any order) is accepted too; one not in id order is read
+ * whole to be listed in order.
  */
 export const makeFileStore = Effect.fn("Docs.fileStore")(function* (dir: string) {
   const fs = yield* FileSystem.FileSystem
@@ -64,25 +45,21 @@ export const makeFileStore = Effect.fn("Docs.fileStore")(function* (dir: string)
   const tables = new Map<string, Table>()
   // One load at a time: two fibers reading the same file must not both install a table.
   const loading = yield* Effect.makeSemaphore(1)
+  const fileOf = (collection: string) => collectionFile(fs, pathOf(collection), store)
   const load = (collection: string) =>
     Effect.gen(function* () {
       if (tables.has(collection) || !onDisk.has(collection)) return
-      const path = pathOf(collection)
-      const text = yield* fs.readFileString(path).pipe(Effect.mapError(unavailable))
-      const table = parseTable(text, path)
-      if (Either.isLeft(table))
-        return yield* new StoreUnavailable({ store, reason: table.left, retryable: false })
-      tables.set(collection, table.right)
+      tables.set(collection, yield* fileOf(collection).load)
     }).pipe(loading.withPermits(1))
-  const streamed = (collection: string) => {
-    const path = pathOf(collection)
-    return streamLines(fs, path, store, (line, lineNo) =>
-      Either.match(decodeLine(line), {
-        onLeft: () => Either.left(`${path} line ${lineNo} is not a document with _id and _rev`),
-        onRight: (doc) => Either.right(doc._deleted === true || doc._id.startsWith("_design/") ? [] : [doc]),
+  const streamed = (collection: string, options?: ListOptions) =>
+    Stream.unwrap(
+      Effect.gen(function* () {
+        const file = fileOf(collection)
+        if (yield* file.scan) return file.stream
+        yield* load(collection)
+        return inner.list(collection, options)
       }),
     )
-  }
 
   const persist = (collection: string, table: Table) => {
     const text = [...table.entries()]
@@ -111,7 +88,7 @@ export const makeFileStore = Effect.fn("Docs.fileStore")(function* (dir: string)
     list: (c, options) =>
       tables.has(c) || !onDisk.has(c) || Either.isLeft(checkDatabaseName(c))
         ? inner.list(c, options)
-        : streamed(c),
+        : streamed(c, options),
     collections: Effect.sync(() => [...new Set([...onDisk, ...tables.keys()])].sort()),
   }
   return self

@@ -1,8 +1,9 @@
-import { Chunk, Clock, Context, Effect, Layer, Option, Schema, Stream } from "effect"
+import { Chunk, Clock, Context, Effect, Either, Layer, Option, Schema, Stream } from "effect"
 import { failedWork, type Job, type RunContext } from "../jobs/job.ts"
 import { ConfigError } from "../shared/errors.ts"
-import { type BatchOutcome, type CollectionCounts, copyBatch, type Failure } from "./copy.ts"
-import type { DocumentStoreShape } from "./store.ts"
+import { type CollectionCounts, copyBatch, type Failure } from "./copy.ts"
+import { collectionOfFile } from "./ndjson.ts"
+import type { Doc, DocumentStoreShape } from "./store.ts"
 import { parseStoreSpec, StoreFactory, type StoreFactoryShape } from "./stores.ts"
 import { checkCollection } from "./table.ts"
 
@@ -10,7 +11,7 @@ const whole = (min: number, max: number) => Schema.Int.pipe(Schema.between(min, 
 
 /** The migrate job's options: what the CLI flags, the library API and HTTP bodies give. */
 export const MigrateOptions = Schema.Struct({
-  /** `memory`, `couchdb` or `file:DIR`. */
+  /** `memory`, `couchdb`, `file:DIR`, `ndjson:FILE` (a source) or `couchbackup:FILE`. */
   from: Schema.String,
   to: Schema.String,
   /** Every collection of the source when absent. */
@@ -38,6 +39,51 @@ export interface MigrateSummary {
 
 const shownFailures = 100
 
+/**
+ * Batches of `size` documents from `docs`, for several takers: the source is pulled a chunk at a
+ * time (a page of a store, a MiB of a file) and cut into batches by plain code, one taker at a
+ * time. No effect runs per document; at most a chunk beyond what the takers hold is read ahead.
+ */
+const batchesOf = <E>(docs: Stream.Stream<Doc, E>, size: number) =>
+  Effect.gen(function* () {
+    const pull = yield* Stream.toPull(docs)
+    const taking = yield* Effect.makeSemaphore(1)
+    let held: ReadonlyArray<Doc> = []
+    let at = 0
+    let ended = false
+    const fill: Effect.Effect<void, E> = Effect.suspend(() =>
+      ended || held.length - at >= size
+        ? Effect.void
+        : pull.pipe(
+            Effect.matchEffect({
+              onFailure: Option.match({
+                onNone: () =>
+                  Effect.sync(() => {
+                    ended = true
+                  }),
+                onSome: (e) => Effect.fail(e),
+              }),
+              onSuccess: (chunk) => {
+                held = held.slice(at).concat(Chunk.toReadonlyArray(chunk))
+                at = 0
+                return fill
+              },
+            }),
+          ),
+    )
+    const next: Effect.Effect<Option.Option<ReadonlyArray<Doc>>, E> = taking.withPermits(1)(
+      fill.pipe(
+        Effect.map(() => {
+          if (at >= held.length) return Option.none()
+          const batch = held.slice(at, at + size)
+          at += batch.length
+          return Option.some(batch)
+        }),
+      ),
+    )
+    return next
+  })
+
 const copyCollection = (
   source: DocumentStoreShape,
   target: DocumentStoreShape,
@@ -51,31 +97,29 @@ const copyCollection = (
     // Into a collection that does not exist yet, every document is new: no lookups before the
     // bulk writes (a concurrent writer's docs still come back as conflicts and are re-checked).
     const fresh = !(yield* target.collections).includes(collection)
-    const add = (docs: number, outcome: BatchOutcome) =>
-      Effect.gen(function* () {
-        counts.read += docs
+    const next = yield* batchesOf(source.list(collection, { pageSize: options.batch }), options.batch)
+    // `concurrency` workers, each taking a batch, writing it and counting it, until the source
+    // ends or the run is stopping (no new batch is taken; those in flight end). Memory stays flat
+    // however large the collection: a batch per worker and a chunk of the source are held.
+    const worker = Effect.gen(function* () {
+      while (!(yield* context.stopping)) {
+        const docs = yield* next
+        if (Option.isNone(docs)) return
+        const outcome = yield* copyBatch(target, collection, docs.value, options.dryRun, fresh)
+        counts.read += docs.value.length
         counts.written += outcome.written
         counts.skipped += outcome.skipped
         counts.failed += outcome.failures.length
         failures.push(...outcome.failures.slice(0, Math.max(0, shownFailures - failures.length)))
-        yield* context.progress.advance(docs)
-      })
-    // Streamed: a page read, a batch written, at most `concurrency` batches in flight; memory
-    // stays flat however large the collection. Stopping takes no new batch; those in flight end.
-    yield* source.list(collection, { pageSize: options.batch }).pipe(
-      Stream.grouped(options.batch),
-      Stream.takeUntilEffect(() => context.stopping),
-      Stream.mapEffect(
-        (docs) =>
-          copyBatch(target, collection, Chunk.toReadonlyArray(docs), options.dryRun, fresh).pipe(
-            Effect.flatMap((outcome) => add(Chunk.size(docs), outcome)),
-          ),
-        { concurrency: options.concurrency },
-      ),
-      Stream.runDrain,
+        yield* context.progress.advance(docs.value.length)
+      }
+    })
+    yield* Effect.all(
+      Array.from({ length: options.concurrency }, () => worker),
+      { concurrency: "unbounded", discard: true },
     )
     return counts
-  })
+  }).pipe(Effect.scoped)
 
 export const runMigrate = Effect.fn("Docs.migrate")(function* (
   factory: StoreFactoryShape,
@@ -85,15 +129,33 @@ export const runMigrate = Effect.fn("Docs.migrate")(function* (
   const started = yield* Clock.currentTimeMillis
   const from = yield* parseStoreSpec(options.from, "--from")
   const to = yield* parseStoreSpec(options.to, "--to")
+  if (to.kind === "ndjson") {
+    return yield* new ConfigError({
+      message: `--to ${options.to}: an ndjson file is a source only; write to file:DIR (one <collection>.ndjson per collection)`,
+    })
+  }
   const names = yield* Option.match(options.collections, {
-    onNone: () => factory.open(from).pipe(Effect.flatMap((s) => s.collections)),
+    onNone: () =>
+      from.kind === "ndjson"
+        ? Either.match(collectionOfFile(from.file), {
+            onLeft: (why) =>
+              Effect.fail(
+                new ConfigError({
+                  message: `--from ${options.from}: ${why}; name its collection with --collections NAME`,
+                }),
+              ),
+            onRight: (name) => Effect.succeed([name]),
+          })
+        : factory.open(from).pipe(Effect.flatMap((s) => s.collections)),
     onSome: (given) => Effect.forEach(given, checkCollection),
   })
-  // A couchbackup file holds one database and does not name it.
-  if ((from.kind === "couchbackup" || to.kind === "couchbackup") && names.length !== 1) {
-    return yield* new ConfigError({
-      message: `a couchbackup file holds one collection: name it with --collections NAME (got ${names.length})`,
-    })
+  // A couchbackup or ndjson file holds one collection (a couchbackup file does not name it).
+  for (const spec of [from, to]) {
+    if ((spec.kind === "couchbackup" || spec.kind === "ndjson") && names.length !== 1) {
+      return yield* new ConfigError({
+        message: `${spec.kind === "ndjson" ? "an ndjson" : "a couchbackup"} file holds one collection: name it with --collections NAME (got ${names.length})`,
+      })
+    }
   }
   const source = yield* factory.open(from)
   const target = yield* factory.open(to, "write")

@@ -7,6 +7,7 @@ import { makeCouchbackupStore } from "./couchbackup.ts"
 import { makeCouchStore } from "./couchdb.ts"
 import { makeFileStore } from "./file.ts"
 import { makeMemoryStore } from "./memory.ts"
+import { makeNdjsonStore } from "./ndjson.ts"
 import type { DocumentStoreShape, StoreError } from "./store.ts"
 
 /** Where documents live: `memory`, `couchdb` or `file:DIR` (flag `--store`, env DATABASE_PROVIDER). */
@@ -14,10 +15,12 @@ export type StoreSpec =
   | { readonly kind: "memory" }
   | { readonly kind: "couchdb" }
   | { readonly kind: "file"; readonly dir: string }
+  /** One NDJSON file, one collection: a source (read only). */
+  | { readonly kind: "ndjson"; readonly file: string }
   /** A @cloudant/couchbackup backup file: one collection, for `migrate --from` / `--to`. */
   | { readonly kind: "couchbackup"; readonly file: string }
 
-export const storeSpecHelp = "memory, couchdb, file:DIR or couchbackup:FILE"
+export const storeSpecHelp = "memory, couchdb, file:DIR, ndjson:FILE (read only) or couchbackup:FILE"
 
 export const parseStoreSpec = (raw: string, setting: string): Effect.Effect<StoreSpec, ConfigError> => {
   const value = raw.trim()
@@ -25,6 +28,8 @@ export const parseStoreSpec = (raw: string, setting: string): Effect.Effect<Stor
   if (value === "couchdb") return Effect.succeed({ kind: "couchdb" })
   if (value.startsWith("file:") && value.length > 5)
     return Effect.succeed({ kind: "file", dir: value.slice(5) })
+  if (value.startsWith("ndjson:") && value.length > 7)
+    return Effect.succeed({ kind: "ndjson", file: value.slice(7) })
   if (value.startsWith("couchbackup:") && value.length > 12) {
     return Effect.succeed({ kind: "couchbackup", file: value.slice(12) })
   }
@@ -83,6 +88,8 @@ export class StoreFactory extends Context.Tag("dbsweep/StoreFactory")<StoreFacto
                 return couchStore
               case "file":
                 return openFile(spec.dir)
+              case "ndjson":
+                return makeNdjsonStore(spec.file).pipe(Effect.provideService(FileSystem.FileSystem, fs))
               case "couchbackup":
                 return makeCouchbackupStore(spec.file, mode).pipe(
                   Effect.provideService(FileSystem.FileSystem, fs),

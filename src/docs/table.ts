@@ -11,7 +11,8 @@ import type { Doc, SaveResult } from "./store.ts"
  * (COUCHDB-FACTS §2: the hash is f(body, parent), not the id).
  */
 export interface Entry {
-  readonly rev: string
+  /** None for a document read from a file line without `_rev`: it has no revision yet. */
+  readonly rev: string | undefined
   readonly deleted: boolean
   readonly body: Readonly<Record<string, unknown>>
 }
@@ -26,7 +27,7 @@ export const bodyOf = (doc: Readonly<Record<string, unknown>>): Record<string, u
 
 const generation = (rev: string | undefined): number => (rev === undefined ? 0 : Number.parseInt(rev, 10))
 
-const nextRev = (parent: string | undefined, deleted: boolean, body: unknown): string =>
+export const nextRev = (parent: string | undefined, deleted: boolean, body: unknown): string =>
   `${generation(parent) + 1}-${createHash("md5")
     .update(JSON.stringify([parent ?? null, deleted, body]))
     .digest("hex")}`
@@ -41,12 +42,15 @@ export const writeCurrent = (table: Table, id: string, body: Record<string, unkn
 
 /**
  * A `_bulk_docs` element (COUCHDB-FACTS §3): `_rev` must name the current revision; without one a
- * live document is a conflict, a deleted or missing one is (re)created.
+ * live document is a conflict, a deleted or missing one is (re)created. A document that has no
+ * revision yet (a file line without `_rev`) is written over without one, as `docs put` would.
  */
 export const writeChecked = (table: Table, doc: Doc): SaveResult => {
   const current = table.get(doc._id)
   const conflict =
-    doc._rev === undefined ? current !== undefined && !current.deleted : current?.rev !== doc._rev
+    doc._rev === undefined
+      ? current !== undefined && !current.deleted && current.rev !== undefined
+      : current?.rev !== doc._rev
   if (conflict) return { id: doc._id, ok: false, error: "conflict", reason: "Document update conflict." }
   return { id: doc._id, ok: true, rev: writeCurrent(table, doc._id, bodyOf(doc), doc._deleted === true) }
 }
@@ -56,7 +60,8 @@ export const writeChecked = (table: Table, doc: Doc): SaveResult => {
  * id, the higher generation wins, as CouchDB's winner would.
  */
 export const writeReplicated = (table: Table, doc: Doc): SaveResult => {
-  const rev = doc._rev ?? ""
+  const rev = doc._rev
+  if (rev === undefined) return writeChecked(table, doc)
   const current = table.get(doc._id)
   if (current === undefined || generation(rev) >= generation(current.rev)) {
     const deleted = doc._deleted === true
@@ -65,10 +70,12 @@ export const writeReplicated = (table: Table, doc: Doc): SaveResult => {
   return { id: doc._id, ok: true, rev }
 }
 
-export const tombstoneOf = (id: string, entry: Entry): Doc => ({ _id: id, _rev: entry.rev, _deleted: true })
+export const tombstoneOf = (id: string, entry: Entry): Doc =>
+  entry.rev === undefined ? { _id: id, _deleted: true } : { _id: id, _rev: entry.rev, _deleted: true }
 
-/** The document as the store hands it out: `_id`, `_rev`, then the application's fields. */
-export const docOf = (id: string, entry: Entry): Doc => ({ _id: id, _rev: entry.rev, ...entry.body })
+/** The document as the store hands it out: `_id`, `_rev` (when it has one), then the application's fields. */
+export const docOf = (id: string, entry: Entry): Doc =>
+  entry.rev === undefined ? { _id: id, ...entry.body } : { _id: id, _rev: entry.rev, ...entry.body }
 
 /**
  * Raw code point order (COUCHDB-FACTS §4: `- 1 A B _design/x a b ~ é`), i.e. UTF-8 byte order;

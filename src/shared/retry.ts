@@ -10,6 +10,14 @@ export interface RetryPolicy {
   readonly base: Duration.Duration
   readonly factor: number
   readonly cap: Duration.Duration
+  /**
+   * Each delay is the exponential one times a random factor in this range; 0.8–1.2 when absent.
+   * `[0, 1]` ("full jitter", a random share of the delay) spreads writers that collide on the
+   * same document furthest apart.
+   */
+  readonly jitter?: readonly [min: number, max: number]
+  /** No retry starts once this much time has passed since the first attempt. */
+  readonly within?: Duration.Duration
 }
 
 export const defaultRetryPolicy: RetryPolicy = {
@@ -19,12 +27,16 @@ export const defaultRetryPolicy: RetryPolicy = {
   cap: Duration.seconds(30),
 }
 
-export const retrySchedule = (policy: RetryPolicy) =>
-  Schedule.exponential(policy.base, policy.factor).pipe(
-    Schedule.jittered,
-    Schedule.modifyDelay((delay) => Duration.min(delay, policy.cap)),
+export const retrySchedule = (policy: RetryPolicy) => {
+  const [min, max] = policy.jitter ?? [0.8, 1.2]
+  const schedule = Schedule.exponential(policy.base, policy.factor).pipe(
+    Schedule.jitteredWith({ min, max }),
+    // The second argument is the delay as jittered; the first is exponential's plain output.
+    Schedule.modifyDelay((_, delay) => Duration.min(delay, policy.cap)),
     Schedule.intersect(Schedule.recurs(policy.retries)),
   )
+  return policy.within === undefined ? schedule : schedule.pipe(Schedule.upTo(policy.within))
+}
 
 /**
  * Retries `self` under `policy` while `isRetryable` says so; `onRetry` sees every failure that

@@ -162,4 +162,56 @@ describe("dbsweep docs (binary)", () => {
       { code: 2, names: ["--file", "not a directory"] },
     )
   })
+
+  test("plain NDJSON (no _rev) from the binary: ndjson:FILE and file:DIR into CouchDB, a second run writes nothing; a line without _id is exit 2 naming file and line", async () => {
+    const dir = tempDir()
+    const c = freshCollection("plain")
+    const lines = ["c", "a", "b"].map((id) => JSON.stringify({ _id: id, title: `ticket ${id}` }))
+    writeFileSync(join(dir, `${c}.ndjson`), `${lines.join("\n")}\n`)
+    const single = [
+      "docs",
+      "migrate",
+      "--from",
+      `ndjson:${join(dir, `${c}.ndjson`)}`,
+      "--to",
+      "couchdb",
+      "--json",
+    ]
+    const first = await runBinary(single, { env: couchEnv() })
+    expect(first.code, first.stderr).toBe(0)
+    const s1 = JSON.parse(first.stdout)
+    expect(s1.collections).toEqual([{ collection: c, read: 3, written: 3, skipped: 0, failed: 0 }])
+    const fromDir = ["docs", "migrate", "--from", `file:${dir}`, "--to", "couchdb", "--json"]
+    const again = await runBinary(fromDir, { env: couchEnv() })
+    expect(again.code, again.stderr).toBe(0)
+    expect([JSON.parse(again.stdout).written, JSON.parse(again.stdout).skipped]).toEqual([0, 3])
+    const got = await runBinary(["docs", "get", c, "b"], { env: couchEnv() })
+    expect(JSON.parse(got.stdout)).toMatchObject({ _id: "b", title: "ticket b" })
+    expect(JSON.parse(got.stdout)._rev).toMatch(/^1-/)
+
+    const bad = tempDir()
+    const target = freshCollection("refused")
+    writeFileSync(join(bad, "tickets.ndjson"), '{"_id":"a"}\n{"title":"no id"}\n')
+    const refused = await runBinary(
+      [
+        "docs",
+        "migrate",
+        "--from",
+        `ndjson:${join(bad, "tickets.ndjson")}`,
+        "--to",
+        "couchdb",
+        "--collections",
+        target,
+      ],
+      { env: couchEnv() },
+    )
+    expectCleanFailure(refused, {
+      code: 2,
+      names: ["tickets.ndjson line 2", '"_id"'],
+      secrets: [t.password],
+      user: t.user,
+    })
+    // Refused before anything was written.
+    expect((await runBinary(["docs", "list", target], { env: couchEnv() })).code).toBe(2)
+  })
 })

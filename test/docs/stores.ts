@@ -10,6 +10,7 @@ import { makeCouchbackupStore } from "../../src/docs/couchbackup.ts"
 import { type CouchStoreSettings, defaultCouchStoreSettings, makeCouchStore } from "../../src/docs/couchdb.ts"
 import { makeFileStore } from "../../src/docs/file.ts"
 import { makeMemoryStore } from "../../src/docs/memory.ts"
+import { makeNdjsonStore } from "../../src/docs/ndjson.ts"
 import type { DocumentStoreShape } from "../../src/docs/store.ts"
 import type { StoreFactoryShape } from "../../src/docs/stores.ts"
 import type { CouchTarget } from "../support/couch-target.ts"
@@ -31,6 +32,9 @@ export const tempDir = (prefix = "dbsweep-docs-") => mkdtempSync(join(tmpdir(), 
 
 export const fileStore = (dir = tempDir()) =>
   run(makeFileStore(dir).pipe(Effect.provide(BunContext.layer), Effect.orDie))
+
+export const ndjsonStore = (file: string) =>
+  run(makeNdjsonStore(file).pipe(Effect.provide(BunContext.layer), Effect.orDie))
 
 export const couchbackupStore = (file: string, mode: "read" | "write") =>
   run(makeCouchbackupStore(file, mode).pipe(Effect.provide(BunContext.layer), Effect.orDie))
@@ -65,6 +69,8 @@ export const factory = async (couch: DocumentStoreShape): Promise<StoreFactorySh
           ? Effect.succeed(couch)
           : spec.kind === "file"
             ? Effect.promise(() => fileStore(spec.dir))
-            : Effect.promise(() => couchbackupStore(spec.file, mode ?? "read")),
+            : spec.kind === "ndjson"
+              ? Effect.promise(() => ndjsonStore(spec.file))
+              : Effect.promise(() => couchbackupStore(spec.file, mode ?? "read")),
   }
 }
