@@ -11,6 +11,7 @@ import { JobRunner } from "./jobs/runner.ts"
 import { PgClient, type PgClientShape } from "./pg/client.ts"
 import type { PgSettings } from "./pg/config.ts"
 import { PurgeJob } from "./purge/job.ts"
+import { PurgeManyJob } from "./purge/many.ts"
 import { ConfigError } from "./shared/errors.ts"
 import { registerMetrics } from "./shared/metrics.ts"
 import { type Progress, silentProgress } from "./shared/progress.ts"
@@ -33,7 +34,7 @@ export interface AppSettings {
 /** The runner with the purge job (CouchDB). */
 export const purgeApp = (couch: CouchSettings, progress: Layer.Layer<Progress>) =>
   JobRunner.layer({ stopsSchedule }).pipe(
-    Layer.provideMerge(PurgeJob.layer),
+    Layer.provideMerge(Layer.merge(PurgeJob.layer, PurgeManyJob.layer)),
     Layer.provide(Layer.merge(couchLayer(couch), progress)),
   )
 

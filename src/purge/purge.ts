@@ -21,6 +21,8 @@ export interface PurgeSettings {
   readonly dryRun: boolean
   /** Print each selected (dry run) or purged document as an NDJSON line on stdout. */
   readonly list: boolean
+  /** List lines name the database (a run of many databases). */
+  readonly listDb?: boolean
   /** Rows per `_changes` page; 0 picks one from the batch size. */
   readonly pageSize: number
   /** Least time between checkpoint writes while running (the last one is always written). */
@@ -114,7 +116,12 @@ const unitProcessor =
       if (docs === 0) return yield* checkpointer.complete(unit)
       yield* counter.bump({ tombstones: docs, revs: revsOf(unit.tombstones) })
       if (options.dryRun) {
-        if (options.list) yield* Console.log(unit.tombstones.map((t) => ndjsonLine(t.id, t.revs)).join("\n"))
+        if (options.list)
+          yield* Console.log(
+            unit.tombstones
+              .map((t) => ndjsonLine(t.id, t.revs, options.listDb ? options.db : undefined))
+              .join("\n"),
+          )
         yield* checkpointer.complete(unit)
       } else if (yield* sender.sendAll(unit.tombstones)) {
         yield* checkpointer.complete(unit)
@@ -151,7 +158,11 @@ export const runPurge = Effect.fn("Purge.run")(function* (
     everyMs: options.checkpointEveryMs,
     stored,
   })
-  const sender = yield* makeSender(couch, counter, initialLimits, { db, list: options.list })
+  const sender = yield* makeSender(couch, counter, initialLimits, {
+    db,
+    list: options.list,
+    listDb: options.listDb ?? false,
+  })
 
   yield* Effect.logInfo(options.dryRun ? "purge dry run: nothing will be purged" : "purge starting").pipe(
     Effect.annotateLogs({
