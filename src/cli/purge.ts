@@ -160,6 +160,26 @@ const humanManySummary = (s: PurgeManySummary): string => {
   return lines.join("\n")
 }
 
+/**
+ * A `--db` with no value, or an empty one, in the arguments of `purge`. The parser of a repeated
+ * flag drops both without a word, which would turn `--db "$DB"` with DB unset into another
+ * selection; so they are refused before parsing, with the message a single `--db` always gave.
+ */
+export const dbFlagProblem = (argv: ReadonlyArray<string>): string | undefined => {
+  if (!argv.includes("purge")) return undefined
+  for (const [i, arg] of argv.entries()) {
+    if (arg === "--db=") return `--db / COUCHDB_DB_NAME ${checkEmpty}`
+    if (arg !== "--db") continue
+    const next = argv[i + 1]
+    if (next === undefined || next.startsWith("--")) {
+      return "--db needs a value (e.g. --db NAME, or a glob such as --db 'userdb-*')"
+    }
+    if (next === "") return `--db / COUCHDB_DB_NAME ${checkEmpty}`
+  }
+  return undefined
+}
+const checkEmpty = Either.match(checkDatabaseName(""), { onLeft: (why) => why, onRight: () => "is empty" })
+
 /** The one database of a run that names exactly one (and no glob, no --all-dbs): purged as always. */
 const oneDatabase = (dbs: ReadonlyArray<string>, allDbs: boolean) =>
   !allDbs && dbs.length === 1 && !isGlob(dbs[0]!) ? Option.some(dbs[0]!) : Option.none()

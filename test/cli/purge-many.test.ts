@@ -44,7 +44,8 @@ const run = (target: CouchTarget, ...args: Array<string>) =>
   runBinary(["purge", "--no-env-file", "--log-format", "json", ...args], { env: envOf(target), cwd })
 
 /** A prefix no other test (nor another run against a shared CouchDB) uses. */
-const uniquePrefix = (what: string) => `many-${what}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`
+const uniquePrefix = (what: string) =>
+  `many-${what}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`
 
 const make = async (target: CouchTarget, name: string) => {
   const r = await couch(target, "PUT", `/${encodeURIComponent(name)}`)
@@ -82,7 +83,8 @@ const tombstones = async (target: CouchTarget, db: string, n: number) => {
     const body = db === "_users" ? { name: `sys-${i}`, type: "user", roles: [], password: "x" } : { i }
     const path = `/${db}/${encodeURIComponent(id)}`
     const put = await couch(target, "PUT", path, body)
-    if (put.status !== 201 && put.status !== 202) throw new Error(`${path}: ${put.status} ${JSON.stringify(put.body)}`)
+    if (put.status !== 201 && put.status !== 202)
+      throw new Error(`${path}: ${put.status} ${JSON.stringify(put.body)}`)
     const rev = (put.body as { rev: string }).rev
     const del = await couch(target, "DELETE", `${path}?rev=${rev}`)
     if (del.status !== 200 && del.status !== 202) throw new Error(`delete ${path}: ${del.status}`)
