@@ -141,8 +141,9 @@ const summaryLine = (s: PurgeSummary): string =>
 const humanManySummary = (s: PurgeManySummary): string => {
   const verb = s.dryRun ? "would purge" : "purged"
   const notStarted = s.databases.filter((d) => d.state === "not started").length
+  const interrupted = s.databases.filter((d) => d.state === "interrupted").length
   const lines = [
-    `${s.databases.length} databases (${s.selection}): ${verb} ${s.dryRun ? s.revs : s.purgedRevs} revs of ${s.tombstones} deleted documents in ${(s.durationMs / 1000).toFixed(1)}s; ${s.succeeded} succeeded, ${s.failed} failed${notStarted > 0 ? `, ${notStarted} not started` : ""}`,
+    `${s.databases.length} databases (${s.selection}): ${verb} ${s.dryRun ? s.revs : s.purgedRevs} revs of ${s.tombstones} deleted documents in ${(s.durationMs / 1000).toFixed(1)}s; ${s.succeeded} succeeded, ${s.failed} failed${interrupted > 0 ? `, ${interrupted} interrupted` : ""}${notStarted > 0 ? `, ${notStarted} not started` : ""}`,
   ]
   for (const glob of s.unmatched) lines.push(`  ${glob} matched no database`)
   for (const d of s.databases) {
