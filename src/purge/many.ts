@@ -1,13 +1,14 @@
 import { Clock, Context, Duration, Effect, Either, Layer, Option, Schema, Struct } from "effect"
-import { CouchClient } from "../couch/client.ts"
+import { CouchClient, type CouchClientShape } from "../couch/client.ts"
 import { concernsServer } from "../couch/errors.ts"
-import type { Job } from "../jobs/job.ts"
+import type { Job, RunContext } from "../jobs/job.ts"
 import { partOf } from "../shared/progress.ts"
 import { defaultRetryPolicy } from "../shared/retry.ts"
+import type { CheckpointStoreShape } from "./checkpoint.ts"
 import { makeLocalDocCheckpointStore } from "./checkpoint-local.ts"
 import { addCounts, type PurgeCounts, zeroCounts } from "./counts.ts"
 import { type PurgeError, PurgeOptions, purgeProblems, purgeThenCompact } from "./job.ts"
-import type { PurgeSummary } from "./purge.ts"
+import type { PurgeSettings, PurgeSummary } from "./purge.ts"
 import { describeTargets, selectDbs, targetProblem } from "./targets.ts"
 
 const NameOrGlob = Schema.String.pipe(
@@ -84,10 +85,104 @@ const stopsRun = (e: PurgeError): boolean =>
     ? concernsServer(e)
     : false
 
+/** One database of the run, purged as a one-database run would be; its failure is its own. */
+const purgeOne = Effect.fn("Purge.many.one")(function* (
+  couch: CouchClientShape,
+  store: CheckpointStoreShape,
+  o: PurgeManyOptions,
+  context: RunContext,
+  db: string,
+) {
+  if (yield* context.stopping) {
+    const skipped: DbOutcome = { db, state: "not started" }
+    return skipped
+  }
+  const progress = yield* partOf(context.progress, db)
+  const settings: PurgeSettings = {
+    db,
+    batch: o.batch,
+    concurrency: o.concurrency,
+    retry: { ...defaultRetryPolicy, retries: o.retries, base: o.retryBase },
+    since: o.since,
+    dryRun: o.dryRun,
+    list: o.list,
+    listDb: true,
+    pageSize: o.pageSize,
+    checkpointEveryMs: Duration.toMillis("2 seconds"),
+  }
+  const ran = yield* purgeThenCompact(
+    couch,
+    store,
+    settings,
+    { stopping: context.stopping, progress },
+    o.compact,
+  ).pipe(
+    Effect.either,
+    // What every other database would meet too ends the run (one line, as for one database).
+    Effect.flatMap((r) => (Either.isLeft(r) && stopsRun(r.left) ? Effect.fail(r.left) : Effect.succeed(r))),
+  )
+  if (Either.isLeft(ran)) {
+    const error = ran.left.message.split("\n")[0]!
+    yield* Effect.logError(`${db}: failed, the other databases go on`).pipe(
+      Effect.annotateLogs({ db, error }),
+    )
+    const failed: DbOutcome = { db, state: "failed", error }
+    return failed
+  }
+  const summary = ran.right
+  const problem = Option.getOrUndefined(purgeProblems(summary))
+  const state = problem !== undefined ? "failed" : summary.interrupted ? "interrupted" : "succeeded"
+  yield* Effect.logInfo(`${db}: ${state}`).pipe(
+    Effect.annotateLogs({
+      db,
+      tombstones: summary.tombstones,
+      purged_revs: summary.purgedRevs,
+      failed_docs: summary.failedDocs,
+      ...(problem !== undefined ? { error: problem } : {}),
+    }),
+  )
+  const done: DbOutcome = { state, ...summary, ...(problem !== undefined ? { error: problem } : {}) }
+  return done
+})
+
+/** The run: select the databases, purge `dbConcurrency` at once, sum up. */
+const runMany = Effect.fn("Purge.many.run")(function* (
+  couch: CouchClientShape,
+  store: CheckpointStoreShape,
+  o: PurgeManyOptions,
+  context: RunContext,
+) {
+  const startedAt = yield* Clock.currentTimeMillis
+  const selected = yield* selectDbs(couch, o)
+  for (const glob of selected.unmatched) {
+    yield* Effect.logWarning(`${glob} matches no database on ${couch.server}`)
+  }
+  yield* Effect.logInfo(`purging ${selected.dbs.length} databases`).pipe(
+    Effect.annotateLogs({ selection: describeTargets(o), db_concurrency: o.dbConcurrency }),
+  )
+  yield* context.progress.start(`${selected.dbs.length} databases${o.dryRun ? " (dry run)" : ""}`, 0)
+  const databases = yield* Effect.forEach(selected.dbs, (db) => purgeOne(couch, store, o, context, db), {
+    concurrency: o.dbConcurrency,
+  }).pipe(Effect.ensuring(context.progress.stop))
+  const summary: PurgeManySummary = {
+    ...databases.reduce<PurgeCounts>((sum, d) => ("tombstones" in d ? addCounts(sum, d) : sum), zeroCounts),
+    dryRun: o.dryRun,
+    selection: describeTargets(o),
+    databases,
+    unmatched: selected.unmatched,
+    succeeded: databases.filter((d) => d.state === "succeeded").length,
+    failed: databases.filter((d) => d.state === "failed").length,
+    interrupted: yield* context.stopping,
+    durationMs: (yield* Clock.currentTimeMillis) - startedAt,
+  }
+  return summary
+})
+
 export class PurgeManyJob extends Context.Tag("dbsweep/PurgeManyJob")<
   PurgeManyJob,
   Job<PurgeManyOptions, PurgeManySummary, typeof PurgeManyOptions.Encoded, PurgeError>
 >() {
+  /** Needs the CouchDB client: every database keeps its checkpoint in its own `_local` document. */
   static readonly layer = Layer.effect(
     PurgeManyJob,
     Effect.gen(function* () {
@@ -98,96 +193,7 @@ export class PurgeManyJob extends Context.Tag("dbsweep/PurgeManyJob")<
         options: PurgeManyOptions,
         target: describeTargets,
         problems: manyProblems,
-        run: (o, context) =>
-          Effect.gen(function* () {
-            const startedAt = yield* Clock.currentTimeMillis
-            const selected = yield* selectDbs(couch, o)
-            for (const glob of selected.unmatched) {
-              yield* Effect.logWarning(`${glob} matches no database on ${couch.server}`)
-            }
-            yield* Effect.logInfo(`purging ${selected.dbs.length} databases`).pipe(
-              Effect.annotateLogs({ selection: describeTargets(o), db_concurrency: o.dbConcurrency }),
-            )
-            yield* context.progress.start(
-              `${selected.dbs.length} databases${o.dryRun ? " (dry run)" : ""}`,
-              0,
-            )
-            const one = (db: string) =>
-              Effect.gen(function* () {
-                if (yield* context.stopping) {
-                  const skipped: DbOutcome = { db, state: "not started" }
-                  return skipped
-                }
-                const progress = yield* partOf(context.progress, db)
-                const ran = yield* purgeThenCompact(
-                  couch,
-                  local,
-                  {
-                    db,
-                    batch: o.batch,
-                    concurrency: o.concurrency,
-                    retry: { ...defaultRetryPolicy, retries: o.retries, base: o.retryBase },
-                    since: o.since,
-                    dryRun: o.dryRun,
-                    list: o.list,
-                    listDb: true,
-                    pageSize: o.pageSize,
-                    checkpointEveryMs: Duration.toMillis("2 seconds"),
-                  },
-                  { stopping: context.stopping, progress },
-                  o.compact,
-                ).pipe(
-                  Effect.either,
-                  Effect.flatMap((r) =>
-                    Either.isLeft(r) && stopsRun(r.left) ? Effect.fail(r.left) : Effect.succeed(r),
-                  ),
-                )
-                if (Either.isLeft(ran)) {
-                  const error = ran.left.message.split("\n")[0]!
-                  yield* Effect.logError(`${db}: failed, the other databases go on`).pipe(
-                    Effect.annotateLogs({ db, error }),
-                  )
-                  const failed: DbOutcome = { db, state: "failed", error }
-                  return failed
-                }
-                const s = ran.right
-                const problem = purgeProblems(s)
-                const state = Option.isSome(problem) ? "failed" : s.interrupted ? "interrupted" : "succeeded"
-                yield* Effect.logInfo(`${db}: ${state}`).pipe(
-                  Effect.annotateLogs({
-                    db,
-                    tombstones: s.tombstones,
-                    purged_revs: s.purgedRevs,
-                    failed_docs: s.failedDocs,
-                    ...(Option.isSome(problem) ? { error: problem.value } : {}),
-                  }),
-                )
-                const done: DbOutcome = {
-                  state,
-                  ...s,
-                  ...(Option.isSome(problem) ? { error: problem.value } : {}),
-                }
-                return done
-              })
-            const databases = yield* Effect.forEach(selected.dbs, one, { concurrency: o.dbConcurrency })
-            yield* context.progress.stop
-            const counts = databases.reduce<PurgeCounts>(
-              (sum, d) => ("tombstones" in d ? addCounts(sum, d) : sum),
-              zeroCounts,
-            )
-            const summary: PurgeManySummary = {
-              ...counts,
-              dryRun: o.dryRun,
-              selection: describeTargets(o),
-              databases,
-              unmatched: selected.unmatched,
-              succeeded: databases.filter((d) => d.state === "succeeded").length,
-              failed: databases.filter((d) => d.state === "failed").length,
-              interrupted: yield* context.stopping,
-              durationMs: (yield* Clock.currentTimeMillis) - startedAt,
-            }
-            return summary
-          }),
+        run: (o, context) => runMany(couch, local, o, context),
       })
     }),
   )
