@@ -1,9 +1,10 @@
 import { Clock, Context, Duration, Effect, Either, Layer, Option, Schema, Struct } from "effect"
 import { CouchClient, type CouchClientShape } from "../couch/client.ts"
-import { concernsServer } from "../couch/errors.ts"
+import { concernsServer, isRetryable } from "../couch/errors.ts"
+import type { ServerInfo } from "../couch/schema.ts"
 import type { Job, RunContext } from "../jobs/job.ts"
 import { partOf } from "../shared/progress.ts"
-import { defaultRetryPolicy } from "../shared/retry.ts"
+import { defaultRetryPolicy, withRetry } from "../shared/retry.ts"
 import type { CheckpointStoreShape } from "./checkpoint.ts"
 import { makeLocalDocCheckpointStore } from "./checkpoint-local.ts"
 import { addCounts, type PurgeCounts, zeroCounts } from "./counts.ts"
@@ -91,6 +92,7 @@ const purgeOne = Effect.fn("Purge.many.one")(function* (
   store: CheckpointStoreShape,
   o: PurgeManyOptions,
   context: RunContext,
+  server: ServerInfo,
   db: string,
 ) {
   if (yield* context.stopping) {
@@ -109,6 +111,7 @@ const purgeOne = Effect.fn("Purge.many.one")(function* (
     listDb: true,
     pageSize: o.pageSize,
     checkpointEveryMs: Duration.toMillis("2 seconds"),
+    server,
   }
   const ran = yield* purgeThenCompact(
     couch,
@@ -153,6 +156,10 @@ const runMany = Effect.fn("Purge.many.run")(function* (
   context: RunContext,
 ) {
   const startedAt = yield* Clock.currentTimeMillis
+  // Asked once for the run (the version picks the batch size), not once per database.
+  const server = yield* couch.serverInfo.pipe(
+    withRetry({ ...defaultRetryPolicy, retries: o.retries, base: o.retryBase }, isRetryable),
+  )
   const selected = yield* selectDbs(couch, o)
   for (const glob of selected.unmatched) {
     yield* Effect.logWarning(`${glob} matches no database on ${couch.server}`)
@@ -161,9 +168,13 @@ const runMany = Effect.fn("Purge.many.run")(function* (
     Effect.annotateLogs({ selection: describeTargets(o), db_concurrency: o.dbConcurrency }),
   )
   yield* context.progress.start(`${selected.dbs.length} databases${o.dryRun ? " (dry run)" : ""}`, 0)
-  const databases = yield* Effect.forEach(selected.dbs, (db) => purgeOne(couch, store, o, context, db), {
-    concurrency: o.dbConcurrency,
-  }).pipe(Effect.ensuring(context.progress.stop))
+  const databases = yield* Effect.forEach(
+    selected.dbs,
+    (db) => purgeOne(couch, store, o, context, server, db),
+    {
+      concurrency: o.dbConcurrency,
+    },
+  ).pipe(Effect.ensuring(context.progress.stop))
   const summary: PurgeManySummary = {
     ...databases.reduce<PurgeCounts>((sum, d) => ("tombstones" in d ? addCounts(sum, d) : sum), zeroCounts),
     dryRun: o.dryRun,

@@ -1,5 +1,6 @@
 import { Clock, Console, Effect, Option, Queue } from "effect"
 import type { CouchClientShape } from "../couch/client.ts"
+import type { ServerInfo } from "../couch/schema.ts"
 import type { RunContext } from "../jobs/job.ts"
 import type { RetryPolicy } from "../shared/retry.ts"
 import { type BatchLimits, revsOf } from "./batches.ts"
@@ -27,6 +28,8 @@ export interface PurgeSettings {
   readonly pageSize: number
   /** Least time between checkpoint writes while running (the last one is always written). */
   readonly checkpointEveryMs: number
+  /** The server's `GET /` answer when the caller has it (a run of many databases asks once). */
+  readonly server?: ServerInfo
 }
 
 export interface PurgeSummary extends PurgeCounts {
@@ -74,7 +77,8 @@ const lookUp = (
 ) =>
   Effect.all(
     {
-      server: counter.retried(couch.serverInfo),
+      server:
+        options.server === undefined ? counter.retried(couch.serverInfo) : Effect.succeed(options.server),
       info: counter.retried(couch.dbInfo(options.db)),
       stored: Option.isSome(options.since) ? Effect.succeedNone : counter.retried(store.load(options.db)),
       writable: store.check(options.db),
