@@ -11,6 +11,7 @@ import { JobRunner } from "./jobs/runner.ts"
 import { PgClient, type PgClientShape } from "./pg/client.ts"
 import type { PgSettings } from "./pg/config.ts"
 import { PurgeJob } from "./purge/job.ts"
+import { PurgeManyJob } from "./purge/many.ts"
 import { ConfigError } from "./shared/errors.ts"
 import { registerMetrics } from "./shared/metrics.ts"
 import { type Progress, silentProgress } from "./shared/progress.ts"
@@ -33,7 +34,7 @@ export interface AppSettings {
 /** The runner with the purge job (CouchDB). */
 export const purgeApp = (couch: CouchSettings, progress: Layer.Layer<Progress>) =>
   JobRunner.layer({ stopsSchedule }).pipe(
-    Layer.provideMerge(PurgeJob.layer),
+    Layer.provideMerge(Layer.merge(PurgeJob.layer, PurgeManyJob.layer)),
     Layer.provide(Layer.merge(couchLayer(couch), progress)),
   )
 
@@ -57,6 +58,8 @@ export interface Readiness {
  */
 export interface ServeServicesShape {
   readonly purge: Option.Option<Context.Tag.Service<PurgeJob>>
+  /** The purge of many databases (names, globs, all), there whenever `purge` is. */
+  readonly purgeMany: Option.Option<Context.Tag.Service<PurgeManyJob>>
   readonly cleanup: Option.Option<Context.Tag.Service<CleanupJob>>
   readonly store: Option.Option<DocumentStoreShape>
   /** The CouchDB client, when CouchDB is configured: the status page reads the databases with it. */
@@ -85,6 +88,7 @@ const serveServices = Layer.effect(
   ServeServices,
   Effect.gen(function* () {
     const purge = yield* Effect.serviceOption(PurgeJob)
+    const purgeMany = yield* Effect.serviceOption(PurgeManyJob)
     const cleanup = yield* Effect.serviceOption(CleanupJob)
     const couch = yield* Effect.serviceOption(CouchClient)
     const pg = yield* Effect.serviceOption(PgClient)
@@ -109,6 +113,7 @@ const serveServices = Layer.effect(
     )
     return {
       purge: Option.map(purge, measured),
+      purgeMany: Option.map(purgeMany, measured),
       cleanup: Option.map(cleanup, measured),
       migrate: Option.map(migrate, measured),
       store,
@@ -140,7 +145,9 @@ const noCouch: CouchSettings = { url: Option.none(), user: Option.none(), timeou
 /** The runner with every job whose backend is configured, for the HTTP mode (progress in the run status). */
 export const serveApp = (s: ServeSettings) => {
   const backends = Layer.mergeAll(
-    s.couch === undefined ? Layer.empty : PurgeJob.layer.pipe(Layer.provideMerge(couchLayer(s.couch))),
+    s.couch === undefined
+      ? Layer.empty
+      : Layer.merge(PurgeJob.layer, PurgeManyJob.layer).pipe(Layer.provideMerge(couchLayer(s.couch))),
     s.pg === undefined
       ? Layer.empty
       : CleanupJob.layer.pipe(Layer.provideMerge(PgClient.layer(s.pg.settings, s.pg.retry))),
