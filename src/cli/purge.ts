@@ -6,6 +6,7 @@ import { checkDatabaseName } from "../couch/names.ts"
 import { bytes } from "../couch/reports.ts"
 import { PurgeJob, type PurgeOptions } from "../purge/job.ts"
 import { PurgeManyJob, type PurgeManyOptions, type PurgeManySummary } from "../purge/many.ts"
+import { type Partition, resolvePartition } from "../purge/partition.ts"
 import type { PurgeSummary } from "../purge/purge.ts"
 import { targetProblem } from "../purge/targets.ts"
 import { ConfigError } from "../shared/errors.ts"
@@ -57,6 +58,12 @@ const options = {
     fallback: 4,
     description: "databases purged at once when purging several (each with its own checkpoint)",
   }),
+  partition: Options.text("partition").pipe(
+    Options.withDescription(
+      "purge only this worker's share i/n of the selected databases (0/4 .. 3/4; by a stable hash of the name), so n workers split them with no coordination; defaults to JOB_COMPLETION_INDEX / DBSWEEP_PARTITIONS (a Kubernetes Indexed Job)",
+    ),
+    Options.optional,
+  ),
   batch: batchOption,
   concurrency: integerOption("concurrency", {
     min: 1,
@@ -143,7 +150,7 @@ const humanManySummary = (s: PurgeManySummary): string => {
   const notStarted = s.databases.filter((d) => d.state === "not started").length
   const interrupted = s.databases.filter((d) => d.state === "interrupted").length
   const lines = [
-    `${s.databases.length} databases (${s.selection}): ${verb} ${s.dryRun ? s.revs : s.purgedRevs} revs of ${s.tombstones} deleted documents in ${(s.durationMs / 1000).toFixed(1)}s; ${s.succeeded} succeeded, ${s.failed} failed${interrupted > 0 ? `, ${interrupted} interrupted` : ""}${notStarted > 0 ? `, ${notStarted} not started` : ""}`,
+    `${s.databases.length} databases (${s.selection}${s.partition !== undefined ? `; partition ${s.partition}: ${s.databases.length} of ${s.selectedInAllPartitions ?? 0}` : ""}): ${verb} ${s.dryRun ? s.revs : s.purgedRevs} revs of ${s.tombstones} deleted documents in ${(s.durationMs / 1000).toFixed(1)}s; ${s.succeeded} succeeded, ${s.failed} failed${interrupted > 0 ? `, ${interrupted} interrupted` : ""}${notStarted > 0 ? `, ${notStarted} not started` : ""}`,
   ]
   for (const glob of s.unmatched) lines.push(`  ${glob} matched no database`)
   for (const d of s.databases) {
@@ -205,10 +212,28 @@ const namedTargets = (given: ReadonlyArray<string>, allDbs: boolean) =>
         ),
       )
 
+/** `--partition`, else JOB_COMPLETION_INDEX and DBSWEEP_PARTITIONS (a Kubernetes Indexed Job). */
+const partitionOption = (flag: Option.Option<string>) =>
+  Effect.gen(function* () {
+    const env = (name: string) =>
+      Config.option(Config.string(name)).pipe(
+        Effect.orElseSucceed(() => Option.none<string>()),
+        Effect.map(Option.getOrUndefined),
+      )
+    const resolved = resolvePartition(Option.getOrUndefined(flag), {
+      index: yield* env("JOB_COMPLETION_INDEX"),
+      count: yield* env("DBSWEEP_PARTITIONS"),
+    })
+    if ("problem" in resolved) return yield* new ConfigError({ message: resolved.problem })
+    return resolved.partition
+  })
+
 export const purgeCommand = Command.make("purge", options, (o) =>
   Effect.gen(function* () {
     const targets = yield* namedTargets(o.db, o.allDbs)
-    const one = oneDatabase(targets, o.allDbs)
+    const partition: Partition | undefined = yield* partitionOption(o.partition)
+    // A worker's share of one named database may be nothing: a partition is always a run of many.
+    const one = partition === undefined ? oneDatabase(targets, o.allDbs) : Option.none()
     if (Option.isSome(one)) {
       const db = yield* Either.mapLeft(
         checkDatabaseName(one.value),
@@ -256,6 +281,7 @@ export const purgeCommand = Command.make("purge", options, (o) =>
       dbs: targets,
       allDbs: o.allDbs,
       dbConcurrency: o.dbConcurrency,
+      ...(partition !== undefined ? { partition } : {}),
       batch: o.batch,
       concurrency: o.concurrency,
       retries: o.retries,
@@ -273,7 +299,8 @@ export const purgeCommand = Command.make("purge", options, (o) =>
         o,
         !stderrIsTerminal() || o.list
           ? logProgress(10_000)
-          : Option.isSome(oneDatabase(o.db, o.allDbs)) || (o.db.length === 0 && !o.allDbs)
+          : Option.isNone(o.partition) &&
+              (Option.isSome(oneDatabase(o.db, o.allDbs)) || (o.db.length === 0 && !o.allDbs))
             ? terminalProgress
             : terminalMultiProgress,
       ),

@@ -9,6 +9,7 @@ import type { CheckpointStoreShape } from "./checkpoint.ts"
 import { makeLocalDocCheckpointStore } from "./checkpoint-local.ts"
 import { addCounts, type PurgeCounts, zeroCounts } from "./counts.ts"
 import { type PurgeError, PurgeOptions, purgeProblems, purgeThenCompact } from "./job.ts"
+import { inPartition, maxPartitions, showPartition } from "./partition.ts"
 import type { PurgeSettings, PurgeSummary } from "./purge.ts"
 import { describeTargets, selectDbs, targetProblem } from "./targets.ts"
 
@@ -29,12 +30,21 @@ export const PurgeManyOptions = Schema.Struct({
   dbs: Schema.optionalWith(Schema.Array(NameOrGlob), { default: () => [] }),
   allDbs: Schema.optionalWith(Schema.Boolean, { default: () => false }),
   dbConcurrency: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100)), { default: () => 4 }),
+  /** This worker's share of the selected databases (`--partition i/n`): by a stable hash of the name. */
+  partition: Schema.optional(
+    Schema.Struct({
+      index: Schema.Int.pipe(Schema.nonNegative()),
+      count: Schema.Int.pipe(Schema.between(1, maxPartitions)),
+    }),
+  ),
 }).pipe(
   Schema.filter((o) => {
     if (o.dbs.length === 0 && !o.allDbs) return "name the databases (dbs: names or globs) or ask for allDbs"
     // A seq belongs to one database's feed: only 0 and now mean the same in every database.
     if (Option.isSome(o.since) && !["0", "now"].includes(o.since.value))
       return "since must be 0 or now when purging several databases (a seq belongs to one database)"
+    if (o.partition !== undefined && o.partition.index >= o.partition.count)
+      return `partition.index must be from 0 to ${o.partition.count - 1} with partition.count ${o.partition.count}`
     return true
   }),
 )
@@ -60,6 +70,9 @@ export interface PurgeManySummary extends PurgeCounts {
   readonly databases: ReadonlyArray<DbOutcome>
   /** Globs (and --all-dbs) that matched no database. */
   readonly unmatched: ReadonlyArray<string>
+  /** With a partition: which (`i/n`), and how many databases the selection held in all partitions. */
+  readonly partition?: string
+  readonly selectedInAllPartitions?: number
   readonly succeeded: number
   readonly failed: number
   readonly interrupted: boolean
@@ -164,23 +177,36 @@ const runMany = Effect.fn("Purge.many.run")(function* (
   for (const glob of selected.unmatched) {
     yield* Effect.logWarning(`${glob} matches no database on ${couch.server}`)
   }
-  yield* Effect.logInfo(`purging ${selected.dbs.length} databases`).pipe(
-    Effect.annotateLogs({ selection: describeTargets(o), db_concurrency: o.dbConcurrency }),
+  const partition = o.partition
+  const mine =
+    partition === undefined ? selected.dbs : selected.dbs.filter((db) => inPartition(db, partition))
+  yield* Effect.logInfo(
+    partition === undefined
+      ? `purging ${mine.length} databases`
+      : `purging ${mine.length} of ${selected.dbs.length} databases (partition ${showPartition(partition)})`,
+  ).pipe(
+    Effect.annotateLogs({
+      selection: describeTargets(o),
+      db_concurrency: o.dbConcurrency,
+      ...(partition !== undefined ? { partition: showPartition(partition) } : {}),
+    }),
   )
-  yield* context.progress.start(`${selected.dbs.length} databases${o.dryRun ? " (dry run)" : ""}`, 0)
-  const databases = yield* Effect.forEach(
-    selected.dbs,
-    (db) => purgeOne(couch, store, o, context, server, db),
-    {
-      concurrency: o.dbConcurrency,
-    },
-  ).pipe(Effect.ensuring(context.progress.stop))
+  yield* context.progress.start(
+    `${mine.length} databases${partition !== undefined ? ` (partition ${showPartition(partition)})` : ""}${o.dryRun ? " (dry run)" : ""}`,
+    0,
+  )
+  const databases = yield* Effect.forEach(mine, (db) => purgeOne(couch, store, o, context, server, db), {
+    concurrency: o.dbConcurrency,
+  }).pipe(Effect.ensuring(context.progress.stop))
   const summary: PurgeManySummary = {
     ...databases.reduce<PurgeCounts>((sum, d) => ("tombstones" in d ? addCounts(sum, d) : sum), zeroCounts),
     dryRun: o.dryRun,
     selection: describeTargets(o),
     databases,
     unmatched: selected.unmatched,
+    ...(partition !== undefined
+      ? { partition: showPartition(partition), selectedInAllPartitions: selected.dbs.length }
+      : {}),
     succeeded: databases.filter((d) => d.state === "succeeded").length,
     failed: databases.filter((d) => d.state === "failed").length,
     interrupted: yield* context.stopping,
