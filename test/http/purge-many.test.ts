@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { Duration, Option } from "effect"
 import { scheduleJobs } from "../../src/http/schedules.ts"
 import { every } from "../../src/jobs/schedule.ts"
+import { partitionOf } from "../../src/purge/partition.ts"
 import {
   type CouchTarget,
   checkPurged,
@@ -134,6 +135,29 @@ describe("POST /jobs/purge of many databases", () => {
     const since = await post(s, "/jobs/purge", { dbs: ["a", "b"], since: "12-abc" })
     expect(since.status).toBe(400)
     expect(((await since.json()) as { message: string }).message).toContain("since")
+  })
+
+  test("partition in the body: two runs 0/2 and 1/2 purge the glob's databases between them, each once", async () => {
+    const base = prefix()
+    const seeded = await makeDbs(base, 8, 3)
+    const owners: Array<string> = []
+    for (const index of [0, 1]) {
+      const r = await post(s, "/jobs/purge", { dbs: [`${base}-*`], partition: { index, count: 2 } })
+      expect(r.status).toBe(202)
+      const end = (await waitForRun(s, ((await r.json()) as { id: string }).id)) as unknown as ManyStatus & {
+        summary: { partition: string; selectedInAllPartitions: number }
+      }
+      expect(end.state).toBe("succeeded")
+      expect(end.summary.partition).toBe(`${index}/2`)
+      expect(end.summary.selectedInAllPartitions).toBe(8)
+      for (const d of end.summary.databases) expect(partitionOf(d.db, 2)).toBe(index)
+      owners.push(...end.summary.databases.map((d) => d.db))
+    }
+    expect(owners.sort()).toEqual([...seeded.keys()].sort())
+    for (const [db, seed] of seeded) expect(await checkPurged(t, db, seed)).toBe("")
+    const bad = await post(s, "/jobs/purge", { dbs: [`${base}-*`], partition: { index: 2, count: 2 } })
+    expect(bad.status).toBe(400)
+    expect(((await bad.json()) as { message: string }).message).toContain("partition")
   })
 
   test("a schedule takes names and globs separated by commas", async () => {
