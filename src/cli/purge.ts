@@ -71,6 +71,13 @@ const options = {
     fallback: 10,
     description: "_purge requests in flight at once",
   }),
+  maxRate: integerOption("max-rate", {
+    min: 0,
+    max: 1_000_000,
+    fallback: 0,
+    description:
+      "most tombstones purged a second in each database (0: no limit), so a purge leaves a busy server room for live traffic; requests then hold at most this many ids",
+  }),
   retries: integerOption("retries", {
     min: 0,
     max: 100,
@@ -253,6 +260,7 @@ export const purgeCommand = Command.make("purge", options, (o) =>
         dryRun: o.dryRun,
         list: o.list,
         pageSize: o.pageSize,
+        maxRate: o.maxRate,
         checkpointFile: o.checkpointFile,
         compact: o.compact,
       }
@@ -290,6 +298,7 @@ export const purgeCommand = Command.make("purge", options, (o) =>
       dryRun: o.dryRun,
       list: o.list,
       pageSize: o.pageSize,
+      maxRate: o.maxRate,
       compact: o.compact,
     }
     yield* runOnce(job, options, { json: o.json, human: humanManySummary })

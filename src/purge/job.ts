@@ -36,6 +36,8 @@ export const PurgeOptions = Schema.Struct({
   pageSize: Schema.optionalWith(whole(0, 100_000), { default: () => 0 }),
   /** Keep the checkpoint in this file instead of the database's `_local/dbsweep-purge`. */
   checkpointFile: Schema.optionalWith(Schema.String, { as: "Option" }),
+  /** Most tombstones purged a second in each database (0: no limit). */
+  maxRate: Schema.optionalWith(whole(0, 1_000_000), { default: () => 0 }),
   /** After a purge that went well, compact the database and wait for it (space is freed only then). */
   compact: Schema.optionalWith(Schema.Boolean, { default: () => false }),
 })
@@ -130,6 +132,7 @@ export class PurgeJob extends Context.Tag("dbsweep/PurgeJob")<
               list: o.list,
               pageSize: o.pageSize,
               checkpointEveryMs: Duration.toMillis("2 seconds"),
+              ...(o.maxRate > 0 ? { maxRate: o.maxRate } : {}),
             },
             context,
             o.compact,

@@ -125,6 +125,7 @@ const purgeOne = Effect.fn("Purge.many.one")(function* (
     pageSize: o.pageSize,
     checkpointEveryMs: Duration.toMillis("2 seconds"),
     server,
+    ...(o.maxRate > 0 ? { maxRate: o.maxRate } : {}),
   }
   const ran = yield* purgeThenCompact(
     couch,

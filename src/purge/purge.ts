@@ -8,6 +8,7 @@ import type { CheckpointStoreShape } from "./checkpoint.ts"
 import { makeCheckpointer } from "./checkpointer.ts"
 import { type Counter, makeCounter, type PurgeCounts } from "./counts.ts"
 import { readFeed } from "./feed.ts"
+import { makePacer, type Pacer } from "./pacer.ts"
 import { makeSender, ndjsonLine } from "./sender.ts"
 import { autoLimits, type Unit, unitsOf } from "./units.ts"
 
@@ -30,6 +31,8 @@ export interface PurgeSettings {
   readonly checkpointEveryMs: number
   /** The server's `GET /` answer when the caller has it (a run of many databases asks once). */
   readonly server?: ServerInfo
+  /** `--max-rate`: most tombstones purged a second in this database (none: as fast as it goes). */
+  readonly maxRate?: number
 }
 
 export interface PurgeSummary extends PurgeCounts {
@@ -44,6 +47,8 @@ export interface PurgeSummary extends PurgeCounts {
   /** Why the last checkpoint write failed. */
   readonly checkpointError: string | undefined
   readonly batchLimit: BatchLimits
+  /** `--max-rate` when one was set: most tombstones purged a second. */
+  readonly maxRate?: number
   readonly interrupted: boolean
   readonly durationMs: number
   /**
@@ -109,15 +114,21 @@ const unitProcessor =
     readonly counter: Counter
     readonly checkpointer: Effect.Effect.Success<ReturnType<typeof makeCheckpointer>>
     readonly sender: Effect.Effect.Success<ReturnType<typeof makeSender>>
+    readonly pacer: Pacer
     readonly options: PurgeSettings
     readonly context: RunContext
   }) =>
   (unit: Unit) =>
     Effect.gen(function* () {
-      const { counter, checkpointer, sender, options, context } = run
+      const { counter, checkpointer, sender, pacer, options, context } = run
       if (yield* context.stopping) return
       const docs = unit.tombstones.length
       if (docs === 0) return yield* checkpointer.complete(unit)
+      if (!options.dryRun) {
+        // --max-rate: wait for this unit's slot; a stop during the wait leaves the unit undone.
+        const waited = yield* pacer.take(docs, context.stopping)
+        if (waited > 0 && (yield* context.stopping)) return
+      }
       yield* counter.bump({ tombstones: docs, revs: revsOf(unit.tombstones) })
       if (options.dryRun) {
         if (options.list)
@@ -150,8 +161,13 @@ export const runPurge = Effect.fn("Purge.run")(function* (
   const db = options.db
   const counter = yield* makeCounter(options.retry)
   const { server, info, stored } = yield* lookUp(couch, store, counter, options)
-  const initialLimits =
+  const asked =
     options.batch === "auto" ? autoLimits(server.version) : { maxIds: options.batch, maxRevs: 1000 }
+  // Under --max-rate a request holds at most a second's worth, so the pace is even, not bursts.
+  const initialLimits =
+    options.maxRate !== undefined && !options.dryRun
+      ? { ...asked, maxIds: Math.max(1, Math.min(asked.maxIds, Math.floor(options.maxRate))) }
+      : asked
   const since = Option.getOrElse(options.since, () => Option.getOrElse(stored, () => "0"))
   // Ten batches a page, as README says: parsing and checking a page is one stretch of work that
   // nothing else on the event loop (the HTTP mode's requests) can interrupt, so it stays short.
@@ -177,11 +193,13 @@ export const runPurge = Effect.fn("Purge.run")(function* (
       tombstones_in_db: info.doc_del_count,
       batch_ids: initialLimits.maxIds,
       concurrency: options.concurrency,
+      ...(options.maxRate !== undefined ? { max_rate: options.maxRate } : {}),
     }),
   )
   yield* context.progress.start(options.dryRun ? `${db} (dry run)` : db, info.doc_del_count)
 
-  const processUnit = unitProcessor({ counter, checkpointer, sender, options, context })
+  const pacer = yield* makePacer(options.dryRun ? undefined : options.maxRate)
+  const processUnit = unitProcessor({ counter, checkpointer, sender, pacer, options, context })
 
   // A reader fiber turns feed pages into units and queues them; `concurrency` workers take them.
   // The queue holds about one page of units beyond those in flight, so the next page is read
@@ -234,6 +252,7 @@ export const runPurge = Effect.fn("Purge.run")(function* (
     checkpointError: end.error,
     ...(yield* counter.get),
     batchLimit: yield* sender.limits,
+    ...(options.maxRate !== undefined ? { maxRate: options.maxRate } : {}),
     interrupted: yield* context.stopping,
     durationMs: (yield* Clock.currentTimeMillis) - startedAt,
   }

@@ -171,6 +171,13 @@ const cases: ReadonlyArray<Case> = [
     names: () => ["DBSWEEP_PARTITIONS", "JOB_COMPLETION_INDEX", "--partition"],
   },
   {
+    name: "--max-rate negative",
+    args: onDb("--max-rate", "-5"),
+    env: admin,
+    code: 2,
+    names: () => ["--max-rate", "0"],
+  },
+  {
     name: "--db with capitals",
     args: purge("--db", "Orders"),
     env: admin,

@@ -160,6 +160,21 @@ describe("POST /jobs/purge of many databases", () => {
     expect(((await bad.json()) as { message: string }).message).toContain("partition")
   })
 
+  test("maxRate in the body paces each database and is in its summary; a negative one is 400", async () => {
+    const base = prefix()
+    const seeded = await makeDbs(base, 2, 5)
+    const r = await post(s, "/jobs/purge", { dbs: [`${base}-*`], maxRate: 1000 })
+    expect(r.status).toBe(202)
+    const end = (await waitForRun(s, ((await r.json()) as { id: string }).id)) as unknown as ManyStatus
+    expect(end.state).toBe("succeeded")
+    const paced = end.summary.databases as Array<{ maxRate?: number }>
+    expect(paced.map((d) => d.maxRate)).toEqual([1000, 1000])
+    for (const [db, seed] of seeded) expect(await checkPurged(t, db, seed)).toBe("")
+    const one = await post(s, "/jobs/purge", { db: [...seeded.keys()][0], maxRate: -1 })
+    expect(one.status).toBe(400)
+    expect(((await one.json()) as { message: string }).message).toContain("maxRate")
+  })
+
   test("a schedule takes names and globs separated by commas", async () => {
     const own = await startServe({ couch: t })
     try {
