@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Deployment } from "kubernetes-models/apps/v1/Deployment"
@@ -19,6 +19,59 @@ const dir = join(import.meta.dir, "..", "..", "deploy", "kubernetes")
 
 // biome-ignore lint/suspicious/noExplicitAny: manifests are plain parsed YAML
 type Doc = any
+
+/** The TypeScript type of each kind in kubernetes-models: [module, interface]. */
+const types: Record<string, readonly [string, string]> = {
+  "batch/v1 CronJob": ["kubernetes-models/batch/v1/CronJob", "ICronJob"],
+  "apps/v1 Deployment": ["kubernetes-models/apps/v1/Deployment", "IDeployment"],
+  "v1 Service": ["kubernetes-models/v1/Service", "IService"],
+}
+
+const root = join(import.meta.dir, "..", "..")
+
+/**
+ * Type-checks documents against kubernetes-models' interfaces with tsc: an object literal may hold
+ * only known fields, so a misspelt one (`concurencyPolicy`, which the schema validation lets
+ * through and the API server's strict field validation refuses) is an error. tsc's output.
+ */
+const typeCheck = (documents: ReadonlyArray<Doc>): { code: number; output: string } => {
+  // Under the repository, so that kubernetes-models resolves; test/artifacts/ is git-ignored.
+  const where = join(root, "test", "artifacts", `k8s-types-${process.pid}-${Date.now()}`)
+  mkdirSync(where, { recursive: true })
+  try {
+    const file = join(where, "manifests.ts")
+    const kinds = [...new Set(documents.map((d) => `${d.apiVersion} ${d.kind}`))]
+    writeFileSync(
+      file,
+      [
+        ...kinds.map((k) => `import type { ${types[k]![1]} } from "${types[k]![0]}"`),
+        ...documents.map(
+          (d, i) =>
+            `export const doc${i} = ${JSON.stringify(d)} satisfies ${types[`${d.apiVersion} ${d.kind}`]![1]}`,
+        ),
+      ].join("\n"),
+    )
+    const r = Bun.spawnSync(
+      [
+        join(root, "node_modules", ".bin", "tsc"),
+        "--noEmit",
+        "--strict",
+        "--skipLibCheck",
+        "--target",
+        "es2022",
+        "--module",
+        "esnext",
+        "--moduleResolution",
+        "bundler",
+        file,
+      ],
+      { cwd: root, stdout: "pipe", stderr: "pipe" },
+    )
+    return { code: r.exitCode, output: `${r.stdout.toString()}${r.stderr.toString()}` }
+  } finally {
+    rmSync(where, { recursive: true, force: true })
+  }
+}
 
 const models: Record<string, new (data: Doc) => { validate(): void }> = {
   "batch/v1 CronJob": CronJob,
@@ -63,6 +116,18 @@ describe("deploy/kubernetes manifests", () => {
     delete deployment.spec.selector
     expect(() => new Deployment(deployment).validate()).toThrow(/selector/)
   })
+
+  test("no manifest has a field the Kubernetes API does not know (type-checked against kubernetes-models)", () => {
+    expect(typeCheck(docs.map((d) => d.doc))).toEqual({ code: 0, output: "" })
+    // The check can fail: the schema validation above lets a misspelt field through, this does not.
+    const typo = structuredClone(one("CronJob"))
+    typo.spec.concurencyPolicy = typo.spec.concurrencyPolicy
+    delete typo.spec.concurrencyPolicy
+    expect(() => new CronJob(typo).validate()).not.toThrow()
+    const refused = typeCheck([typo])
+    expect(refused.code).not.toBe(0)
+    expect(refused.output).toContain("concurencyPolicy")
+  }, 60_000)
 
   test("the CronJob: an Indexed Job of 4 over all databases, never two at once, credentials from a Secret, resources set", () => {
     const cron = one("CronJob")
