@@ -1,17 +1,20 @@
-import { Context, Duration, Effect, ConfigError as EffectConfigError, Layer, Option } from "effect"
+import { FetchHttpClient } from "@effect/platform"
+import { Context, Duration, Effect, ConfigError as EffectConfigError, Layer, Option, Redacted } from "effect"
 import { CleanupJob } from "./cleanup/job.ts"
 import { CouchClient, type CouchClientShape } from "./couch/client.ts"
-import { type CouchSettings, couchLayer } from "./couch/connection.ts"
+import { type CouchSettings, couchConnection, couchLayer } from "./couch/connection.ts"
 import { MigrateJob } from "./docs/migrate.ts"
 import { DocumentStore, type DocumentStoreShape } from "./docs/store.ts"
 import { StoreFactory, type StoreSpec } from "./docs/stores.ts"
-import { type AppError, stopsSchedule } from "./errors.ts"
+import { type AppError, decodeAppError, stopsSchedule } from "./errors.ts"
 import { measured } from "./jobs/measured.ts"
+import { offThread } from "./jobs/off-thread.ts"
 import { JobRunner } from "./jobs/runner.ts"
 import { PgClient, type PgClientShape } from "./pg/client.ts"
 import type { PgSettings } from "./pg/config.ts"
 import { PurgeJob } from "./purge/job.ts"
 import { ConfigError } from "./shared/errors.ts"
+import type { LogFormat } from "./shared/logging.ts"
 import { registerMetrics } from "./shared/metrics.ts"
 import { type Progress, silentProgress } from "./shared/progress.ts"
 import type { RetryPolicy } from "./shared/retry.ts"
@@ -128,7 +131,75 @@ export interface ServeSettings {
    * layer of one (a test's store).
    */
   readonly store: StoreSpec | Layer.Layer<DocumentStore> | undefined
+  /** Where purge runs go, when the entry point can start job workers; in this thread when absent. */
+  readonly jobThreads?: JobThreads | undefined
 }
+
+/** How a job worker logs: as the server does (its format and level), to the same stderr. */
+export interface WorkerLog {
+  readonly format: LogFormat | undefined
+  readonly isTerminal: boolean
+  readonly colour: boolean
+  /** A `LogLevel` literal: `Info`, `Debug`, … */
+  readonly level: string
+}
+
+/** Runs of the purge job go to workers made by `spawn` (see src/http/job-worker.ts). */
+export interface JobThreads {
+  readonly spawn: () => Worker
+  readonly log: WorkerLog
+}
+
+/**
+ * What a job worker builds the purge job from: CouchDB as plain data, since a worker has neither
+ * the server's configuration provider nor its services. The password is only ever handed over,
+ * never logged.
+ */
+export interface PurgeWorkerSetup {
+  readonly couch: {
+    readonly url: string
+    readonly user: string | undefined
+    readonly password: string | undefined
+    readonly timeoutMs: number
+  }
+  readonly log: WorkerLog
+}
+
+/** The purge job a worker runs, from its setup; it needs a file system (for `checkpointFile`). */
+export const workerPurgeJob = (setup: PurgeWorkerSetup) =>
+  PurgeJob.layer.pipe(
+    Layer.provide(
+      CouchClient.layer({
+        url: setup.couch.url,
+        user: Option.fromNullable(setup.couch.user),
+        password: Option.map(Option.fromNullable(setup.couch.password), Redacted.make),
+        timeout: Duration.millis(setup.couch.timeoutMs),
+      }),
+    ),
+    Layer.provide(FetchHttpClient.layer),
+  )
+
+/** The purge job with its CouchDB client; with `threads`, its runs go to job workers. */
+const purgeJob = (couch: CouchSettings, threads: JobThreads | undefined) =>
+  threads === undefined
+    ? PurgeJob.layer.pipe(Layer.provideMerge(couchLayer(couch)))
+    : Layer.effect(
+        PurgeJob,
+        Effect.gen(function* () {
+          const job = yield* PurgeJob
+          const c = yield* couchConnection(couch)
+          const setup: PurgeWorkerSetup = {
+            couch: {
+              url: c.url,
+              user: Option.getOrUndefined(c.user),
+              password: Option.getOrUndefined(Option.map(c.password, Redacted.value)),
+              timeoutMs: Duration.toMillis(c.timeout),
+            },
+            log: threads.log,
+          }
+          return offThread(job, { spawn: threads.spawn, setup, decodeError: decodeAppError })
+        }),
+      ).pipe(Layer.provide(PurgeJob.layer), Layer.provideMerge(couchLayer(couch)))
 
 /** The configured store as the `DocumentStore` service, from the factory the migrate job uses too. */
 const documentStore = (spec: StoreSpec) =>
@@ -140,7 +211,7 @@ const noCouch: CouchSettings = { url: Option.none(), user: Option.none(), timeou
 /** The runner with every job whose backend is configured, for the HTTP mode (progress in the run status). */
 export const serveApp = (s: ServeSettings) => {
   const backends = Layer.mergeAll(
-    s.couch === undefined ? Layer.empty : PurgeJob.layer.pipe(Layer.provideMerge(couchLayer(s.couch))),
+    s.couch === undefined ? Layer.empty : purgeJob(s.couch, s.jobThreads),
     s.pg === undefined
       ? Layer.empty
       : CleanupJob.layer.pipe(Layer.provideMerge(PgClient.layer(s.pg.settings, s.pg.retry))),

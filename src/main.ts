@@ -41,6 +41,9 @@ if (quick !== undefined) {
         })
         return { url: server.url.href.replace(/\/$/, ""), close: () => server.stop(true) }
       },
+      // `dbsweep serve` runs purges here, off the thread that answers HTTP. The binary carries this
+      // file as a second entry point (scripts/build.ts); the URL finds it there and in the sources.
+      jobWorker: () => new Worker(new URL("./http/job-worker.ts", import.meta.url).href),
       printError: (line) => console.error(line),
     }),
   )

@@ -1,0 +1,37 @@
+// The job worker: a Web Worker that runs one run of a job for `dbsweep serve`, away from the
+// thread that answers HTTP (see src/jobs/off-thread.ts). The Bun entry point starts it; the
+// binary carries it as a second entry point of the build (scripts/build.ts).
+import { layer as fileSystem } from "@effect/platform-bun/BunFileSystem"
+import { Effect, Layer, Logger, LogLevel } from "effect"
+import { type PurgeWorkerSetup, workerPurgeJob } from "../app.ts"
+import { encodeAppError } from "../errors.ts"
+import { type FromWorker, runForMain, type ToWorker } from "../jobs/off-thread.ts"
+import { PurgeJob } from "../purge/job.ts"
+import { loggerLayer } from "../shared/logging.ts"
+
+/** The worker's global scope, as much of it as is used here. */
+declare const self: {
+  onmessage: ((event: MessageEvent<ToWorker>) => void) | null
+  postMessage: (message: FromWorker) => void
+}
+
+let stopping = false
+const post = (message: FromWorker) => self.postMessage(message)
+
+const start = (job: string, options: unknown, setup: PurgeWorkerSetup) => {
+  if (job !== "purge") return post({ type: "died", message: `the job worker cannot run ${job}` })
+  const level = LogLevel.fromLiteral(setup.log.level as LogLevel.Literal)
+  const layer = workerPurgeJob(setup).pipe(Layer.provide(fileSystem))
+  Effect.runFork(
+    runForMain(PurgeJob, layer, options, () => stopping, { post, encodeError: encodeAppError }).pipe(
+      Effect.provide(loggerLayer(setup.log)),
+      Logger.withMinimumLogLevel(level),
+    ),
+  )
+}
+
+self.onmessage = (event) => {
+  const message = event.data
+  if (message.type === "stop") stopping = true
+  else start(message.job, message.options, message.setup as PurgeWorkerSetup)
+}
