@@ -109,6 +109,7 @@ const compile = async (options: {
       DBSWEEP_COMMIT: JSON.stringify(options.commit),
       DBSWEEP_TARGET: JSON.stringify(options.targetName),
       DBSWEEP_HELP: JSON.stringify(options.help),
+      DBSWEEP_JOB_WORKER: JSON.stringify("./http/job-worker.ts"),
     },
     compile: {
       ...(options.target === undefined
