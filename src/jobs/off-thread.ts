@@ -72,6 +72,7 @@ export const offThread = <O, S, I, E extends JobError>(
     Effect.scoped(
       Effect.gen(function* () {
         const encoded = yield* Schema.encode(job.options)(options).pipe(Effect.orDie)
+        yield* Effect.logDebug(`${job.name} of ${job.target(options)} runs on a job worker`)
         const inbox = yield* Queue.unbounded<FromWorker>()
         const worker = yield* Effect.acquireRelease(
           Effect.sync(() => {
