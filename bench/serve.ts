@@ -3,7 +3,8 @@
  * `dbsweep serve` and (b) a bare Hono app on Bun answering the same route, each its own process,
  * in one run; then (a) again while a purge of 100,000 tombstones runs inside the server (the
  * CouchDB-API test server in its own process). Goals: a ≥ 0.8 × b in requests/s; p99 < 5 ms
- * while the job runs. Flags: --tombstones N (100000), --seconds S (5), --connections C (50).
+ * while the job runs. Flags: --tombstones N (100000), --seconds S (5), --connections C (50), --bin PATH
+ * (another binary to measure, e.g. a build of an earlier commit).
  */
 import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
@@ -99,13 +100,14 @@ try {
   const run = (await (await fetch(`${serve.match}/jobs/${id}`)).json()) as {
     state: string
     progress: { done: number; total: number }
+    summary?: { durationMs: number }
   }
   const f = (n: number) => n.toFixed(0)
   console.log(`GET /healthz, ${CONNECTIONS} connections, ${SECONDS}s each, loopback`)
   console.log(`  bare Hono on Bun:         ${f(bareIdle.rps)} req/s, p99 ${bareIdle.p99} ms`)
   console.log(`  dbsweep serve (idle):     ${f(serveIdle.rps)} req/s, p99 ${serveIdle.p99} ms`)
   console.log(
-    `  dbsweep serve (purging):  ${f(busy.rps)} req/s, p99 ${busy.p99} ms (purge of ${N} tombstones ${run.state} at the end of the load, ${run.progress.done}/${run.progress.total})`,
+    `  dbsweep serve (purging):  ${f(busy.rps)} req/s, p99 ${busy.p99} ms (purge of ${N} tombstones ${run.state} at the end of the load, ${run.progress.done}/${run.progress.total}${run.summary === undefined ? "" : `, in ${(run.summary.durationMs / 1000).toFixed(1)} s`})`,
   )
   console.log(
     `  ratio idle/bare ${(serveIdle.rps / bareIdle.rps).toFixed(2)} (goal >= 0.8); purging/bare ${(busy.rps / bareIdle.rps).toFixed(2)}; p99 while purging ${busy.p99} ms (goal < 5)`,
