@@ -16,7 +16,7 @@ import { createHash } from "node:crypto"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { arg, bin, root, startTestCouch, password as testPassword, user as testUser } from "./support.ts"
+import { arg, bin, couchTarget, root } from "./support.ts"
 
 const N = arg("docs", 50_000)
 const SAMPLE = arg("sample", 2_000)
@@ -26,36 +26,9 @@ const ROUNDS = Math.max(1, arg("rounds", 1))
 
 /** The CouchDB to measure against: a real one (COUCHDB_URL) or the test server with latency. */
 const connect = async () => {
-  const external = process.env.COUCHDB_URL
-  if (external !== undefined && external !== "") {
-    const url = external.replace(/\/+$/, "")
-    const user = process.env.COUCHDB_USER ?? "admin"
-    const password = process.env.COUCHDB_PASSWORD ?? ""
-    const authorization = `Basic ${btoa(`${user}:${password}`)}`
-    const request = async (method: string, path: string, body?: unknown) => {
-      const res = await fetch(`${url}${path}`, {
-        method,
-        headers: { authorization, "content-type": "application/json" },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      })
-      return { status: res.status, body: await res.text() }
-    }
-    const call = async (method: string, path: string, body?: unknown) => {
-      const r = await request(method, path, body)
-      if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.body}`)
-      return JSON.parse(r.body) as unknown
-    }
-    return { url, user, password, request, call, stop: () => {}, where: `the real CouchDB at ${url}` }
-  }
-  const couch = await startTestCouch()
-  await couch.call("PUT", "/_dbsweep_test/faults", { latencyMs: LATENCY })
-  return {
-    ...couch,
-    user: testUser,
-    password: testPassword,
-    stop: () => couch.proc.kill(),
-    where: `the CouchDB-API test server, ${LATENCY} ms per request`,
-  }
+  const target = await couchTarget()
+  await target.setLatency(LATENCY)
+  return target.real ? target : { ...target, where: `${target.where}, ${LATENCY} ms per request` }
 }
 const { url, user, password, request, call, stop, where } = await connect()
 const prefix = `dbsweep-bench-docs-${Date.now().toString(36)}`
@@ -275,5 +248,5 @@ try {
 } finally {
   for (const db of created) await request("DELETE", `/${db}`).catch(() => undefined)
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
-  stop()
+  await stop()
 }

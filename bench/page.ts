@@ -13,31 +13,14 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { chromium } from "playwright-core"
-import { arg, bin, password, startAndRead, startTestCouch, user } from "./support.ts"
+import { arg, bin, couchTarget, startAndRead } from "./support.ts"
 
 const MANY = arg("dbs", 10_000)
 const FEW = 50
-const external = process.env.COUCHDB_URL
 /** The CouchDB-API test server, or a real CouchDB when COUCHDB_URL is set (its databases created and deleted here). */
-const couch = external
-  ? (() => {
-      const url = external.replace(/\/+$/, "")
-      const authorization = `Basic ${btoa(`${process.env.COUCHDB_USER ?? "admin"}:${process.env.COUCHDB_PASSWORD ?? ""}`)}`
-      const call = async (method: string, path: string, body?: unknown) => {
-        const res = await fetch(`${url}${path}`, {
-          method,
-          headers: { authorization, "content-type": "application/json" },
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        })
-        const text = await res.text()
-        if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text}`)
-        return JSON.parse(text) as unknown
-      }
-      return { url, call, proc: undefined }
-    })()
-  : await startTestCouch()
-const couchUser = external ? (process.env.COUCHDB_USER ?? "admin") : user
-const couchPassword = external ? (process.env.COUCHDB_PASSWORD ?? "") : password
+const couch = await couchTarget()
+const couchUser = couch.user
+const couchPassword = couch.password
 
 let requests = 0
 const proxy = Bun.serve({
@@ -152,7 +135,7 @@ try {
   await browser.close()
   rmSync(profile, { recursive: true, force: true })
   proxy.stop(true)
-  if (couch.proc === undefined) {
+  if (couch.real) {
     for (let i = 0; i < created; i += 50) {
       await Promise.all(
         Array.from({ length: Math.min(50, created - i) }, (_, j) =>
@@ -160,5 +143,5 @@ try {
         ),
       )
     }
-  } else couch.proc.kill()
+  } else await couch.stop()
 }

@@ -11,47 +11,24 @@
  * and --big N for the memory figures (100000 and 1000000), --latency MS (2, test server only).
  */
 import { readFileSync } from "node:fs"
-import { arg, bin, password, startTestCouch, user } from "./support.ts"
+import { arg, bin, couchTarget } from "./support.ts"
 
 const N = arg("tombstones", 20_000)
 const SMALL = arg("small", 100_000)
 const BIG = arg("big", 1_000_000)
 const LATENCY = arg("latency", 2)
 
-const real = process.env.COUCHDB_URL
-const target =
-  real === undefined
-    ? await startTestCouch(["--version", "3.5.0"])
-    : (() => {
-        const authorization = `Basic ${btoa(`${process.env.COUCHDB_USER ?? ""}:${process.env.COUCHDB_PASSWORD ?? ""}`)}`
-        const url = real.replace(/\/+$/, "")
-        const call = async (method: string, path: string, body?: unknown) => {
-          const res = await fetch(`${url}${path}`, {
-            method,
-            headers: { authorization, "content-type": "application/json" },
-            ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-          })
-          const text = await res.text()
-          if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text}`)
-          return JSON.parse(text) as unknown
-        }
-        return { url, call, proc: undefined }
-      })()
-const { url, call } = target
-const credentials =
-  real === undefined
-    ? { COUCHDB_USER: user, COUCHDB_PASSWORD: password }
-    : { COUCHDB_USER: process.env.COUCHDB_USER ?? "", COUCHDB_PASSWORD: process.env.COUCHDB_PASSWORD ?? "" }
-
-const setLatency = (latencyMs: number) =>
-  real === undefined ? call("PUT", "/_dbsweep_test/faults", { latencyMs }) : Promise.resolve()
+const target = await couchTarget(["--version", "3.5.0"])
+const { url, call, real } = target
+const credentials = { COUCHDB_USER: target.user, COUCHDB_PASSWORD: target.password }
+const setLatency = target.setLatency
 
 const made: Array<string> = []
 /** A database holding `n` tombstones (and a few live docs); returns its name and the tombstones. */
 const tombstoneDb = async (n: number) => {
   await setLatency(0)
   const db = `dbsweep-bench-${made.length + 1}-${Date.now().toString(36)}`
-  await call("PUT", real === undefined ? `/${db}` : `/${db}?q=2`)
+  await call("PUT", real ? `/${db}?q=2` : `/${db}`)
   made.push(db)
   const tombs: Array<{ id: string; rev: string }> = []
   for (let i = 0; i < n; i += 10_000) {
@@ -146,9 +123,9 @@ const cpuLine = (r: { cpuSeconds: number; userSeconds: number }, n: number) =>
 
 try {
   console.log(
-    real === undefined
-      ? `purge benchmark: ${N} tombstones, test server in its own process, ${LATENCY} ms latency per request`
-      : `purge benchmark: ${N} tombstones, real CouchDB at ${url} (databases with q=2)`,
+    real
+      ? `purge benchmark: ${N} tombstones, ${target.where} (databases with q=2)`
+      : `purge benchmark: ${N} tombstones, ${target.where}, ${LATENCY} ms latency per request`,
   )
   const a = await tombstoneDb(N)
   const ta = await runDbsweep(a.db)
@@ -185,8 +162,5 @@ try {
   console.log(`dbsweep --help start time: median ${times[3]!.toFixed(0)} ms over 7 runs`)
 } finally {
   for (const db of made) await call("DELETE", `/${db}`).catch(() => undefined)
-  if (target.proc !== undefined) {
-    target.proc.kill()
-    await target.proc.exited
-  }
+  await target.stop()
 }

@@ -48,6 +48,26 @@ export const startAndRead = async (
   throw new Error(`${cmd.join(" ")} ended: ${text}`)
 }
 
+/** JSON requests to a CouchDB as one admin: `request` answers whatever came, `call` must succeed. */
+const caller = (url: string, admin: string, secret: string) => {
+  const authorization = `Basic ${btoa(`${admin}:${secret}`)}`
+  const request = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers: { authorization, "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    })
+    return { status: res.status, body: await res.text() }
+  }
+  /** A request that must succeed; its JSON answer. */
+  const call = async (method: string, path: string, body?: unknown) => {
+    const r = await request(method, path, body)
+    if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.body}`)
+    return JSON.parse(r.body) as unknown
+  }
+  return { request, call }
+}
+
 /** The CouchDB-API test server (admin `user`/`password`), its URL and a JSON caller as that admin. */
 export const startTestCouch = async (extraArgs: ReadonlyArray<string> = []) => {
   const { proc, match: url } = await startAndRead(
@@ -64,20 +84,46 @@ export const startTestCouch = async (extraArgs: ReadonlyArray<string> = []) => {
     /^(http:\/\/\S+)/m,
     "stdout",
   )
-  const authorization = `Basic ${btoa(`${user}:${password}`)}`
-  const request = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${url}${path}`, {
-      method,
-      headers: { authorization, "content-type": "application/json" },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    })
-    return { status: res.status, body: await res.text() }
+  return { proc, url, ...caller(url, user, password) }
+}
+
+/**
+ * The CouchDB a benchmark measures: a real one when COUCHDB_URL (with COUCHDB_USER and
+ * COUCHDB_PASSWORD of an admin) is set, else the test server in its own process (`extraArgs`),
+ * with `latencyMs` per request once `setLatency` is called. `where` says which, for the output.
+ */
+export const couchTarget = async (extraArgs: ReadonlyArray<string> = []) => {
+  const external = process.env.COUCHDB_URL
+  if (external !== undefined && external !== "") {
+    const url = external.replace(/\/+$/, "")
+    const admin = process.env.COUCHDB_USER ?? "admin"
+    const secret = process.env.COUCHDB_PASSWORD ?? ""
+    return {
+      real: true,
+      url,
+      user: admin,
+      password: secret,
+      ...caller(url, admin, secret),
+      setLatency: async (_ms: number) => {},
+      stop: async () => {},
+      where: `the real CouchDB at ${url}`,
+    }
   }
-  /** A request that must succeed; its JSON answer. */
-  const call = async (method: string, path: string, body?: unknown) => {
-    const r = await request(method, path, body)
-    if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.body}`)
-    return JSON.parse(r.body) as unknown
+  const couch = await startTestCouch(extraArgs)
+  return {
+    real: false,
+    url: couch.url,
+    user,
+    password,
+    request: couch.request,
+    call: couch.call,
+    setLatency: async (latencyMs: number) => {
+      await couch.call("PUT", "/_dbsweep_test/faults", { latencyMs })
+    },
+    stop: async () => {
+      couch.proc.kill()
+      await couch.proc.exited
+    },
+    where: "the CouchDB-API test server in its own process",
   }
-  return { proc, url, request, call }
 }

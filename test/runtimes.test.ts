@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { listeningUrl } from "./support/binary.ts"
 import {
   type CouchTarget,
   checkPurged,
@@ -126,7 +127,7 @@ for (const runtime of runtimes) {
         stderr: "pipe",
       })
       try {
-        const url = await listeningUrl(proc.stderr)
+        const { url } = await listeningUrl(proc.stderr)
         expect(await (await fetch(`${url}/healthz`)).json()).toEqual({ ok: true })
         const started = await fetch(`${url}/jobs/purge`, {
           method: "POST",
@@ -153,20 +154,4 @@ for (const runtime of runtimes) {
       }
     }, 90_000)
   })
-}
-
-/** Reads stderr until the "listening on" line; the URL it names. */
-const listeningUrl = async (stderr: ReadableStream<Uint8Array>) => {
-  const reader = stderr.getReader()
-  const decoder = new TextDecoder()
-  let text = ""
-  for (let r = await reader.read(); !r.done; r = await reader.read()) {
-    text += decoder.decode(r.value, { stream: true })
-    const m = /listening on (http:\/\/[0-9.]+:\d+)/.exec(text)
-    if (m) {
-      reader.releaseLock()
-      return m[1]!
-    }
-  }
-  throw new Error(`the server never said where it listens: ${text}`)
 }

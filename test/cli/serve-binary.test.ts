@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { metricFamilies } from "../../src/shared/metrics.ts"
-import { runBinary, spawnBinary } from "../support/binary.ts"
+import { listeningUrl, runBinary, spawnBinary } from "../support/binary.ts"
 import {
   type CouchTarget,
   checkPurged,
@@ -24,22 +24,6 @@ afterAll(async () => {
   await t.stop()
   rmSync(tmp, { recursive: true, force: true })
 })
-
-/** Reads stderr until the "listening on" line; the URL it names. */
-const listeningUrl = async (stderr: ReadableStream<Uint8Array>) => {
-  const reader = stderr.getReader()
-  const decoder = new TextDecoder()
-  let text = ""
-  for (let r = await reader.read(); !r.done; r = await reader.read()) {
-    text += decoder.decode(r.value, { stream: true })
-    const m = /listening on (http:\/\/[0-9.]+:\d+)/.exec(text)
-    if (m) {
-      reader.releaseLock()
-      return { url: m[1]!, text }
-    }
-  }
-  throw new Error(`the server never said where it listens: ${text}`)
-}
 
 describe("dbsweep serve (the binary)", () => {
   test("with no configuration it starts on 127.0.0.1, lists jobs as unavailable, and exits 0 on SIGTERM", async () => {

@@ -58,3 +58,19 @@ export const runBinary = async (
   clearTimeout(timer)
   return { code, stdout, stderr }
 }
+
+/** Reads a server's stderr until its "listening on" line: the URL it names, and the text so far. */
+export const listeningUrl = async (stderr: ReadableStream<Uint8Array>) => {
+  const reader = stderr.getReader()
+  const decoder = new TextDecoder()
+  let text = ""
+  for (let r = await reader.read(); !r.done; r = await reader.read()) {
+    text += decoder.decode(r.value, { stream: true })
+    const m = /listening on (http:\/\/[0-9.]+:\d+)/.exec(text)
+    if (m) {
+      reader.releaseLock()
+      return { url: m[1]!, text }
+    }
+  }
+  throw new Error(`the server never said where it listens: ${text}`)
+}
