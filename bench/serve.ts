@@ -81,15 +81,18 @@ try {
   const bareIdle = await load(`${bare.match}/healthz`)
   const serveIdle = await load(`${serve.match}/healthz`)
 
-  const db = "bench-serve"
-  await call("PUT", `/${db}`)
-  for (let i = 0; i < N; i += 10_000) {
-    const docs = Array.from({ length: Math.min(10_000, N - i) }, (_, k) => ({ _id: `doc-${i + k}` }))
-    const made = (await call("POST", `/${db}/_bulk_docs`, { docs })) as Array<{ id: string; rev: string }>
-    await call("POST", `/${db}/_bulk_docs`, {
-      docs: made.map((r) => ({ _id: r.id, _rev: r.rev, _deleted: true })),
-    })
+  const seedTombstones = async (db: string) => {
+    await call("PUT", `/${db}`)
+    for (let i = 0; i < N; i += 10_000) {
+      const docs = Array.from({ length: Math.min(10_000, N - i) }, (_, k) => ({ _id: `doc-${i + k}` }))
+      const made = (await call("POST", `/${db}/_bulk_docs`, { docs })) as Array<{ id: string; rev: string }>
+      await call("POST", `/${db}/_bulk_docs`, {
+        docs: made.map((r) => ({ _id: r.id, _rev: r.rev, _deleted: true })),
+      })
+    }
   }
+  const db = "bench-serve"
+  await seedTombstones(db)
   const started = await fetch(`${serve.match}/jobs/purge`, {
     method: "POST",
     headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
@@ -102,12 +105,33 @@ try {
     progress: { done: number; total: number }
     summary?: { durationMs: number }
   }
+  // The control: the same purge as a CLI in a process of its own, the server idle. What the
+  // purge and the CouchDB cost the machine's cores, without sharing the server's threads.
+  await seedTombstones("bench-serve-cli")
+  const cli = Bun.spawn(
+    [bin, "purge", "--db", "bench-serve-cli", "--no-env-file", "--log-level", "warning"],
+    {
+      env: {
+        PATH: process.env.PATH ?? "",
+        COUCHDB_URL: couchUrl,
+        COUCHDB_USER: user,
+        COUCHDB_PASSWORD: password,
+      },
+      stdout: "ignore",
+      stderr: "inherit",
+    },
+  )
+  const beside = await load(`${serve.match}/healthz`)
+  await cli.exited
   const f = (n: number) => n.toFixed(0)
   console.log(`GET /healthz, ${CONNECTIONS} connections, ${SECONDS}s each, loopback`)
   console.log(`  bare Hono on Bun:         ${f(bareIdle.rps)} req/s, p99 ${bareIdle.p99} ms`)
   console.log(`  dbsweep serve (idle):     ${f(serveIdle.rps)} req/s, p99 ${serveIdle.p99} ms`)
   console.log(
     `  dbsweep serve (purging):  ${f(busy.rps)} req/s, p99 ${busy.p99} ms (purge of ${N} tombstones ${run.state} at the end of the load, ${run.progress.done}/${run.progress.total}${run.summary === undefined ? "" : `, in ${(run.summary.durationMs / 1000).toFixed(1)} s`})`,
+  )
+  console.log(
+    `  dbsweep serve (idle, the same purge as a CLI in another process): ${f(beside.rps)} req/s, p99 ${beside.p99} ms`,
   )
   console.log(
     `  ratio idle/bare ${(serveIdle.rps / bareIdle.rps).toFixed(2)} (goal >= 0.8); purging/bare ${(busy.rps / bareIdle.rps).toFixed(2)}; p99 while purging ${busy.p99} ms (goal < 5)`,

@@ -1,5 +1,14 @@
 import { FetchHttpClient } from "@effect/platform"
-import { Context, Duration, Effect, ConfigError as EffectConfigError, Layer, Option, Redacted } from "effect"
+import {
+  Context,
+  Duration,
+  Effect,
+  ConfigError as EffectConfigError,
+  Layer,
+  Option,
+  Redacted,
+  Schema,
+} from "effect"
 import { CleanupJob } from "./cleanup/job.ts"
 import { CouchClient, type CouchClientShape } from "./couch/client.ts"
 import { type CouchSettings, couchConnection, couchLayer } from "./couch/connection.ts"
@@ -14,7 +23,7 @@ import { PgClient, type PgClientShape } from "./pg/client.ts"
 import type { PgSettings } from "./pg/config.ts"
 import { PurgeJob } from "./purge/job.ts"
 import { ConfigError } from "./shared/errors.ts"
-import type { LogFormat } from "./shared/logging.ts"
+import { logFormats } from "./shared/logging.ts"
 import { registerMetrics } from "./shared/metrics.ts"
 import { type Progress, silentProgress } from "./shared/progress.ts"
 import type { RetryPolicy } from "./shared/retry.ts"
@@ -136,13 +145,13 @@ export interface ServeSettings {
 }
 
 /** How a job worker logs: as the server does (its format and level), to the same stderr. */
-export interface WorkerLog {
-  readonly format: LogFormat | undefined
-  readonly isTerminal: boolean
-  readonly colour: boolean
-  /** A `LogLevel` literal: `Info`, `Debug`, … */
-  readonly level: string
-}
+export const WorkerLog = Schema.Struct({
+  format: Schema.optional(Schema.Literal(...logFormats)),
+  isTerminal: Schema.Boolean,
+  colour: Schema.Boolean,
+  level: Schema.Literal("All", "Fatal", "Error", "Warning", "Info", "Debug", "Trace", "None"),
+})
+export type WorkerLog = typeof WorkerLog.Type
 
 /** Runs of the purge job go to workers made by `spawn` (see src/http/job-worker.ts). */
 export interface JobThreads {
@@ -155,15 +164,16 @@ export interface JobThreads {
  * the server's configuration provider nor its services. The password is only ever handed over,
  * never logged.
  */
-export interface PurgeWorkerSetup {
-  readonly couch: {
-    readonly url: string
-    readonly user: string | undefined
-    readonly password: string | undefined
-    readonly timeoutMs: number
-  }
-  readonly log: WorkerLog
-}
+export const PurgeWorkerSetup = Schema.Struct({
+  couch: Schema.Struct({
+    url: Schema.String,
+    user: Schema.optional(Schema.String),
+    password: Schema.optional(Schema.String),
+    timeoutMs: Schema.Number,
+  }),
+  log: WorkerLog,
+})
+export type PurgeWorkerSetup = typeof PurgeWorkerSetup.Type
 
 /** The purge job a worker runs, from its setup; it needs a file system (for `checkpointFile`). */
 export const workerPurgeJob = (setup: PurgeWorkerSetup) =>

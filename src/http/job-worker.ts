@@ -1,9 +1,10 @@
 // The job worker: a Web Worker that runs one run of a job for `dbsweep serve`, away from the
 // thread that answers HTTP (see src/jobs/off-thread.ts). The Bun entry point starts it; the
 // binary carries it as a second entry point of the build (scripts/build.ts).
-import { layer as fileSystem } from "@effect/platform-bun/BunFileSystem"
-import { Effect, Layer, Logger, LogLevel } from "effect"
-import { type PurgeWorkerSetup, workerPurgeJob } from "../app.ts"
+// Node's file system services (Bun's are built on them), so the worker stays free of Bun-only code.
+import { layer as fileSystem } from "@effect/platform-node-shared/NodeFileSystem"
+import { Effect, Layer, Logger, LogLevel, Schema } from "effect"
+import { PurgeWorkerSetup, workerPurgeJob } from "../app.ts"
 import { encodeAppError } from "../errors.ts"
 import { type FromWorker, runForMain, type ToWorker } from "../jobs/off-thread.ts"
 import { PurgeJob } from "../purge/job.ts"
@@ -18,13 +19,19 @@ declare const self: {
 let stopping = false
 const post = (message: FromWorker) => self.postMessage(message)
 
-const start = (job: string, options: unknown, setup: PurgeWorkerSetup) => {
+const decodeSetup = Schema.decodeUnknownEither(PurgeWorkerSetup)
+
+const start = (job: string, options: unknown, raw: unknown) => {
   if (job !== "purge") return post({ type: "died", message: `the job worker cannot run ${job}` })
-  const level = LogLevel.fromLiteral(setup.log.level as LogLevel.Literal)
+  const decoded = decodeSetup(raw)
+  if (decoded._tag === "Left")
+    return post({ type: "died", message: "the job worker was given no usable setup" })
+  const setup = decoded.right
+  const level = LogLevel.fromLiteral(setup.log.level)
   const layer = workerPurgeJob(setup).pipe(Layer.provide(fileSystem))
   Effect.runFork(
     runForMain(PurgeJob, layer, options, () => stopping, { post, encodeError: encodeAppError }).pipe(
-      Effect.provide(loggerLayer(setup.log)),
+      Effect.provide(loggerLayer({ ...setup.log, format: setup.log.format })),
       Logger.withMinimumLogLevel(level),
     ),
   )
@@ -33,5 +40,5 @@ const start = (job: string, options: unknown, setup: PurgeWorkerSetup) => {
 self.onmessage = (event) => {
   const message = event.data
   if (message.type === "stop") stopping = true
-  else start(message.job, message.options, message.setup as PurgeWorkerSetup)
+  else start(message.job, message.options, message.setup)
 }
