@@ -55,6 +55,6 @@ export const couchConnection = (flags: CouchSettings) =>
 
 /** The CouchDB client layer from the settings and the environment (see `couchConnection`). */
 export const couchLayer = (flags: CouchSettings) =>
-  Layer.unwrapEffect(Effect.map(couchConnection(flags), CouchClient.layer)).pipe(
+  Layer.unwrapEffect(Effect.map(couchConnection(flags), (c) => CouchClient.layer(c))).pipe(
     Layer.provide(FetchHttpClient.layer),
   )
