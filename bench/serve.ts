@@ -6,7 +6,7 @@
  * while the job runs. Flags: --tombstones N (100000), --seconds S (5), --connections C (50), --bin PATH
  * (another binary to measure, e.g. a build of an earlier commit).
  */
-import { mkdirSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { arg, bin, password, root, startAndRead, startTestCouch, user } from "./support.ts"
 
@@ -75,6 +75,53 @@ const load = async (url: string): Promise<Load> => {
 
 const { call } = couch
 
+/** CPU seconds (user + system) of each thread of `pid`, by thread id: Linux only, empty elsewhere. */
+const threadCpu = (pid: number): Map<string, number> => {
+  const dir = `/proc/${pid}/task`
+  const times = new Map<string, number>()
+  if (!existsSync(dir)) return times
+  for (const tid of readdirSync(dir)) {
+    try {
+      // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+      const stat = readFileSync(`${dir}/${tid}/stat`, "utf8")
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+      times.set(tid, (Number(fields[11]) + Number(fields[12])) / 100)
+    } catch {
+      // The thread ended between listing and reading.
+    }
+  }
+  return times
+}
+
+/**
+ * A purge with no HTTP load, the server's threads sampled until it ends: CPU seconds of the thread
+ * that answers HTTP (the process's main thread) and of all the others (job workers, JIT, GC).
+ */
+const purgeThreads = async (url: string, pid: number, db: string) => {
+  const before = threadCpu(pid)
+  const last = new Map(before)
+  const res = await fetch(`${url}/jobs/purge`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify({ db }),
+  })
+  const { id } = (await res.json()) as { id: string }
+  for (;;) {
+    for (const [tid, cpu] of threadCpu(pid)) last.set(tid, cpu)
+    const state = ((await (await fetch(`${url}/jobs/${id}`)).json()) as { state: string }).state
+    if (state !== "running") break
+    await Bun.sleep(100)
+  }
+  let main = 0
+  let others = 0
+  for (const [tid, cpu] of last) {
+    const spent = cpu - (before.get(tid) ?? 0)
+    if (tid === String(pid)) main += spent
+    else others += spent
+  }
+  return { main, others }
+}
+
 try {
   await load(`${serve.match}/healthz`) // warm-up of both, so neither pays for its first requests
   await load(`${bare.match}/healthz`)
@@ -123,6 +170,8 @@ try {
   )
   const beside = await load(`${serve.match}/healthz`)
   await cli.exited
+  await seedTombstones("bench-serve-threads")
+  const threads = await purgeThreads(serve.match, serve.proc.pid, "bench-serve-threads")
   const f = (n: number) => n.toFixed(0)
   console.log(`GET /healthz, ${CONNECTIONS} connections, ${SECONDS}s each, loopback`)
   console.log(`  bare Hono on Bun:         ${f(bareIdle.rps)} req/s, p99 ${bareIdle.p99} ms`)
@@ -133,6 +182,10 @@ try {
   console.log(
     `  dbsweep serve (idle, the same purge as a CLI in another process): ${f(beside.rps)} req/s, p99 ${beside.p99} ms`,
   )
+  if (existsSync(`/proc/${serve.proc.pid}/task`))
+    console.log(
+      `  CPU of the server's threads during a purge of ${N} with no load: ${threads.main.toFixed(2)} s the HTTP thread, ${threads.others.toFixed(2)} s the others (job worker, JIT, GC)`,
+    )
   console.log(
     `  ratio idle/bare ${(serveIdle.rps / bareIdle.rps).toFixed(2)} (goal >= 0.8); purging/bare ${(busy.rps / bareIdle.rps).toFixed(2)}; p99 while purging ${busy.p99} ms (goal < 5)`,
   )
