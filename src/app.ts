@@ -22,6 +22,7 @@ import { JobRunner } from "./jobs/runner.ts"
 import { PgClient, type PgClientShape } from "./pg/client.ts"
 import type { PgSettings } from "./pg/config.ts"
 import { PurgeJob } from "./purge/job.ts"
+import { PurgeManyJob } from "./purge/many.ts"
 import { ConfigError } from "./shared/errors.ts"
 import { logFormats } from "./shared/logging.ts"
 import { registerMetrics } from "./shared/metrics.ts"
@@ -45,7 +46,7 @@ export interface AppSettings {
 /** The runner with the purge job (CouchDB). */
 export const purgeApp = (couch: CouchSettings, progress: Layer.Layer<Progress>) =>
   JobRunner.layer({ stopsSchedule }).pipe(
-    Layer.provideMerge(PurgeJob.layer),
+    Layer.provideMerge(Layer.merge(PurgeJob.layer, PurgeManyJob.layer)),
     Layer.provide(Layer.merge(couchLayer(couch), progress)),
   )
 
@@ -69,6 +70,8 @@ export interface Readiness {
  */
 export interface ServeServicesShape {
   readonly purge: Option.Option<Context.Tag.Service<PurgeJob>>
+  /** The purge of many databases (names, globs, all), there whenever `purge` is. */
+  readonly purgeMany: Option.Option<Context.Tag.Service<PurgeManyJob>>
   readonly cleanup: Option.Option<Context.Tag.Service<CleanupJob>>
   readonly store: Option.Option<DocumentStoreShape>
   /** The CouchDB client, when CouchDB is configured: the status page reads the databases with it. */
@@ -97,6 +100,7 @@ const serveServices = Layer.effect(
   ServeServices,
   Effect.gen(function* () {
     const purge = yield* Effect.serviceOption(PurgeJob)
+    const purgeMany = yield* Effect.serviceOption(PurgeManyJob)
     const cleanup = yield* Effect.serviceOption(CleanupJob)
     const couch = yield* Effect.serviceOption(CouchClient)
     const pg = yield* Effect.serviceOption(PgClient)
@@ -121,6 +125,7 @@ const serveServices = Layer.effect(
     )
     return {
       purge: Option.map(purge, measured),
+      purgeMany: Option.map(purgeMany, measured),
       cleanup: Option.map(cleanup, measured),
       migrate: Option.map(migrate, measured),
       store,
@@ -175,9 +180,9 @@ export const PurgeWorkerSetup = Schema.Struct({
 })
 export type PurgeWorkerSetup = typeof PurgeWorkerSetup.Type
 
-/** The purge job a worker runs, from its setup; it needs a file system (for `checkpointFile`). */
-export const workerPurgeJob = (setup: PurgeWorkerSetup) =>
-  PurgeJob.layer.pipe(
+/** The purge jobs a worker runs, from its setup; they need a file system (for `checkpointFile`). */
+export const workerPurgeJobs = (setup: PurgeWorkerSetup) =>
+  Layer.merge(PurgeJob.layer, PurgeManyJob.layer).pipe(
     Layer.provide(
       CouchClient.layer({
         url: setup.couch.url,
@@ -189,27 +194,36 @@ export const workerPurgeJob = (setup: PurgeWorkerSetup) =>
     Layer.provide(FetchHttpClient.layer),
   )
 
-/** The purge job with its CouchDB client; with `threads`, its runs go to job workers. */
-const purgeJob = (couch: CouchSettings, threads: JobThreads | undefined) =>
-  threads === undefined
-    ? PurgeJob.layer.pipe(Layer.provideMerge(couchLayer(couch)))
-    : Layer.effect(
-        PurgeJob,
-        Effect.gen(function* () {
-          const job = yield* PurgeJob
-          const c = yield* couchConnection(couch)
-          const setup: PurgeWorkerSetup = {
-            couch: {
-              url: c.url,
-              user: Option.getOrUndefined(c.user),
-              password: Option.getOrUndefined(Option.map(c.password, Redacted.value)),
-              timeoutMs: Duration.toMillis(c.timeout),
-            },
-            log: threads.log,
-          }
-          return offThread(job, { spawn: threads.spawn, setup, decodeError: decodeAppError })
-        }),
-      ).pipe(Layer.provide(PurgeJob.layer), Layer.provideMerge(couchLayer(couch)))
+/** What the job worker calls each purge job it can run (both are named `purge`). */
+export const workerJobKeys = { one: "purge", many: "purge-many" } as const
+
+/** The purge jobs with their CouchDB client; with `threads`, their runs go to job workers. */
+const purgeJobs = (couch: CouchSettings, threads: JobThreads | undefined) => {
+  const inThread = Layer.merge(PurgeJob.layer, PurgeManyJob.layer)
+  if (threads === undefined) return inThread.pipe(Layer.provideMerge(couchLayer(couch)))
+  const onWorkers = Layer.unwrapEffect(
+    Effect.gen(function* () {
+      const one = yield* PurgeJob
+      const many = yield* PurgeManyJob
+      const c = yield* couchConnection(couch)
+      const setup: PurgeWorkerSetup = {
+        couch: {
+          url: c.url,
+          user: Option.getOrUndefined(c.user),
+          password: Option.getOrUndefined(Option.map(c.password, Redacted.value)),
+          timeoutMs: Duration.toMillis(c.timeout),
+        },
+        log: threads.log,
+      }
+      const thread = (key: string) => ({ spawn: threads.spawn, key, setup, decodeError: decodeAppError })
+      return Layer.merge(
+        Layer.succeed(PurgeJob, offThread(one, thread(workerJobKeys.one))),
+        Layer.succeed(PurgeManyJob, offThread(many, thread(workerJobKeys.many))),
+      )
+    }),
+  )
+  return onWorkers.pipe(Layer.provide(inThread), Layer.provideMerge(couchLayer(couch)))
+}
 
 /** The configured store as the `DocumentStore` service, from the factory the migrate job uses too. */
 const documentStore = (spec: StoreSpec) =>
@@ -221,7 +235,7 @@ const noCouch: CouchSettings = { url: Option.none(), user: Option.none(), timeou
 /** The runner with every job whose backend is configured, for the HTTP mode (progress in the run status). */
 export const serveApp = (s: ServeSettings) => {
   const backends = Layer.mergeAll(
-    s.couch === undefined ? Layer.empty : purgeJob(s.couch, s.jobThreads),
+    s.couch === undefined ? Layer.empty : purgeJobs(s.couch, s.jobThreads),
     s.pg === undefined
       ? Layer.empty
       : CleanupJob.layer.pipe(Layer.provideMerge(PgClient.layer(s.pg.settings, s.pg.retry))),

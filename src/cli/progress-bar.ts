@@ -46,3 +46,96 @@ export const terminalProgress = Layer.scoped(
     })
   }),
 )
+
+/**
+ * Bars for a run of many databases: one for the whole (databases done, tombstones over all of
+ * them) and one per database in progress, removed when it ends, so the terminal shows at most
+ * `--db-concurrency` + 1 bars however many databases there are.
+ */
+export const terminalMultiProgress = Layer.scoped(
+  Progress,
+  Effect.gen(function* () {
+    const bars = new cliProgress.MultiBar(
+      {
+        stream: process.stderr,
+        format: " {label} [{bar}] {value}/{total} | {rate}/s",
+        hideCursor: true,
+        clearOnComplete: false,
+        fps: 10,
+      },
+      cliProgress.Presets.shades_classic,
+    )
+    const whole = yield* Ref.make<{
+      bar: cliProgress.SingleBar | undefined
+      startedAt: number
+      done: number
+    }>({
+      bar: undefined,
+      startedAt: 0,
+      done: 0,
+    })
+    yield* Effect.addFinalizer(() => Effect.sync(() => bars.stop()))
+    const rateOf = (done: number, startedAt: number, now: number) =>
+      Math.round(done / Math.max((now - startedAt) / 1000, 0.001))
+    const advanceWhole = (n: number) =>
+      Clock.currentTimeMillis.pipe(
+        Effect.flatMap((now) =>
+          Ref.updateAndGet(whole, (s) => ({ ...s, done: s.done + n })).pipe(
+            Effect.flatMap((s) =>
+              Effect.sync(() => {
+                if (s.bar === undefined) return
+                if (s.done > s.bar.getTotal()) s.bar.setTotal(s.done)
+                s.bar.increment(n, { rate: rateOf(s.done, s.startedAt, now) })
+              }),
+            ),
+          ),
+        ),
+      )
+    return Progress.of({
+      start: (label, total) =>
+        Clock.currentTimeMillis.pipe(
+          Effect.flatMap((now) =>
+            Ref.set(whole, { bar: bars.create(total, 0, { label, rate: 0 }), startedAt: now, done: 0 }),
+          ),
+        ),
+      advance: advanceWhole,
+      stop: Effect.void,
+      part: () =>
+        Effect.sync(() => {
+          let bar: cliProgress.SingleBar | undefined
+          let startedAt = 0
+          let done = 0
+          return {
+            start: (label: string, total: number) =>
+              Clock.currentTimeMillis.pipe(
+                Effect.zipLeft(
+                  Ref.get(whole).pipe(Effect.map((s) => s.bar?.setTotal(s.bar.getTotal() + total))),
+                ),
+                Effect.flatMap((now) =>
+                  Effect.sync(() => {
+                    startedAt = now
+                    bar = bars.create(total, 0, { label, rate: 0 })
+                  }),
+                ),
+              ),
+            advance: (n: number) =>
+              Clock.currentTimeMillis.pipe(
+                Effect.flatMap((now) =>
+                  Effect.sync(() => {
+                    done += n
+                    if (bar === undefined) return
+                    if (done > bar.getTotal()) bar.setTotal(done)
+                    bar.increment(n, { rate: rateOf(done, startedAt, now) })
+                  }),
+                ),
+                Effect.zipRight(advanceWhole(n)),
+              ),
+            stop: Effect.sync(() => {
+              if (bar !== undefined) bars.remove(bar)
+              bar = undefined
+            }),
+          }
+        }),
+    })
+  }),
+)

@@ -1,17 +1,20 @@
 import { Command, HelpDoc, Options, ValidationError } from "@effect/cli"
-import { Duration, Effect, Either, Option } from "effect"
+import { Config, Duration, Effect, Either, Option } from "effect"
 import { purgeApp } from "../app.ts"
+import { isGlob } from "../couch/all-dbs.ts"
 import { checkDatabaseName } from "../couch/names.ts"
 import { bytes } from "../couch/reports.ts"
 import { PurgeJob, type PurgeOptions } from "../purge/job.ts"
+import { PurgeManyJob, type PurgeManyOptions, type PurgeManySummary } from "../purge/many.ts"
 import type { PurgeSummary } from "../purge/purge.ts"
+import { targetProblem } from "../purge/targets.ts"
 import { ConfigError } from "../shared/errors.ts"
 import { logProgress } from "../shared/progress.ts"
 import { defaultRetryPolicy } from "../shared/retry.ts"
 import { commonOptions, stderrIsTerminal, withLogFormat } from "./common.ts"
 import { couchOptions } from "./couch-connection.ts"
-import { durationOption, integerOption, optionalText, parseWhole, pathOption, shown } from "./options.ts"
-import { terminalProgress } from "./progress-bar.ts"
+import { durationOption, integerOption, parseWhole, pathOption, shown } from "./options.ts"
+import { terminalMultiProgress, terminalProgress } from "./progress-bar.ts"
 import { runOnce } from "./run-job.ts"
 
 const batchOption = Options.text("batch").pipe(
@@ -37,7 +40,23 @@ const batchOption = Options.text("batch").pipe(
 const options = {
   ...commonOptions,
   ...couchOptions,
-  db: optionalText("db", { env: "COUCHDB_DB_NAME", description: "database to purge" }),
+  db: Options.text("db").pipe(
+    Options.withDescription(
+      "database to purge (env COUCHDB_DB_NAME); give it again for more, or a glob such as 'userdb-*' (* any run of characters, ? one) matched against the server's databases",
+    ),
+    Options.repeated,
+  ),
+  allDbs: Options.boolean("all-dbs").pipe(
+    Options.withDescription(
+      "purge every database of the server, except _users, _replicator and _global_changes unless named with --db",
+    ),
+  ),
+  dbConcurrency: integerOption("db-concurrency", {
+    min: 1,
+    max: 100,
+    fallback: 4,
+    description: "databases purged at once when purging several (each with its own checkpoint)",
+  }),
   batch: batchOption,
   concurrency: integerOption("concurrency", {
     min: 1,
@@ -115,40 +134,154 @@ const humanSummary = (s: PurgeSummary): string => {
   return lines.join("\n")
 }
 
+const summaryLine = (s: PurgeSummary): string =>
+  `${s.dryRun ? "would purge" : "purged"} ${s.dryRun ? s.revs : s.purgedRevs} revs of ${s.tombstones} deleted documents in ${(s.durationMs / 1000).toFixed(1)}s`
+
+/** A run of many databases: the whole, then one line per database (and why each failure failed). */
+const humanManySummary = (s: PurgeManySummary): string => {
+  const verb = s.dryRun ? "would purge" : "purged"
+  const notStarted = s.databases.filter((d) => d.state === "not started").length
+  const interrupted = s.databases.filter((d) => d.state === "interrupted").length
+  const lines = [
+    `${s.databases.length} databases (${s.selection}): ${verb} ${s.dryRun ? s.revs : s.purgedRevs} revs of ${s.tombstones} deleted documents in ${(s.durationMs / 1000).toFixed(1)}s; ${s.succeeded} succeeded, ${s.failed} failed${interrupted > 0 ? `, ${interrupted} interrupted` : ""}${notStarted > 0 ? `, ${notStarted} not started` : ""}`,
+  ]
+  for (const glob of s.unmatched) lines.push(`  ${glob} matched no database`)
+  for (const d of s.databases) {
+    if (!("tombstones" in d)) {
+      lines.push(
+        `  ${d.db}: ${d.state === "failed" ? `FAILED: ${d.error ?? ""}` : "not started (the run was stopped)"}`,
+      )
+    } else if (d.state === "failed") {
+      lines.push(`  ${d.db}: FAILED: ${d.error ?? ""} (${summaryLine(d)})`)
+    } else {
+      lines.push(`  ${d.db}: ${summaryLine(d)}${d.state === "interrupted" ? " (interrupted)" : ""}`)
+    }
+  }
+  if (s.interrupted) lines.push("  interrupted: run again to continue from each database's checkpoint")
+  return lines.join("\n")
+}
+
+/**
+ * A `--db` with no value, or an empty one, in the arguments of `purge`. The parser of a repeated
+ * flag drops both without a word, which would turn `--db "$DB"` with DB unset into another
+ * selection; so they are refused before parsing, with the message a single `--db` always gave.
+ */
+export const dbFlagProblem = (argv: ReadonlyArray<string>): string | undefined => {
+  if (!argv.includes("purge")) return undefined
+  for (const [i, arg] of argv.entries()) {
+    if (arg === "--db=") return `--db / COUCHDB_DB_NAME ${checkEmpty}`
+    if (arg !== "--db") continue
+    const next = argv[i + 1]
+    if (next === undefined || next.startsWith("--")) {
+      return "--db needs a value (e.g. --db NAME, or a glob such as --db 'userdb-*')"
+    }
+    if (next === "") return `--db / COUCHDB_DB_NAME ${checkEmpty}`
+  }
+  return undefined
+}
+const checkEmpty = Either.match(checkDatabaseName(""), { onLeft: (why) => why, onRight: () => "is empty" })
+
+/** The one database of a run that names exactly one (and no glob, no --all-dbs): purged as always. */
+const oneDatabase = (dbs: ReadonlyArray<string>, allDbs: boolean) =>
+  !allDbs && dbs.length === 1 && !isGlob(dbs[0]!) ? Option.some(dbs[0]!) : Option.none()
+
+/** The databases named by --db, or by COUCHDB_DB_NAME when --db is not given. */
+const namedTargets = (given: ReadonlyArray<string>, allDbs: boolean) =>
+  given.length > 0
+    ? Effect.succeed(given)
+    : Config.option(Config.string("COUCHDB_DB_NAME")).pipe(
+        Effect.orElseSucceed(() => Option.none<string>()),
+        Effect.flatMap((env) =>
+          Option.match(env, {
+            onNone: () =>
+              allDbs
+                ? Effect.succeed<ReadonlyArray<string>>([])
+                : new ConfigError({
+                    message:
+                      "no database given: pass --db NAME (or a glob, or --all-dbs) or set COUCHDB_DB_NAME",
+                  }),
+            onSome: (name) => Effect.succeed<ReadonlyArray<string>>([name]),
+          }),
+        ),
+      )
+
 export const purgeCommand = Command.make("purge", options, (o) =>
   Effect.gen(function* () {
-    const db = yield* Option.match(o.db, {
-      onNone: () => new ConfigError({ message: "no database given: pass --db NAME or set COUCHDB_DB_NAME" }),
-      onSome: (name) =>
-        Either.mapLeft(
-          checkDatabaseName(name),
-          (why) => new ConfigError({ message: `--db / COUCHDB_DB_NAME ${why}` }),
-        ),
-    })
+    const targets = yield* namedTargets(o.db, o.allDbs)
+    const one = oneDatabase(targets, o.allDbs)
+    if (Option.isSome(one)) {
+      const db = yield* Either.mapLeft(
+        checkDatabaseName(one.value),
+        (why) => new ConfigError({ message: `--db / COUCHDB_DB_NAME ${why}` }),
+      )
+      if (o.list && !o.dryRun && o.json) {
+        return yield* new ConfigError({ message: "--list and --json both write to stdout: pick one" })
+      }
+      const job = yield* PurgeJob
+      const options: PurgeOptions = {
+        db,
+        batch: o.batch,
+        concurrency: o.concurrency,
+        retries: o.retries,
+        retryBase: o.retryBase,
+        since: o.since,
+        dryRun: o.dryRun,
+        list: o.list,
+        pageSize: o.pageSize,
+        checkpointFile: o.checkpointFile,
+        compact: o.compact,
+      }
+      return yield* runOnce(job, options, { json: o.json, human: humanSummary })
+    }
+    for (const target of targets) {
+      const why = targetProblem(target)
+      if (why !== undefined) return yield* new ConfigError({ message: `--db ${why}` })
+    }
     if (o.list && !o.dryRun && o.json) {
       return yield* new ConfigError({ message: "--list and --json both write to stdout: pick one" })
     }
-    const job = yield* PurgeJob
-    const options: PurgeOptions = {
-      db,
+    if (Option.isSome(o.checkpointFile)) {
+      return yield* new ConfigError({
+        message:
+          "--checkpoint-file holds one database's checkpoint: leave it out when purging several (each keeps its own in its _local/dbsweep-purge document)",
+      })
+    }
+    if (Option.isSome(o.since) && !["0", "now"].includes(o.since.value.trim())) {
+      return yield* new ConfigError({
+        message: `--since ${shown(o.since.value)} is a seq of one database: with several databases use 0 or now`,
+      })
+    }
+    const job = yield* PurgeManyJob
+    const options: PurgeManyOptions = {
+      dbs: targets,
+      allDbs: o.allDbs,
+      dbConcurrency: o.dbConcurrency,
       batch: o.batch,
       concurrency: o.concurrency,
       retries: o.retries,
       retryBase: o.retryBase,
-      since: o.since,
+      since: Option.map(o.since, (since) => since.trim()),
       dryRun: o.dryRun,
       list: o.list,
       pageSize: o.pageSize,
-      checkpointFile: o.checkpointFile,
       compact: o.compact,
     }
-    yield* runOnce(job, options, { json: o.json, human: humanSummary })
+    yield* runOnce(job, options, { json: o.json, human: humanManySummary })
   }).pipe(
-    Effect.provide(purgeApp(o, stderrIsTerminal() && !o.list ? terminalProgress : logProgress(10_000))),
+    Effect.provide(
+      purgeApp(
+        o,
+        !stderrIsTerminal() || o.list
+          ? logProgress(10_000)
+          : Option.isSome(oneDatabase(o.db, o.allDbs)) || (o.db.length === 0 && !o.allDbs)
+            ? terminalProgress
+            : terminalMultiProgress,
+      ),
+    ),
     withLogFormat(o.logFormat),
   ),
 ).pipe(
   Command.withDescription(
-    "Permanently purge deleted documents (tombstones) from a CouchDB database. Irreversible: try --dry-run first.",
+    "Permanently purge deleted documents (tombstones) from CouchDB databases: one (--db NAME), several (--db again), a glob (--db 'userdb-*') or all (--all-dbs). Irreversible: try --dry-run first.",
   ),
 )

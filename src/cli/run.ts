@@ -15,7 +15,7 @@ import { wantsColour, withCliConsole } from "./console.ts"
 import { couchCommand } from "./couch.ts"
 import { docsCommand } from "./docs.ts"
 import { CleanStop, outcomeOf } from "./exit.ts"
-import { purgeCommand } from "./purge.ts"
+import { dbFlagProblem, purgeCommand } from "./purge.ts"
 import { serveCommand } from "./serve.ts"
 
 export const dbsweep = Command.make("dbsweep").pipe(
@@ -69,6 +69,8 @@ export const runCli = (platform: Platform) => {
         message: "--env-file and --no-env-file contradict each other: give one",
       })
     }
+    const db = dbFlagProblem(argv)
+    if (db !== undefined) return yield* new ConfigError({ message: db })
     // The wizard asks its questions on a terminal; without one it would wait forever.
     if (argv.includes("--wizard") && process.stdin.isTTY !== true) {
       return yield* new ConfigError({

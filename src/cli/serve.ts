@@ -57,15 +57,16 @@ const options = {
   ),
   purgeEvery: optionalText("purge-every", {
     env: "DBSWEEP_PURGE_EVERY",
-    description: "purge --purge-db at once, then every DURATION",
+    description: "purge the --purge-db databases at once, then every DURATION",
   }),
   purgeCron: optionalText("purge-cron", {
     env: "DBSWEEP_PURGE_CRON",
-    description: 'purge --purge-db on a cron schedule, e.g. "0 3 * * *"',
+    description: 'purge the --purge-db databases on a cron schedule, e.g. "0 3 * * *"',
   }),
   purgeDb: optionalText("purge-db", {
     env: "DBSWEEP_PURGE_DB",
-    description: "the database the purge schedule purges",
+    description:
+      "the databases the purge schedule purges: a name, several separated by commas, or a glob such as 'userdb-*' ('*' for all but _users, _replicator and _global_changes)",
   }),
   cleanupEvery: optionalText("cleanup-every", {
     env: "DBSWEEP_CLEANUP_EVERY",

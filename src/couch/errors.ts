@@ -115,3 +115,23 @@ export type CouchError =
  * failure, a timeout, a 5xx or a 429 (`CouchUnavailable`) can pass by waiting.
  */
 export const isRetryable = (error: { readonly _tag: string }): boolean => error._tag === "CouchUnavailable"
+
+/**
+ * Whether every other database of the server would fail the same way: the credentials refused, an
+ * account locked, a server not reached, a certificate not trusted. A run over many databases stops
+ * on one of these (one line, exit 3) instead of failing each database in turn; anything else (a
+ * 500, a database gone, a database refused to this account) is that database's own failure.
+ */
+export const concernsServer = (error: CouchError): boolean => {
+  switch (error._tag) {
+    case "CouchUnauthorized":
+    case "UntrustedCertificate":
+      return true
+    case "CouchForbidden":
+      return /temporarily locked/i.test(error.reason)
+    case "CouchUnavailable":
+      return error.kind === "network"
+    default:
+      return false
+  }
+}

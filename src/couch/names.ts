@@ -10,7 +10,9 @@ export const databaseNameRule =
   "a database name starts with a lowercase letter and holds only a-z, 0-9 and _ $ ( ) + - /"
 
 const pattern = /^[a-z][a-z0-9_$()+/-]*$/
-const systemDatabases = new Set(["_users", "_replicator", "_global_changes"])
+/** CouchDB's own databases, the only names that start with an underscore. */
+export const systemDatabaseNames: ReadonlyArray<string> = ["_users", "_replicator", "_global_changes"]
+const systemDatabases = new Set(systemDatabaseNames)
 const maxLength = 238
 
 /** The name as given, or why it is not one CouchDB accepts (the value shown on one line). */

@@ -1,8 +1,9 @@
 import { HttpClientRequest } from "@effect/platform"
 import { Clock, Effect, Either, Option, Schema } from "effect"
 import { dbDetails, fragmentationOf, purgeAdvice } from "../couch/admin.ts"
+import { allDbsPage, globPrefix, globTest, isGlob, prefixEnd } from "../couch/all-dbs.ts"
 import type { CouchClientShape } from "../couch/client.ts"
-import { AllDbs, DbDetails } from "../couch/schema.ts"
+import { DbDetails } from "../couch/schema.ts"
 import { checkpointDocId } from "../purge/checkpoint-local.ts"
 
 /**
@@ -86,44 +87,8 @@ const DbsInfo = Schema.Array(
   ),
 )
 
-const globChars = /[*?]/
-
-/** The literal start of a glob: every matching name begins with it, so `_all_dbs` can start there. */
-export const globPrefix = (glob: string) => {
-  const at = glob.search(globChars)
-  return at === -1 ? glob : glob.slice(0, at)
-}
-
 /** The filter as a glob: text without `*` or `?` matches the names that contain it. */
-export const asGlob = (filter: string) => (filter === "" || globChars.test(filter) ? filter : `*${filter}*`)
-
-/**
- * A glob as a test on a name, matched in O(name × glob) steps (no regular expression, so no
- * pattern a visitor types can make it backtrack for long).
- */
-export const globTest = (glob: string): ((name: string) => boolean) => {
-  if (glob === "") return () => true
-  return (name) => {
-    let n = 0
-    let g = 0
-    let star = -1
-    let mark = 0
-    while (n < name.length) {
-      if (g < glob.length && (glob[g] === "?" || (glob[g] !== "*" && glob[g] === name[n]))) {
-        n++
-        g++
-      } else if (g < glob.length && glob[g] === "*") {
-        star = g++
-        mark = n
-      } else if (star !== -1) {
-        g = star + 1
-        n = ++mark
-      } else return false
-    }
-    while (g < glob.length && glob[g] === "*") g++
-    return g === glob.length
-  }
-}
+export const asGlob = (filter: string) => (filter === "" || isGlob(filter) ? filter : `*${filter}*`)
 
 const rowOf = (db: string, d: DbDetails): DbRow => {
   const advice = purgeAdvice(d.doc_count, d.doc_del_count)
@@ -193,27 +158,6 @@ export const makeCatalog = (): Catalog => {
   const cache = new Map<string, Kept<DbRow>>()
   const checkpoints = new Map<string, Kept<{ readonly lastPurge: string | undefined }>>()
 
-  const names = (
-    couch: CouchClientShape,
-    params: { startKey: string; endKey: string; limit: number; descending: boolean; skip: number },
-  ) =>
-    couch
-      .request(
-        "GET /_all_dbs",
-        undefined,
-        HttpClientRequest.get("/_all_dbs", {
-          urlParams: {
-            start_key: JSON.stringify(params.startKey),
-            end_key: JSON.stringify(params.endKey),
-            limit: String(params.limit),
-            ...(params.descending ? { descending: "true" } : {}),
-            ...(params.skip > 0 ? { skip: String(params.skip) } : {}),
-          },
-        }),
-        AllDbs,
-      )
-      .pipe(Effect.map((r) => r.body))
-
   /**
    * Up to `want` names matching the filter, in `_all_dbs` order from `from` (inclusive). A bare
    * prefix filter reads exactly what it needs; a glob reads chunks until it has enough.
@@ -230,7 +174,7 @@ export const makeCatalog = (): Catalog => {
       const prefix = globPrefix(glob)
       const test = globTest(glob)
       const low = prefix
-      const high = `${prefix}\ufff0`
+      const high = prefixEnd(prefix)
       // Every name in the range matches: read just what the page needs.
       const exact = glob === "" || glob === `${prefix}*`
       const chunk = exact ? Math.min(want, namesChunk * 10) : namesChunk
@@ -238,7 +182,7 @@ export const makeCatalog = (): Catalog => {
       let start = from ?? (descending ? high : low)
       let skip = 0
       for (;;) {
-        const got = yield* names(couch, {
+        const got = yield* allDbsPage(couch, {
           startKey: start,
           endKey: descending ? low : high,
           limit: chunk,

@@ -4,10 +4,11 @@
 // Node's file system services (Bun's are built on them), so the worker stays free of Bun-only code.
 import { layer as fileSystem } from "@effect/platform-node-shared/NodeFileSystem"
 import { Effect, Layer, Logger, LogLevel, Schema } from "effect"
-import { PurgeWorkerSetup, workerPurgeJob } from "../app.ts"
+import { PurgeWorkerSetup, workerJobKeys, workerPurgeJobs } from "../app.ts"
 import { encodeAppError } from "../errors.ts"
 import { type FromWorker, runForMain, type ToWorker } from "../jobs/off-thread.ts"
 import { PurgeJob } from "../purge/job.ts"
+import { PurgeManyJob } from "../purge/many.ts"
 import { loggerLayer } from "../shared/logging.ts"
 
 /** The worker's global scope, as much of it as is used here. */
@@ -22,15 +23,21 @@ const post = (message: FromWorker) => self.postMessage(message)
 const decodeSetup = Schema.decodeUnknownEither(PurgeWorkerSetup)
 
 const start = (job: string, options: unknown, raw: unknown) => {
-  if (job !== "purge") return post({ type: "died", message: `the job worker cannot run ${job}` })
+  if (job !== workerJobKeys.one && job !== workerJobKeys.many)
+    return post({ type: "died", message: `the job worker cannot run ${job}` })
   const decoded = decodeSetup(raw)
   if (decoded._tag === "Left")
     return post({ type: "died", message: "the job worker was given no usable setup" })
   const setup = decoded.right
   const level = LogLevel.fromLiteral(setup.log.level)
-  const layer = workerPurgeJob(setup).pipe(Layer.provide(fileSystem))
+  const layer = workerPurgeJobs(setup).pipe(Layer.provide(fileSystem))
+  const port = { post, encodeError: encodeAppError }
+  const run =
+    job === workerJobKeys.one
+      ? runForMain(PurgeJob, layer, options, () => stopping, port)
+      : runForMain(PurgeManyJob, layer, options, () => stopping, port)
   Effect.runFork(
-    runForMain(PurgeJob, layer, options, () => stopping, { post, encodeError: encodeAppError }).pipe(
+    run.pipe(
       Effect.provide(loggerLayer({ ...setup.log, format: setup.log.format })),
       Logger.withMinimumLogLevel(level),
     ),

@@ -2,6 +2,7 @@ import { Effect, Option, Stream } from "effect"
 import { Hono } from "hono"
 import { streamSSE } from "hono/streaming"
 import { ServeServices } from "../app.ts"
+import { isGlob } from "../couch/all-dbs.ts"
 import { JobConflict, JobUnavailable, NotFound } from "../errors.ts"
 import type { Job } from "../jobs/job.ts"
 import { decodeOptions } from "../jobs/options.ts"
@@ -37,12 +38,31 @@ const startWith = <O, S, I>(job: Job<O, S, I>, body: unknown) =>
     return { id: handle.id }
   })
 
+/**
+ * A purge body that names several databases (`dbs`, `allDbs`) or a glob in `db`: the purge of
+ * many, with `db` moved into `dbs`. A body naming one database is the one-database purge.
+ */
+const manyPurgeBody = (body: unknown): Option.Option<Record<string, unknown>> => {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return Option.none()
+  const fields: Record<string, unknown> = { ...body }
+  const { db, ...rest } = fields
+  if (typeof db === "string" && isGlob(db)) {
+    return Option.some({ ...rest, dbs: [db, ...(Array.isArray(rest.dbs) ? rest.dbs : [])] })
+  }
+  return "dbs" in fields || "allDbs" in fields ? Option.some(fields) : Option.none()
+}
+
 /** Starts a run from a request body; a run of the same target already going is a conflict. */
 export const startJob = Effect.fn("Http.startJob")(function* (name: JobName, body: unknown) {
   const services = yield* ServeServices
   switch (name) {
     case "purge":
-      return yield* Effect.flatMap(available(name, services.purge), (job) => startWith(withListed(job), body))
+      return yield* Option.match(manyPurgeBody(body), {
+        onNone: () =>
+          Effect.flatMap(available(name, services.purge), (job) => startWith(withListed(job), body)),
+        onSome: (many) =>
+          Effect.flatMap(available(name, services.purgeMany), (job) => startWith(withListed(job), many)),
+      })
     case "cleanup":
       return yield* Effect.flatMap(available(name, services.cleanup), (job) => startWith(job, body))
     case "migrate":

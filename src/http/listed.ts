@@ -23,7 +23,7 @@ export const withListed = <O extends { readonly list: boolean }, S extends objec
             if (typeof text !== "string") return
             for (const line of text.split("\n")) {
               if (ids.length >= listedIds) return
-              const id = /^\{"id":("(?:[^"\\]|\\.)*")/.exec(line)?.[1]
+              const id = /^\{(?:"db":"(?:[^"\\]|\\.)*",)?"id":("(?:[^"\\]|\\.)*")/.exec(line)?.[1]
               if (id !== undefined) ids.push(String(JSON.parse(id)))
             }
           }

@@ -3,6 +3,7 @@ import { Hono } from "hono"
 import { CleanupOptionsSchema } from "../cleanup/options.ts"
 import { MigrateOptions } from "../docs/migrate.ts"
 import { PurgeOptions } from "../purge/job.ts"
+import { PurgeManyOptions } from "../purge/many.ts"
 import { version } from "../version.ts"
 import { requireStatusAccess } from "./auth.ts"
 import type { HttpEnv, HttpSettings } from "./respond.ts"
@@ -23,6 +24,9 @@ const RunStatus = Schema.Struct({
     done: Schema.Number,
     total: Schema.Number,
     ratePerSecond: Schema.Number,
+    parts: Schema.optional(
+      Schema.Array(Schema.Struct({ name: Schema.String, done: Schema.Number, total: Schema.Number })),
+    ),
   }),
   startedAt: Schema.String,
   finishedAt: Schema.optional(Schema.String),
@@ -43,6 +47,7 @@ const ScheduleStatus = Schema.Struct({
 
 type Name =
   | "PurgeOptions"
+  | "PurgeManyOptions"
   | "CleanupOptions"
   | "MigrateOptions"
   | "Error"
@@ -61,6 +66,7 @@ const component = <A, I, R>(name: Name, schema: Schema.Schema<A, I, R>): Record<
 const components = () => {
   const schemas = {
     ...component("PurgeOptions", PurgeOptions),
+    ...component("PurgeManyOptions", PurgeManyOptions),
     ...component("CleanupOptions", CleanupOptionsSchema),
     ...component("MigrateOptions", MigrateOptions),
     ...component("Error", ErrorBody),
@@ -84,10 +90,17 @@ const bearer = [{ bearer: [] }]
 const idParam = { name: "id", in: "path", required: true, schema: { type: "string" } }
 const collectionParam = { ...idParam, name: "collection" }
 
-const startJob = (options: Name, summary: string) => ({
+const startJob = (options: Name | ReadonlyArray<Name>, summary: string) => ({
   summary,
   security: bearer,
-  requestBody: { required: false, content: { "application/json": { schema: ref(options) } } },
+  requestBody: {
+    required: false,
+    content: {
+      "application/json": {
+        schema: typeof options === "string" ? ref(options) : { oneOf: options.map(ref) },
+      },
+    },
+  },
   responses: { "202": json("started", ref("Started")), ...errors(400, 401, 409, 413, 503) },
 })
 
@@ -150,7 +163,12 @@ const jobPaths = () => ({
       responses: { "200": json("runs", { type: "array", items: ref("RunStatus") }) },
     },
   },
-  "/jobs/purge": { post: startJob("PurgeOptions", "start a purge (dryRun: true to count only)") },
+  "/jobs/purge": {
+    post: startJob(
+      ["PurgeOptions", "PurgeManyOptions"],
+      "start a purge (dryRun: true to count only) of one database (db), or of several (dbs: names and globs such as userdb-*, allDbs: true for all but the system databases; dbConcurrency at once)",
+    ),
+  },
   "/jobs/cleanup": { post: startJob("CleanupOptions", "start a cleanup (dryRun: true to count only)") },
   "/jobs/migrate": {
     post: startJob("MigrateOptions", "copy collections between stores (dryRun: true to count only)"),

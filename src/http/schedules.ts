@@ -1,5 +1,6 @@
 import { Effect, Option } from "effect"
 import { ServeServices } from "../app.ts"
+import { isGlob } from "../couch/all-dbs.ts"
 import { decodeOptions } from "../jobs/options.ts"
 import { JobRunner } from "../jobs/runner.ts"
 import type { JobSchedule } from "../jobs/schedule.ts"
@@ -24,17 +25,31 @@ export const scheduleJobs = Effect.fn("Http.scheduleJobs")(function* (s: ServeSc
   const services = yield* ServeServices
   const runner = yield* JobRunner
   if (Option.isSome(s.purge)) {
-    const job = yield* Option.match(services.purge, {
-      onNone: () => Effect.fail(unavailable("purge")),
-      onSome: Effect.succeed,
-    })
     if (Option.isNone(s.purgeDb)) {
       return yield* new ConfigError({
-        message: "a purge schedule needs the database: pass --purge-db NAME or set DBSWEEP_PURGE_DB",
+        message:
+          "a purge schedule needs its databases: pass --purge-db NAME (several separated by commas, or a glob such as 'userdb-*') or set DBSWEEP_PURGE_DB",
       })
     }
-    const options = yield* decodeOptions(job, { db: s.purgeDb.value })
-    yield* runner.schedule(job, options, s.purge.value)
+    // Names and globs separated by commas (a database name cannot hold one); one name is the
+    // one-database purge, anything else the purge of many.
+    const targets = s.purgeDb.value
+      .split(",")
+      .map((t) => t.trim())
+      .filter((t) => t !== "")
+    if (targets.length === 1 && !isGlob(targets[0]!)) {
+      const job = yield* Option.match(services.purge, {
+        onNone: () => Effect.fail(unavailable("purge")),
+        onSome: Effect.succeed,
+      })
+      yield* runner.schedule(job, yield* decodeOptions(job, { db: targets[0] }), s.purge.value)
+    } else {
+      const job = yield* Option.match(services.purgeMany, {
+        onNone: () => Effect.fail(unavailable("purge")),
+        onSome: Effect.succeed,
+      })
+      yield* runner.schedule(job, yield* decodeOptions(job, { dbs: targets }), s.purge.value)
+    }
   }
   if (Option.isSome(s.cleanup)) {
     const job = yield* Option.match(services.cleanup, {

@@ -11,6 +11,7 @@ import {
   Schema,
 } from "effect"
 import { addCounterTotals, type CounterTotal, counterTotals } from "../shared/metrics.ts"
+import { type ProgressShape, partOf } from "../shared/progress.ts"
 import type { Job, JobError, RunContext } from "./job.ts"
 
 /**
@@ -26,6 +27,7 @@ import type { Job, JobError, RunContext } from "./job.ts"
 export type ToWorker =
   | {
       readonly type: "run"
+      /** Which job the worker is to build and run (the worker's own key for it). */
       readonly job: string
       readonly options: unknown
       /** What the worker needs to build the job (settings as plain data). */
@@ -33,11 +35,15 @@ export type ToWorker =
     }
   | { readonly type: "stop" }
 
-/** What the worker sends back, in the order it happened. */
+/**
+ * What the worker sends back, in the order it happened. Progress of a part of the run (one
+ * database of many) names the part the worker numbered when it began.
+ */
 export type FromWorker =
-  | { readonly type: "start"; readonly label: string; readonly total: number }
-  | { readonly type: "advance"; readonly done: number }
-  | { readonly type: "stop" }
+  | { readonly type: "part"; readonly part: number; readonly label: string }
+  | { readonly type: "start"; readonly part?: number; readonly label: string; readonly total: number }
+  | { readonly type: "advance"; readonly part?: number; readonly done: number }
+  | { readonly type: "stop"; readonly part?: number }
   | { readonly type: "log"; readonly text: unknown }
   | { readonly type: "counters"; readonly totals: ReadonlyArray<CounterTotal> }
   | { readonly type: "done"; readonly summary: unknown }
@@ -49,6 +55,8 @@ export type FromWorker =
 export interface JobThread {
   /** A fresh worker running the job-worker entry (each entry point knows where that file is). */
   readonly spawn: () => Worker
+  /** What the worker calls the job. */
+  readonly key: string
   /** What the worker needs besides the options: settings as plain data. */
   readonly setup: unknown
   /** An encoded error back into the tagged error the job failed with. */
@@ -92,20 +100,26 @@ export const offThread = <O, S, I, E extends JobError>(
           (w) => Effect.sync(() => w.terminate()),
         )
         const send = (message: ToWorker) => worker.postMessage(message)
-        send({ type: "run", job: job.name, options: encoded, setup: thread.setup })
+        send({ type: "run", job: thread.key, options: encoded, setup: thread.setup })
         yield* relayStop(context, () => send({ type: "stop" }))
         const seen = new Map<string, number>()
+        const parts = new Map<number, ProgressShape>()
+        const progressOf = (part: number | undefined) =>
+          (part === undefined ? undefined : parts.get(part)) ?? context.progress
         for (;;) {
           const message = yield* Queue.take(inbox)
           switch (message.type) {
+            case "part":
+              parts.set(message.part, yield* partOf(context.progress, message.label))
+              break
             case "start":
-              yield* context.progress.start(message.label, message.total)
+              yield* progressOf(message.part).start(message.label, message.total)
               break
             case "advance":
-              yield* context.progress.advance(message.done)
+              yield* progressOf(message.part).advance(message.done)
               break
             case "stop":
-              yield* context.progress.stop
+              yield* progressOf(message.part).stop
               break
             case "log":
               yield* Console.log(message.text)
@@ -160,14 +174,19 @@ export const runForMain = <Id, O, S, I, E extends JobError>(
   stopping: () => boolean,
   port: WorkerPort,
 ): Effect.Effect<void> => {
-  const context: RunContext = {
-    stopping: Effect.sync(stopping),
-    progress: {
-      start: (label, total) => Effect.sync(() => port.post({ type: "start", label, total })),
-      advance: (done) => Effect.sync(() => port.post({ type: "advance", done })),
-      stop: Effect.sync(() => port.post({ type: "stop" })),
-    },
-  }
+  let parts = 0
+  const progress = (part: number | undefined): ProgressShape => ({
+    start: (label, total) => Effect.sync(() => port.post({ type: "start", part, label, total })),
+    advance: (done) => Effect.sync(() => port.post({ type: "advance", part, done })),
+    stop: Effect.sync(() => port.post({ type: "stop", part })),
+    part: (label) =>
+      Effect.sync(() => {
+        const id = ++parts
+        port.post({ type: "part", part: id, label })
+        return progress(id)
+      }),
+  })
+  const context: RunContext = { stopping: Effect.sync(stopping), progress: progress(undefined) }
   const sendCounters = Effect.sync(() => port.post({ type: "counters", totals: counterTotals() }))
   const run = Effect.gen(function* () {
     const j = yield* tag

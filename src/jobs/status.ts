@@ -10,6 +10,14 @@ export interface RunProgress {
   readonly total: number
   /** Items per second since the run started. */
   readonly ratePerSecond: number
+  /** The parts in progress now (the databases a purge of many is working on), each its own count. */
+  readonly parts?: ReadonlyArray<PartProgress>
+}
+
+export interface PartProgress {
+  readonly name: string
+  readonly done: number
+  readonly total: number
 }
 
 /** A run's status; `Summary` is its job's summary type (`unknown` where runs of any job are listed). */

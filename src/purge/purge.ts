@@ -1,5 +1,6 @@
 import { Clock, Console, Effect, Option, Queue } from "effect"
 import type { CouchClientShape } from "../couch/client.ts"
+import type { ServerInfo } from "../couch/schema.ts"
 import type { RunContext } from "../jobs/job.ts"
 import type { RetryPolicy } from "../shared/retry.ts"
 import { type BatchLimits, revsOf } from "./batches.ts"
@@ -21,10 +22,14 @@ export interface PurgeSettings {
   readonly dryRun: boolean
   /** Print each selected (dry run) or purged document as an NDJSON line on stdout. */
   readonly list: boolean
+  /** List lines name the database (a run of many databases). */
+  readonly listDb?: boolean
   /** Rows per `_changes` page; 0 picks one from the batch size. */
   readonly pageSize: number
   /** Least time between checkpoint writes while running (the last one is always written). */
   readonly checkpointEveryMs: number
+  /** The server's `GET /` answer when the caller has it (a run of many databases asks once). */
+  readonly server?: ServerInfo
 }
 
 export interface PurgeSummary extends PurgeCounts {
@@ -72,7 +77,8 @@ const lookUp = (
 ) =>
   Effect.all(
     {
-      server: counter.retried(couch.serverInfo),
+      server:
+        options.server === undefined ? counter.retried(couch.serverInfo) : Effect.succeed(options.server),
       info: counter.retried(couch.dbInfo(options.db)),
       stored: Option.isSome(options.since) ? Effect.succeedNone : counter.retried(store.load(options.db)),
       writable: store.check(options.db),
@@ -114,7 +120,12 @@ const unitProcessor =
       if (docs === 0) return yield* checkpointer.complete(unit)
       yield* counter.bump({ tombstones: docs, revs: revsOf(unit.tombstones) })
       if (options.dryRun) {
-        if (options.list) yield* Console.log(unit.tombstones.map((t) => ndjsonLine(t.id, t.revs)).join("\n"))
+        if (options.list)
+          yield* Console.log(
+            unit.tombstones
+              .map((t) => ndjsonLine(t.id, t.revs, options.listDb ? options.db : undefined))
+              .join("\n"),
+          )
         yield* checkpointer.complete(unit)
       } else if (yield* sender.sendAll(unit.tombstones)) {
         yield* checkpointer.complete(unit)
@@ -151,7 +162,11 @@ export const runPurge = Effect.fn("Purge.run")(function* (
     everyMs: options.checkpointEveryMs,
     stored,
   })
-  const sender = yield* makeSender(couch, counter, initialLimits, { db, list: options.list })
+  const sender = yield* makeSender(couch, counter, initialLimits, {
+    db,
+    list: options.list,
+    listDb: options.listDb ?? false,
+  })
 
   yield* Effect.logInfo(options.dryRun ? "purge dry run: nothing will be purged" : "purge starting").pipe(
     Effect.annotateLogs({

@@ -9,6 +9,8 @@ export interface SenderOptions {
   readonly db: string
   /** Print each purged document as an NDJSON line on stdout. */
   readonly list: boolean
+  /** `--list` lines name the database (`{"db", "id", "revs"}`): a run of many databases. */
+  readonly listDb?: boolean
 }
 
 const tooMany = /Exceeded maximum number of (documents|revisions)/i
@@ -16,7 +18,8 @@ const tooMany = /Exceeded maximum number of (documents|revisions)/i
 const isRevList = (outcome: PurgeOutcome): outcome is ReadonlyArray<string> => Array.isArray(outcome)
 
 /** One purged (or, in a dry run, selected) document as `--list` prints it. */
-export const ndjsonLine = (id: string, revs: ReadonlyArray<string>) => JSON.stringify({ id, revs })
+export const ndjsonLine = (id: string, revs: ReadonlyArray<string>, db?: string) =>
+  JSON.stringify(db === undefined ? { id, revs } : { db, id, revs })
 
 /** What one `_purge` answer says of the documents asked for. */
 interface Accounted {
@@ -33,6 +36,7 @@ const account = (
   body: Record<string, ReadonlyArray<string>>,
   purged: Record<string, PurgeOutcome>,
   list: boolean,
+  db: string | undefined,
 ): Accounted => {
   let done = 0
   let gone = 0
@@ -54,7 +58,7 @@ const account = (
     gone += sent.length - removed
     if (list && removed > 0)
       listed.push(
-        ndjsonLine(id, removed === sent.length ? sent : sent.filter((rev) => outcome.includes(rev))),
+        ndjsonLine(id, removed === sent.length ? sent : sent.filter((rev) => outcome.includes(rev)), db),
       )
   }
   return { purged: done, gone, refused, listed }
@@ -85,7 +89,12 @@ export const makeSender = Effect.fn("Purge.makeSender")(function* (
     const body = purgeBody(batch)
     return counter.retried(counter.bump({ requests: 1 }).pipe(Effect.zipRight(couch.purge(db, body)))).pipe(
       Effect.flatMap((result) => {
-        const { purged, gone, refused, listed } = account(body, result.answer.purged, options.list)
+        const { purged, gone, refused, listed } = account(
+          body,
+          result.answer.purged,
+          options.list,
+          options.listDb ? options.db : undefined,
+        )
         const counted = counter.bump({
           purgedRevs: purged,
           alreadyGone: gone,

@@ -8,7 +8,18 @@ export interface ProgressShape {
   readonly start: (label: string, total: number) => Effect.Effect<void>
   readonly advance: (done: number) => Effect.Effect<void>
   readonly stop: Effect.Effect<void>
+  /**
+   * A line of its own for one part of a run (one database of many), shown beside the others where
+   * the display can: its start adds its total to this one's, its advances count here too. A
+   * display without parts shows only the whole.
+   */
+  readonly part?: (label: string) => Effect.Effect<ProgressShape>
 }
+
+/** `progress`'s part for `label`; where it has none, one that counts into the whole. */
+export const partOf = (progress: ProgressShape, label: string): Effect.Effect<ProgressShape> =>
+  progress.part?.(label) ??
+  Effect.succeed({ start: () => Effect.void, advance: progress.advance, stop: Effect.void })
 
 export class Progress extends Context.Tag("dbsweep/Progress")<Progress, ProgressShape>() {}
 
@@ -32,41 +43,65 @@ interface LogState {
   readonly lastLog: number
 }
 
-/** One log line every `every` ms: for logs collected by a machine (not a terminal). */
+/** A progress line's state, logged as `<label> progress` at most every `every` ms. */
+const logLine = (every: number, onAdvance: (n: number) => Effect.Effect<void>) =>
+  Effect.gen(function* () {
+    const state = yield* Ref.make<LogState>({ label: "", total: 0, done: 0, startedAt: 0, lastLog: 0 })
+    const line = (s: LogState, now: number) => {
+      const { rate, eta } = rateAndEta(s.done, s.total, s.startedAt, now)
+      return Effect.logInfo(`${s.label} progress`).pipe(
+        Effect.annotateLogs({ done: s.done, total: s.total, rate_per_s: rate, eta_s: eta }),
+      )
+    }
+    return {
+      grow: (total: number) => Ref.update(state, (s) => ({ ...s, total: s.total + total })),
+      start: (label: string, total: number) =>
+        Clock.currentTimeMillis.pipe(
+          Effect.flatMap((now) => Ref.set(state, { label, total, done: 0, startedAt: now, lastLog: now })),
+        ),
+      advance: (n: number) =>
+        Clock.currentTimeMillis.pipe(
+          Effect.flatMap((now) =>
+            Ref.modify(state, (s) => {
+              const done = s.done + n
+              const due = now - s.lastLog >= every
+              const next = { ...s, done, total: Math.max(s.total, done), lastLog: due ? now : s.lastLog }
+              return [due ? Option.some(next) : Option.none<LogState>(), next] as const
+            }),
+          ),
+          Effect.flatMap(
+            Option.match({
+              onNone: () => Effect.void,
+              onSome: (s) => line(s, s.lastLog),
+            }),
+          ),
+          Effect.zipRight(onAdvance(n)),
+        ),
+    }
+  })
+
+/**
+ * One log line every `every` ms: for logs collected by a machine (not a terminal). Each part (one
+ * database of many) logs its own line too.
+ */
 export const logProgress = (every: number) =>
   Layer.effect(
     Progress,
     Effect.gen(function* () {
-      const state = yield* Ref.make<LogState>({ label: "", total: 0, done: 0, startedAt: 0, lastLog: 0 })
-      const line = (s: LogState, now: number) => {
-        const { rate, eta } = rateAndEta(s.done, s.total, s.startedAt, now)
-        return Effect.logInfo(`${s.label} progress`).pipe(
-          Effect.annotateLogs({ done: s.done, total: s.total, rate_per_s: rate, eta_s: eta }),
-        )
-      }
+      const whole = yield* logLine(every, () => Effect.void)
       return Progress.of({
-        start: (label, total) =>
-          Clock.currentTimeMillis.pipe(
-            Effect.flatMap((now) => Ref.set(state, { label, total, done: 0, startedAt: now, lastLog: now })),
-          ),
-        advance: (n) =>
-          Clock.currentTimeMillis.pipe(
-            Effect.flatMap((now) =>
-              Ref.modify(state, (s) => {
-                const done = s.done + n
-                const due = now - s.lastLog >= every
-                const next = { ...s, done, total: Math.max(s.total, done), lastLog: due ? now : s.lastLog }
-                return [due ? Option.some(next) : Option.none<LogState>(), next] as const
-              }),
-            ),
-            Effect.flatMap(
-              Option.match({
-                onNone: () => Effect.void,
-                onSome: (s) => line(s, s.lastLog),
-              }),
-            ),
-          ),
+        start: whole.start,
+        advance: whole.advance,
         stop: Effect.void,
+        part: () =>
+          Effect.map(
+            logLine(every, whole.advance),
+            (line): ProgressShape => ({
+              start: (label, total) => whole.grow(total).pipe(Effect.zipRight(line.start(label, total))),
+              advance: line.advance,
+              stop: Effect.void,
+            }),
+          ),
       })
     }),
   )

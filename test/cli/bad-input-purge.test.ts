@@ -150,11 +150,12 @@ const cases: ReadonlyArray<Case> = [
     names: () => ["--db", "\\n", "lowercase letter"],
   },
   {
-    name: "--db given twice",
-    args: purge("--db", "a", "--db", "b"),
+    // --db may be given again (several databases), so the repeated flag is another one.
+    name: "--concurrency given twice",
+    args: onDb("--concurrency", "2", "--concurrency", "3"),
     env: admin,
     code: 2,
-    names: () => ["--db", "once"],
+    names: () => ["--concurrency", "once"],
   },
   {
     name: "--db without a value",

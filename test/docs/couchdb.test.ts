@@ -41,6 +41,9 @@ describe("couchdb adapter", () => {
         if (r.status === 201) theirs += 1
       }
     })()
+    // Ours start once theirs is under way: a save is fast enough to finish all ten before the
+    // writer's first write otherwise, and then nothing concurrent would have been tested.
+    while (theirs === 0) await Bun.sleep(1)
     const ours = await run(
       Effect.forEach(
         Array.from({ length: 10 }, (_, i) => i),

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test"
-import { asGlob, globPrefix, globTest } from "../../src/http/catalog.ts"
+import { globPrefix, globTest } from "../../src/couch/all-dbs.ts"
+import { asGlob } from "../../src/http/catalog.ts"
 
 describe("the databases filter", () => {
   test("a glob: * any run, ? one character, the rest literal (regex characters too)", () => {

@@ -59,6 +59,8 @@ export interface Faults {
   dropRate?: number
   /** share of requests that ARE performed, then dropped without an answer (lost responses) */
   dropAfterRate?: number
+  /** databases every request to which (`/{db}` and below) is answered 500, as a failing shard would */
+  brokenDbs?: string[]
 }
 /**
  * A non-admin user, never a server admin: named in the `_security` members of every database
@@ -632,6 +634,7 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
       errorRate: rate(f.errorRate),
       dropRate: rate(f.dropRate),
       dropAfterRate: rate(f.dropAfterRate),
+      brokenDbs: Array.isArray(f.brokenDbs) ? f.brokenDbs.filter((d) => typeof d === "string") : [],
     }
     if (faults.dropRate || faults.dropAfterRate) server?.closeIdleConnections()
   }
@@ -676,6 +679,9 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
           return json(status, { error, reason: "injected" })
         }
         dropAfter = r < dropRate + errorRate + dropAfterRate
+        if (faults.brokenDbs?.includes(segs[0]!)) {
+          return json(500, { error: "unknown_error", reason: "injected: this database fails" })
+        }
       }
       ctx.user = authenticate(req, ctx.peer)
       const res = await route(ctx, segs)

@@ -1,0 +1,211 @@
+import { Clock, Context, Duration, Effect, Either, Layer, Option, Schema, Struct } from "effect"
+import { CouchClient, type CouchClientShape } from "../couch/client.ts"
+import { concernsServer, isRetryable } from "../couch/errors.ts"
+import type { ServerInfo } from "../couch/schema.ts"
+import type { Job, RunContext } from "../jobs/job.ts"
+import { partOf } from "../shared/progress.ts"
+import { defaultRetryPolicy, withRetry } from "../shared/retry.ts"
+import type { CheckpointStoreShape } from "./checkpoint.ts"
+import { makeLocalDocCheckpointStore } from "./checkpoint-local.ts"
+import { addCounts, type PurgeCounts, zeroCounts } from "./counts.ts"
+import { type PurgeError, PurgeOptions, purgeProblems, purgeThenCompact } from "./job.ts"
+import type { PurgeSettings, PurgeSummary } from "./purge.ts"
+import { describeTargets, selectDbs, targetProblem } from "./targets.ts"
+
+const NameOrGlob = Schema.String.pipe(
+  Schema.filter((target) => {
+    const why = targetProblem(target)
+    return why === undefined ? true : why
+  }),
+)
+
+/**
+ * A purge of many databases: names and globs (`userdb-*`) and/or every database, `dbConcurrency`
+ * databases at once, each with its own `_local` checkpoint. The other options are the one-database
+ * purge's, applied to each (a checkpoint file holds one database's seq, so it is not one of them).
+ */
+export const PurgeManyOptions = Schema.Struct({
+  ...Struct.omit(PurgeOptions.fields, "db", "checkpointFile"),
+  dbs: Schema.optionalWith(Schema.Array(NameOrGlob), { default: () => [] }),
+  allDbs: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  dbConcurrency: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100)), { default: () => 4 }),
+}).pipe(
+  Schema.filter((o) => {
+    if (o.dbs.length === 0 && !o.allDbs) return "name the databases (dbs: names or globs) or ask for allDbs"
+    // A seq belongs to one database's feed: only 0 and now mean the same in every database.
+    if (Option.isSome(o.since) && !["0", "now"].includes(o.since.value))
+      return "since must be 0 or now when purging several databases (a seq belongs to one database)"
+    return true
+  }),
+)
+export type PurgeManyOptions = typeof PurgeManyOptions.Type
+
+/** How one database of the run ended. */
+export type DbOutcome =
+  | ({ readonly state: "succeeded" | "failed" | "interrupted" } & PurgeSummary & {
+        /** For a run that finished with failures inside it: what failed. */
+        readonly error?: string
+      })
+  | {
+      readonly db: string
+      /** failed: before or while purging (the error says why); not started: the run was stopped first. */
+      readonly state: "failed" | "not started"
+      readonly error?: string
+    }
+
+export interface PurgeManySummary extends PurgeCounts {
+  readonly dryRun: boolean
+  /** What was asked for: names, globs, all. */
+  readonly selection: string
+  readonly databases: ReadonlyArray<DbOutcome>
+  /** Globs (and --all-dbs) that matched no database. */
+  readonly unmatched: ReadonlyArray<string>
+  readonly succeeded: number
+  readonly failed: number
+  readonly interrupted: boolean
+  readonly durationMs: number
+}
+
+/** The databases that failed, each with why: names every one in the summary, the first ten here. */
+export const manyProblems = (s: PurgeManySummary): Option.Option<string> => {
+  const failed = s.databases.filter((d) => d.state === "failed")
+  if (failed.length === 0) return Option.none()
+  const named = failed.slice(0, 10).map((d) => `${d.db} (${d.error ?? "failed"})`)
+  const more = failed.length > 10 ? `; and ${failed.length - 10} more (see the summary)` : ""
+  return Option.some(
+    `${failed.length} of ${s.databases.length} databases failed: ${named.join("; ")}${more}. The others went on; each failed database keeps its checkpoint: run again`,
+  )
+}
+
+/** Whether a failure of one database is one every other would meet too (stop the run instead). */
+const stopsRun = (e: PurgeError): boolean =>
+  e._tag === "CouchUnauthorized" ||
+  e._tag === "CouchForbidden" ||
+  e._tag === "CouchUnavailable" ||
+  e._tag === "UntrustedCertificate"
+    ? concernsServer(e)
+    : false
+
+/** One database of the run, purged as a one-database run would be; its failure is its own. */
+const purgeOne = Effect.fn("Purge.many.one")(function* (
+  couch: CouchClientShape,
+  store: CheckpointStoreShape,
+  o: PurgeManyOptions,
+  context: RunContext,
+  server: ServerInfo,
+  db: string,
+) {
+  if (yield* context.stopping) {
+    const skipped: DbOutcome = { db, state: "not started" }
+    return skipped
+  }
+  const progress = yield* partOf(context.progress, db)
+  const settings: PurgeSettings = {
+    db,
+    batch: o.batch,
+    concurrency: o.concurrency,
+    retry: { ...defaultRetryPolicy, retries: o.retries, base: o.retryBase },
+    since: o.since,
+    dryRun: o.dryRun,
+    list: o.list,
+    listDb: true,
+    pageSize: o.pageSize,
+    checkpointEveryMs: Duration.toMillis("2 seconds"),
+    server,
+  }
+  const ran = yield* purgeThenCompact(
+    couch,
+    store,
+    settings,
+    { stopping: context.stopping, progress },
+    o.compact,
+  ).pipe(
+    Effect.either,
+    // What every other database would meet too ends the run (one line, as for one database).
+    Effect.flatMap((r) => (Either.isLeft(r) && stopsRun(r.left) ? Effect.fail(r.left) : Effect.succeed(r))),
+  )
+  if (Either.isLeft(ran)) {
+    const error = ran.left.message.split("\n")[0]!
+    yield* Effect.logError(`${db}: failed, the other databases go on`).pipe(
+      Effect.annotateLogs({ db, error }),
+    )
+    const failed: DbOutcome = { db, state: "failed", error }
+    return failed
+  }
+  const summary = ran.right
+  const problem = Option.getOrUndefined(purgeProblems(summary))
+  const state = problem !== undefined ? "failed" : summary.interrupted ? "interrupted" : "succeeded"
+  yield* Effect.logInfo(`${db}: ${state}`).pipe(
+    Effect.annotateLogs({
+      db,
+      tombstones: summary.tombstones,
+      purged_revs: summary.purgedRevs,
+      failed_docs: summary.failedDocs,
+      ...(problem !== undefined ? { error: problem } : {}),
+    }),
+  )
+  const done: DbOutcome = { state, ...summary, ...(problem !== undefined ? { error: problem } : {}) }
+  return done
+})
+
+/** The run: select the databases, purge `dbConcurrency` at once, sum up. */
+const runMany = Effect.fn("Purge.many.run")(function* (
+  couch: CouchClientShape,
+  store: CheckpointStoreShape,
+  o: PurgeManyOptions,
+  context: RunContext,
+) {
+  const startedAt = yield* Clock.currentTimeMillis
+  // Asked once for the run (the version picks the batch size), not once per database.
+  const server = yield* couch.serverInfo.pipe(
+    withRetry({ ...defaultRetryPolicy, retries: o.retries, base: o.retryBase }, isRetryable),
+  )
+  const selected = yield* selectDbs(couch, o)
+  for (const glob of selected.unmatched) {
+    yield* Effect.logWarning(`${glob} matches no database on ${couch.server}`)
+  }
+  yield* Effect.logInfo(`purging ${selected.dbs.length} databases`).pipe(
+    Effect.annotateLogs({ selection: describeTargets(o), db_concurrency: o.dbConcurrency }),
+  )
+  yield* context.progress.start(`${selected.dbs.length} databases${o.dryRun ? " (dry run)" : ""}`, 0)
+  const databases = yield* Effect.forEach(
+    selected.dbs,
+    (db) => purgeOne(couch, store, o, context, server, db),
+    {
+      concurrency: o.dbConcurrency,
+    },
+  ).pipe(Effect.ensuring(context.progress.stop))
+  const summary: PurgeManySummary = {
+    ...databases.reduce<PurgeCounts>((sum, d) => ("tombstones" in d ? addCounts(sum, d) : sum), zeroCounts),
+    dryRun: o.dryRun,
+    selection: describeTargets(o),
+    databases,
+    unmatched: selected.unmatched,
+    succeeded: databases.filter((d) => d.state === "succeeded").length,
+    failed: databases.filter((d) => d.state === "failed").length,
+    interrupted: yield* context.stopping,
+    durationMs: (yield* Clock.currentTimeMillis) - startedAt,
+  }
+  return summary
+})
+
+export class PurgeManyJob extends Context.Tag("dbsweep/PurgeManyJob")<
+  PurgeManyJob,
+  Job<PurgeManyOptions, PurgeManySummary, typeof PurgeManyOptions.Encoded, PurgeError>
+>() {
+  /** Needs the CouchDB client: every database keeps its checkpoint in its own `_local` document. */
+  static readonly layer = Layer.effect(
+    PurgeManyJob,
+    Effect.gen(function* () {
+      const couch = yield* CouchClient
+      const local = yield* makeLocalDocCheckpointStore(couch)
+      return PurgeManyJob.of({
+        name: "purge",
+        options: PurgeManyOptions,
+        target: describeTargets,
+        problems: manyProblems,
+        run: (o, context) => runMany(couch, local, o, context),
+      })
+    }),
+  )
+}
