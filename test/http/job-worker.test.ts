@@ -201,6 +201,35 @@ describe("dbsweep serve runs purges on a job worker (the binary)", () => {
     expect(stderr).not.toContain(t.password)
   }, 60_000)
 
+  test("a purge of several databases runs on the worker too: its parts show while it runs, each database in the summary", async () => {
+    const dbs = [await createDb(t), await createDb(t)]
+    for (const db of dbs) await seed(t, db, { tombstones: 200 })
+    t.faults?.({ latencyMs: 5 })
+    const server = await startServer()
+    try {
+      const id = await start(server.url, { dbs, dbConcurrency: 2, batch: 10, concurrency: 1 })
+      const seen = new Set<string>()
+      let run = await runOf(server.url, id)
+      while (run.state === "running") {
+        const parts = (run.progress as { parts?: ReadonlyArray<{ name: string }> }).parts ?? []
+        for (const part of parts) seen.add(part.name)
+        await Bun.sleep(10)
+        run = await runOf(server.url, id)
+      }
+      expect(run.state).toBe("succeeded")
+      expect(run.progress.done).toBe(400)
+      const databases = (run.summary as { databases: ReadonlyArray<{ db: string; state: string }> }).databases
+      expect(databases.map((d) => d.db).sort()).toEqual([...dbs].sort())
+      expect(databases.every((d) => d.state === "succeeded")).toBe(true)
+      if (t.faults !== undefined) expect([...seen].sort()).toEqual([...dbs].sort())
+      for (const db of dbs) expect((await dbInfo(t, db)).doc_del_count).toBe(0)
+    } finally {
+      t.faults?.({})
+      server.proc.kill("SIGTERM")
+      expect(await server.proc.exited).toBe(0)
+    }
+  }, 60_000)
+
   test("Stop ends the run on the worker at a saved checkpoint, and the next run goes on from it", async () => {
     const db = await createDb(t)
     await seed(t, db, { tombstones: 1500 })
