@@ -2,7 +2,11 @@
 import { join } from "node:path"
 
 export const root = join(import.meta.dir, "..")
-export const bin = join(root, "dist", "dbsweep")
+/** The binary measured: dist/dbsweep, or `--bin PATH` (another build, to compare). */
+export const bin = (() => {
+  const i = process.argv.indexOf("--bin")
+  return i >= 0 ? process.argv[i + 1]! : join(root, "dist", "dbsweep")
+})()
 
 /** `--name N` from the command line, or `fallback`. */
 export const arg = (name: string, fallback: number) => {

@@ -100,7 +100,8 @@ const compile = async (options: {
   // Bun adds .exe to a Windows file name that lacks it: keep the name, change the folder's entry.
   const temp = join(dirname(options.outfile), `.partial-${basename(options.outfile)}`)
   const result = await Bun.build({
-    entrypoints: [join(root, "src", "main.ts")],
+    // The job worker `dbsweep serve` starts (src/main.ts) is an entry point of its own in the binary.
+    entrypoints: [join(root, "src", "main.ts"), join(root, "src", "http", "job-worker.ts")],
     minify: true,
     bytecode: true,
     define: {
@@ -108,6 +109,7 @@ const compile = async (options: {
       DBSWEEP_COMMIT: JSON.stringify(options.commit),
       DBSWEEP_TARGET: JSON.stringify(options.targetName),
       DBSWEEP_HELP: JSON.stringify(options.help),
+      DBSWEEP_JOB_WORKER: JSON.stringify("./http/job-worker.ts"),
     },
     compile: {
       ...(options.target === undefined

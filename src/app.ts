@@ -1,18 +1,30 @@
-import { Context, Duration, Effect, ConfigError as EffectConfigError, Layer, Option } from "effect"
+import { FetchHttpClient } from "@effect/platform"
+import {
+  Context,
+  Duration,
+  Effect,
+  ConfigError as EffectConfigError,
+  Layer,
+  Option,
+  Redacted,
+  Schema,
+} from "effect"
 import { CleanupJob } from "./cleanup/job.ts"
 import { CouchClient, type CouchClientShape } from "./couch/client.ts"
-import { type CouchSettings, couchLayer } from "./couch/connection.ts"
+import { type CouchSettings, couchConnection, couchLayer } from "./couch/connection.ts"
 import { MigrateJob } from "./docs/migrate.ts"
 import { DocumentStore, type DocumentStoreShape } from "./docs/store.ts"
 import { StoreFactory, type StoreSpec } from "./docs/stores.ts"
-import { type AppError, stopsSchedule } from "./errors.ts"
+import { type AppError, decodeAppError, stopsSchedule } from "./errors.ts"
 import { measured } from "./jobs/measured.ts"
+import { offThread } from "./jobs/off-thread.ts"
 import { JobRunner } from "./jobs/runner.ts"
 import { PgClient, type PgClientShape } from "./pg/client.ts"
 import type { PgSettings } from "./pg/config.ts"
 import { PurgeJob } from "./purge/job.ts"
 import { PurgeManyJob } from "./purge/many.ts"
 import { ConfigError } from "./shared/errors.ts"
+import { logFormats } from "./shared/logging.ts"
 import { registerMetrics } from "./shared/metrics.ts"
 import { type Progress, silentProgress } from "./shared/progress.ts"
 import type { RetryPolicy } from "./shared/retry.ts"
@@ -133,6 +145,84 @@ export interface ServeSettings {
    * layer of one (a test's store).
    */
   readonly store: StoreSpec | Layer.Layer<DocumentStore> | undefined
+  /** Where purge runs go, when the entry point can start job workers; in this thread when absent. */
+  readonly jobThreads?: JobThreads | undefined
+}
+
+/** How a job worker logs: as the server does (its format and level), to the same stderr. */
+export const WorkerLog = Schema.Struct({
+  format: Schema.optional(Schema.Literal(...logFormats)),
+  isTerminal: Schema.Boolean,
+  colour: Schema.Boolean,
+  level: Schema.Literal("All", "Fatal", "Error", "Warning", "Info", "Debug", "Trace", "None"),
+})
+export type WorkerLog = typeof WorkerLog.Type
+
+/** Runs of the purge job go to workers made by `spawn` (see src/http/job-worker.ts). */
+export interface JobThreads {
+  readonly spawn: () => Worker
+  readonly log: WorkerLog
+}
+
+/**
+ * What a job worker builds the purge job from: CouchDB as plain data, since a worker has neither
+ * the server's configuration provider nor its services. The password is only ever handed over,
+ * never logged.
+ */
+export const PurgeWorkerSetup = Schema.Struct({
+  couch: Schema.Struct({
+    url: Schema.String,
+    user: Schema.optional(Schema.String),
+    password: Schema.optional(Schema.String),
+    timeoutMs: Schema.Number,
+  }),
+  log: WorkerLog,
+})
+export type PurgeWorkerSetup = typeof PurgeWorkerSetup.Type
+
+/** The purge jobs a worker runs, from its setup; they need a file system (for `checkpointFile`). */
+export const workerPurgeJobs = (setup: PurgeWorkerSetup) =>
+  Layer.merge(PurgeJob.layer, PurgeManyJob.layer).pipe(
+    Layer.provide(
+      CouchClient.layer({
+        url: setup.couch.url,
+        user: Option.fromNullable(setup.couch.user),
+        password: Option.map(Option.fromNullable(setup.couch.password), Redacted.make),
+        timeout: Duration.millis(setup.couch.timeoutMs),
+      }),
+    ),
+    Layer.provide(FetchHttpClient.layer),
+  )
+
+/** What the job worker calls each purge job it can run (both are named `purge`). */
+export const workerJobKeys = { one: "purge", many: "purge-many" } as const
+
+/** The purge jobs with their CouchDB client; with `threads`, their runs go to job workers. */
+const purgeJobs = (couch: CouchSettings, threads: JobThreads | undefined) => {
+  const inThread = Layer.merge(PurgeJob.layer, PurgeManyJob.layer)
+  if (threads === undefined) return inThread.pipe(Layer.provideMerge(couchLayer(couch)))
+  const onWorkers = Layer.unwrapEffect(
+    Effect.gen(function* () {
+      const one = yield* PurgeJob
+      const many = yield* PurgeManyJob
+      const c = yield* couchConnection(couch)
+      const setup: PurgeWorkerSetup = {
+        couch: {
+          url: c.url,
+          user: Option.getOrUndefined(c.user),
+          password: Option.getOrUndefined(Option.map(c.password, Redacted.value)),
+          timeoutMs: Duration.toMillis(c.timeout),
+        },
+        log: threads.log,
+      }
+      const thread = (key: string) => ({ spawn: threads.spawn, key, setup, decodeError: decodeAppError })
+      return Layer.merge(
+        Layer.succeed(PurgeJob, offThread(one, thread(workerJobKeys.one))),
+        Layer.succeed(PurgeManyJob, offThread(many, thread(workerJobKeys.many))),
+      )
+    }),
+  )
+  return onWorkers.pipe(Layer.provide(inThread), Layer.provideMerge(couchLayer(couch)))
 }
 
 /** The configured store as the `DocumentStore` service, from the factory the migrate job uses too. */
@@ -145,9 +235,7 @@ const noCouch: CouchSettings = { url: Option.none(), user: Option.none(), timeou
 /** The runner with every job whose backend is configured, for the HTTP mode (progress in the run status). */
 export const serveApp = (s: ServeSettings) => {
   const backends = Layer.mergeAll(
-    s.couch === undefined
-      ? Layer.empty
-      : Layer.merge(PurgeJob.layer, PurgeManyJob.layer).pipe(Layer.provideMerge(couchLayer(s.couch))),
+    s.couch === undefined ? Layer.empty : purgeJobs(s.couch, s.jobThreads),
     s.pg === undefined
       ? Layer.empty
       : CleanupJob.layer.pipe(Layer.provideMerge(PgClient.layer(s.pg.settings, s.pg.retry))),

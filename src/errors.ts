@@ -1,10 +1,41 @@
-import { Schema } from "effect"
-import type { ArchiveFileError } from "./cleanup/archive-file.ts"
-import type { BadInputFile, CouchNeedsAdmin } from "./couch/admin-errors.ts"
-import { type CouchError, isRetryable as couchRetryable } from "./couch/errors.ts"
-import { type DocsError, isRetryable as storeRetryable } from "./docs/errors.ts"
-import { type PgError, isRetryable as pgRetryable } from "./pg/errors.ts"
-import type { ConfigError, JobFailed } from "./shared/errors.ts"
+import { type Effect, type Option, Schema } from "effect"
+import { ArchiveFileError } from "./cleanup/archive-file.ts"
+import { BadInputFile, CouchNeedsAdmin } from "./couch/admin-errors.ts"
+import {
+  CouchBadRequest,
+  CouchConflict,
+  type CouchError,
+  CouchForbidden,
+  CouchNotFound,
+  CouchProtocolError,
+  CouchUnauthorized,
+  CouchUnavailable,
+  isRetryable as couchRetryable,
+} from "./couch/errors.ts"
+import {
+  DocConflict,
+  DocNotFound,
+  type DocsError,
+  InvalidCollection,
+  InvalidDocument,
+  StoreUnavailable,
+  isRetryable as storeRetryable,
+} from "./docs/errors.ts"
+import {
+  PgAuthError,
+  PgConflict,
+  PgConnectError,
+  type PgError,
+  PgLockTimeout,
+  PgMissingObject,
+  PgPermissionError,
+  PgProtocolError,
+  PgQueryError,
+  PgStatementTimeout,
+  isRetryable as pgRetryable,
+} from "./pg/errors.ts"
+import { ConfigError, JobFailed } from "./shared/errors.ts"
+import { UntrustedCertificate } from "./shared/tls.ts"
 
 /**
  * What an error means to a user, decided in one table above the jobs: exit code, HTTP status, and
@@ -198,3 +229,56 @@ export const classifyUnknown = (error: unknown): Meaning =>
  */
 export const stopsSchedule = (error: { readonly _tag: string }): boolean =>
   classifyUnknown(error).stopsSchedule
+
+/**
+ * Every error a job or a client can end in, as one Schema: a run on a job worker sends its error
+ * across encoded with it, and the main thread decodes the same tagged error back.
+ */
+export const AppErrorSchema = Schema.Union(
+  ConfigError,
+  JobFailed,
+  ArchiveFileError,
+  CouchUnauthorized,
+  CouchForbidden,
+  CouchNotFound,
+  CouchBadRequest,
+  CouchConflict,
+  CouchUnavailable,
+  CouchProtocolError,
+  UntrustedCertificate,
+  PgConnectError,
+  PgProtocolError,
+  PgAuthError,
+  PgMissingObject,
+  PgPermissionError,
+  PgLockTimeout,
+  PgStatementTimeout,
+  PgConflict,
+  PgQueryError,
+  DocNotFound,
+  DocConflict,
+  InvalidCollection,
+  InvalidDocument,
+  StoreUnavailable,
+  CouchNeedsAdmin,
+  BadInputFile,
+  Unauthorized,
+  Forbidden,
+  NotFound,
+  JobConflict,
+  JobUnavailable,
+  BadBody,
+)
+
+/** The Schema names exactly the errors of `AppError`: one added to either fails to compile. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+const schemaCoversAppError: Same<typeof AppErrorSchema.Type, AppError> = true
+void schemaCoversAppError
+
+/** One of dbsweep's errors as plain data (structured-clone safe), or none for anything else. */
+export const encodeAppError = (error: unknown): Option.Option<unknown> =>
+  Schema.encodeUnknownOption(AppErrorSchema)(error)
+
+/** The tagged error back from `encodeAppError`'s data. */
+export const decodeAppError = (encoded: unknown): Effect.Effect<AppError, unknown> =>
+  Schema.decodeUnknown(AppErrorSchema)(encoded)

@@ -3,6 +3,9 @@
 // recorded at build time without loading the CLI; anything else loads it.
 import { quickAnswer } from "./cli/quick.ts"
 
+/** The job worker's path inside the binary (scripts/build.ts defines it); absent from the sources. */
+declare const DBSWEEP_JOB_WORKER: string | undefined
+
 const quick = quickAnswer(process.argv.slice(2), {
   isTerminal: process.stdout.isTTY === true,
   env: process.env,
@@ -49,6 +52,15 @@ if (quick !== undefined) {
         })
         return { url: server.url.href.replace(/\/$/, ""), close: () => server.stop(true) }
       },
+      // `dbsweep serve` runs purges on workers, off the thread that answers HTTP. The binary carries
+      // the worker as a second entry point, found by its path inside the binary (the bytecode's
+      // import.meta.url is the build machine's path); from the sources it sits beside this file.
+      jobWorker: () =>
+        new Worker(
+          typeof DBSWEEP_JOB_WORKER === "string"
+            ? DBSWEEP_JOB_WORKER
+            : new URL("./http/job-worker.ts", import.meta.url).href,
+        ),
       printError: (line) => console.error(line),
     }),
   )

@@ -5,7 +5,7 @@ import { Command } from "@effect/cli"
 import type { CliApp } from "@effect/cli/CliApp"
 import type { RunMain } from "@effect/platform/Runtime"
 import { Config, Effect, Layer, Logger, LogLevel, Option } from "effect"
-import { type Listen, Listener } from "../http/listen.ts"
+import { JobWorkers, type Listen, Listener } from "../http/listen.ts"
 import { configProviderLayer, envFileChoice, takeLogLevelFlag } from "../shared/config.ts"
 import { ConfigError } from "../shared/errors.ts"
 import { logLevelNames, parseLogLevel } from "../shared/logging.ts"
@@ -36,6 +36,8 @@ export interface Platform {
   /** File system, paths and terminal for @effect/cli and the commands. */
   readonly context: Layer.Layer<CliApp.Environment>
   readonly listen: Listen
+  /** Starts a job worker, where the runtime can: `dbsweep serve` then runs purges on workers. */
+  readonly jobWorker?: () => Worker
   /** Prints the one failure line (to stderr). */
   readonly printError: (line: string) => void
 }
@@ -91,7 +93,13 @@ export const runCli = (platform: Platform) => {
     yield* cliOf(versionLine)(argv).pipe(
       Logger.withMinimumLogLevel(level),
       withCliConsole(wantsColour(process.stdout.isTTY === true, process.env)),
-      Effect.provide(Layer.merge(cleanStopLayer, Layer.succeed(Listener, platform.listen))),
+      Effect.provide(
+        Layer.mergeAll(
+          cleanStopLayer,
+          Layer.succeed(Listener, platform.listen),
+          platform.jobWorker === undefined ? Layer.empty : Layer.succeed(JobWorkers, platform.jobWorker),
+        ),
+      ),
     )
     return 0
   }).pipe(

@@ -16,14 +16,15 @@ import { type ServeSettings, serveApp } from "../app.ts"
 import { parseStoreSpec, storeSpecHelp } from "../docs/stores.ts"
 import { httpApp } from "../http/app.ts"
 import { fromLoopback } from "../http/auth.ts"
-import { Listener, listenScoped } from "../http/listen.ts"
+import { JobWorkers, Listener, listenScoped } from "../http/listen.ts"
 import { type ServeSchedules, scheduleJobs } from "../http/schedules.ts"
 import { cron, every, type JobSchedule, minimumInterval } from "../jobs/schedule.ts"
 import { loadPgSettings } from "../pg/config.ts"
 import { parseDuration } from "../shared/duration.ts"
 import { ConfigError } from "../shared/errors.ts"
 import { defaultRetryPolicy } from "../shared/retry.ts"
-import { commonOptions, withLogFormat } from "./common.ts"
+import { commonOptions, stderrIsTerminal, withLogFormat } from "./common.ts"
+import { wantsColour } from "./console.ts"
 import { couchOptions } from "./couch-connection.ts"
 import { CleanStop } from "./exit.ts"
 import { integerOption, optionalText, textOption } from "./options.ts"
@@ -178,10 +179,22 @@ export const serveCommand = Command.make("serve", options, (o) =>
       purgeDb: o.purgeDb,
       cleanup: yield* scheduleOf("cleanup", o.cleanupEvery, o.cleanupCron),
     }
+    const spawn = yield* Effect.serviceOption(JobWorkers)
     const settings: ServeSettings = {
       couch: Option.isSome(o.url) ? o : undefined,
       pg: yield* pgOf,
       store: yield* parseStoreSpec(o.store, "--store / DATABASE_PROVIDER"),
+      jobThreads: Option.isNone(spawn)
+        ? undefined
+        : {
+            spawn: spawn.value,
+            log: {
+              format: Option.getOrUndefined(o.logFormat),
+              isTerminal: stderrIsTerminal(),
+              colour: wantsColour(stderrIsTerminal(), process.env),
+              level: (yield* FiberRef.get(FiberRef.currentMinimumLogLevel))._tag,
+            },
+          },
     }
     const layer = serveApp(settings).pipe(Layer.provide(yield* carried))
     const runtime = yield* Effect.acquireRelease(

@@ -1,7 +1,7 @@
 import { FetchHttpClient, FileSystem } from "@effect/platform"
 import { Config, type Duration, Effect, Layer, Option, Redacted } from "effect"
 import { ConfigError } from "../shared/errors.ts"
-import { CouchClient } from "./client.ts"
+import { CouchClient, type CouchConnection } from "./client.ts"
 
 /** Where CouchDB is, as the CLI flags or the library give it; the password is read from Config. */
 export interface CouchSettings {
@@ -33,18 +33,28 @@ const readPassword = Effect.gen(function* () {
 })
 
 /**
- * The CouchDB client layer from the settings and the environment (COUCHDB_PASSWORD or
+ * Where and how to reach CouchDB, from the settings and the environment (COUCHDB_PASSWORD or
  * COUCHDB_PASSWORD_FILE), or a one-line ConfigError.
  */
+export const couchConnection = (flags: CouchSettings) =>
+  Effect.gen(function* () {
+    if (Option.isNone(flags.url)) {
+      return yield* new ConfigError({
+        message: "no CouchDB server given: set COUCHDB_URL (or pass --url), e.g. http://127.0.0.1:5984",
+      })
+    }
+    const password = yield* readPassword
+    const connection: CouchConnection = {
+      url: flags.url.value,
+      user: flags.user,
+      password,
+      timeout: flags.timeout,
+    }
+    return connection
+  })
+
+/** The CouchDB client layer from the settings and the environment (see `couchConnection`). */
 export const couchLayer = (flags: CouchSettings) =>
-  Layer.unwrapEffect(
-    Effect.gen(function* () {
-      if (Option.isNone(flags.url)) {
-        return yield* new ConfigError({
-          message: "no CouchDB server given: set COUCHDB_URL (or pass --url), e.g. http://127.0.0.1:5984",
-        })
-      }
-      const password = yield* readPassword
-      return CouchClient.layer({ url: flags.url.value, user: flags.user, password, timeout: flags.timeout })
-    }),
-  ).pipe(Layer.provide(FetchHttpClient.layer))
+  Layer.unwrapEffect(Effect.map(couchConnection(flags), (c) => CouchClient.layer(c))).pipe(
+    Layer.provide(FetchHttpClient.layer),
+  )

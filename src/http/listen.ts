@@ -32,3 +32,9 @@ export const listenScoped = (listen: Listen, handler: FetchHandler, hostname: st
     Effect.tryPromise({ try: async () => listen(handler, { hostname, port }), catch: (e) => e }),
     (server) => Effect.promise(() => server.close()),
   )
+
+/**
+ * Starts a job worker (src/http/job-worker.ts) as a Web Worker: given by the entry points that can
+ * (Bun's, whose binary carries the worker). Without it, `dbsweep serve` runs jobs in its own thread.
+ */
+export class JobWorkers extends Context.Tag("dbsweep/JobWorkers")<JobWorkers, () => Worker>() {}

@@ -127,3 +127,44 @@ export const prometheusText = Effect.gen(function* () {
     .join("\n")
     .concat("\n")
 })
+
+/** Every dbsweep counter's value by name and `kind`: what a job worker sends back to be added here. */
+export interface CounterTotal {
+  readonly name: string
+  readonly kind: string | undefined
+  readonly count: number
+}
+
+/** The counters a job can move, by name: a worker's totals are added to these. */
+const jobCounters: ReadonlyMap<string, Metric.Metric.Counter<number>> = new Map([
+  ["dbsweep_purge_revs_purged_total", purgedRevs],
+  ["dbsweep_purge_requests_total", purgeRequests],
+  ["dbsweep_retries_total", retries],
+  ["dbsweep_failures_total", failures],
+  ["dbsweep_cleanup_rows_deleted_total", cleanupDeleted],
+])
+
+/** The current value of every job counter in this thread's registry (a worker's own). */
+export const counterTotals = (): ReadonlyArray<CounterTotal> =>
+  Metric.unsafeSnapshot()
+    .filter((pair) => jobCounters.has(pair.metricKey.name))
+    .flatMap((pair) => {
+      const state: unknown = pair.metricState
+      if (!MetricState.isCounterState(state)) return []
+      const kind = pair.metricKey.tags.find((t) => t.key === "kind")?.value
+      return [{ name: pair.metricKey.name, kind, count: Number(state.count) }]
+    })
+
+/**
+ * Adds what grew in `totals` since `seen` (both a worker's, whose registry starts at zero) to this
+ * thread's counters, and remembers the totals in `seen`.
+ */
+export const addCounterTotals = (totals: ReadonlyArray<CounterTotal>, seen: Map<string, number>) => {
+  for (const t of totals) {
+    const counter = jobCounters.get(t.name)
+    if (counter === undefined) continue
+    const key = `${t.name}\u0000${t.kind ?? ""}`
+    countNow(counter, t.count - (seen.get(key) ?? 0), t.kind)
+    seen.set(key, t.count)
+  }
+}
