@@ -1,5 +1,5 @@
 import { Option, Schema } from "effect"
-import type { RunStatus } from "../jobs/status.ts"
+import type { PartProgress, RunStatus } from "../jobs/status.ts"
 
 /**
  * How the status page words things: sizes, durations, counts, and each job's summary as labelled
@@ -43,10 +43,15 @@ const PurgeView = Schema.Struct({
   requests: n,
   retries: n,
   durationMs: n,
-  checkpointSaved: Schema.Boolean,
+  /** One database's run saves one checkpoint; a run of many saves one per database (see its databases). */
+  checkpointSaved: Schema.optional(Schema.Boolean),
   checkpointError: Schema.optional(Schema.NullOr(Schema.String)),
   interrupted: Schema.optional(Schema.Boolean),
   listed: Schema.optional(Schema.Array(Schema.String)),
+  /** A run of many databases: how many it selected, and how they ended. */
+  databases: Schema.optional(Schema.Array(Schema.Unknown)),
+  succeeded: Schema.optional(n),
+  failed: Schema.optional(n),
 })
 export type PurgeView = typeof PurgeView.Type
 
@@ -86,8 +91,18 @@ export const summaryFields = (r: RunStatus): ReadonlyArray<Field> => {
   const purge = purgeView(r)
   if (Option.isSome(purge)) {
     const p = purge.value
+    const many: ReadonlyArray<Field> =
+      p.databases === undefined
+        ? []
+        : [
+            [
+              "databases",
+              `${count(p.databases.length)} (${count(p.succeeded ?? 0)} succeeded, ${count(p.failed ?? 0)} failed)`,
+            ],
+          ]
     if (p.dryRun) {
       return [
+        ...many,
         ["would purge", `${count(p.tombstones)} tombstones (${count(p.revs)} revisions)`],
         ["requests", count(p.requests)],
         ["duration", duration(p.durationMs)],
@@ -97,16 +112,21 @@ export const summaryFields = (r: RunStatus): ReadonlyArray<Field> => {
       ]
     }
     return [
+      ...many,
       ["purged", `${count(p.purgedRevs)} revisions of ${count(p.tombstones)} tombstones`],
       ["already gone", count(p.alreadyGone)],
       ["failed", `${count(p.failedDocs)} documents, ${count(p.failedBatches)} batches`],
       ["requests", count(p.requests)],
       ["retries", count(p.retries)],
       ["duration", duration(p.durationMs)],
-      [
-        "checkpoint saved",
-        p.checkpointSaved ? "yes" : `no${p.checkpointError ? ` (${p.checkpointError})` : ""}`,
-      ],
+      ...(p.checkpointSaved === undefined
+        ? []
+        : [
+            [
+              "checkpoint saved",
+              p.checkpointSaved ? "yes" : `no${p.checkpointError ? ` (${p.checkpointError})` : ""}`,
+            ] as const,
+          ]),
     ]
   }
   const cleanup = cleanupView(r)
@@ -149,6 +169,9 @@ export const ms = (r: RunStatus) =>
   r.finishedAt === undefined ? undefined : Date.parse(r.finishedAt) - Date.parse(r.startedAt)
 
 /** done / total, rate and time left of a running run, in words. */
+/** A database's share of a run of many: done / total (the words the script writes too). */
+export const partWords = (p: PartProgress) => `${count(p.done)} / ${count(p.total)}`
+
 export const progressWords = (r: RunStatus) => {
   const p = r.progress
   if (p.total === 0 && p.done === 0) return "starting…"

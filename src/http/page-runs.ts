@@ -9,6 +9,7 @@ import {
   duration,
   type Field,
   ms,
+  partWords,
   progressWords,
   purgeView,
   runKind,
@@ -34,7 +35,15 @@ const fields = (list: ReadonlyArray<Field>) =>
     ? ""
     : html`<dl class="fields">${list.map(([k, v]) => html`<div><dt>${k}</dt><dd>${v}</dd></div>`)}</dl>`
 
-/** One running run: a labelled bar fed by its event stream, and Stop. */
+/** One bar per database at work in a run of many (the script keeps the list current from the event stream). */
+const partsList = (r: RunStatus) =>
+  html`<ul class="parts" aria-label="Databases of ${r.id} in progress">${(r.progress.parts ?? []).map(
+    (p) => html`<li class="part" data-db="${p.name}"><span class="part-name">${p.name}</span>
+<progress aria-label="${p.name}" max="${Math.max(p.total, 1)}" value="${p.done}"></progress>
+<span class="part-words">${partWords(p)}</span></li>`,
+  )}</ul>`
+
+/** One running run: a labelled bar fed by its event stream, a bar per database for runs of many, and Stop. */
 const runningItem = (
   r: RunStatus,
   actions: boolean,
@@ -43,6 +52,7 @@ const runningItem = (
 <span class="muted">${r.trigger === "schedule" ? "scheduled" : "started by hand"}, ${time(r.startedAt)}</span></div>
 <progress aria-labelledby="label-${r.id}" max="${Math.max(r.progress.total, 1)}" value="${r.progress.done}"></progress>
 <span class="words" aria-live="off">${progressWords(r)}</span>
+${partsList(r)}
 ${actions ? html`<button type="button" class="stop" data-run="${r.id}" aria-label="Stop ${r.id}">Stop</button>` : ""}
 </li>`
 

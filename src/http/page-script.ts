@@ -67,6 +67,32 @@ async function load(part, query) {
   tick();
 }
 
+// A run of many databases: one bar per database at work, added and dropped as the stream says.
+function showParts(li, id, parts) {
+  let list = $("ul.parts", li);
+  if (!list) {
+    list = document.createElement("ul"); list.className = "parts";
+    list.setAttribute("aria-label", "Databases of " + id + " in progress");
+    li.appendChild(list);
+  }
+  const names = new Set(parts.map((p) => p.name));
+  for (const item of $$("li.part", list)) if (!names.has(item.dataset.db)) item.remove();
+  for (const p of parts) {
+    let item = $$("li.part", list).find((el) => el.dataset.db === p.name);
+    if (!item) {
+      item = document.createElement("li"); item.className = "part"; item.dataset.db = p.name;
+      const name = document.createElement("span"); name.className = "part-name"; name.textContent = p.name;
+      const bar = document.createElement("progress"); bar.setAttribute("aria-label", p.name);
+      const said = document.createElement("span"); said.className = "part-words";
+      item.append(name, bar, said);
+      list.appendChild(item);
+    }
+    const bar = $("progress", item);
+    bar.max = Math.max(p.total, 1); bar.value = p.done;
+    $(".part-words", item).textContent = fmt(p.done) + " / " + fmt(p.total);
+  }
+}
+
 const followed = new Map();
 function follow(id, onEnd) {
   if (followed.has(id)) { if (onEnd) followed.get(id).push(onEnd); return; }
@@ -79,6 +105,7 @@ function follow(id, onEnd) {
       const bar = $("progress", li);
       bar.max = Math.max(s.progress.total, 1); bar.value = s.progress.done;
       $(".words", li).textContent = words(s.progress, s.target);
+      showParts(li, s.id, s.progress.parts || []);
     }
     if (s.state !== "running") {
       events.close();

@@ -47,6 +47,11 @@ form.filter{display:flex;gap:.5rem;align-items:center;margin-bottom:.5rem;flex-w
 .run progress{width:100%;height:1.1rem}
 .run .words{grid-column:1;font-variant-numeric:tabular-nums}
 .run button{grid-column:2;grid-row:2/4}
+.run .parts{grid-column:1;list-style:none;margin:.2rem 0 0;padding:0 0 0 1rem;border-left:2px solid var(--line)}
+.run .part{display:grid;grid-template-columns:minmax(8rem,16rem) 1fr auto;gap:.6rem;align-items:center;font-size:12px}
+.run .part-name{word-break:break-all}
+.run .part progress{height:.7rem}
+.run .part-words{font-variant-numeric:tabular-nums;white-space:nowrap}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(380px,1fr));gap:1rem}
 figure.chart{margin:0}
 figure.chart svg{width:100%;height:auto;border:1px solid var(--line);border-radius:6px;background:#fff}

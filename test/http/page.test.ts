@@ -11,7 +11,7 @@ import {
   seed,
   startCouchTarget,
 } from "../support/couch-target.ts"
-import { type Serve, startServe, TOKEN } from "./serve-harness.ts"
+import { post, type Serve, startServe, TOKEN, waitForRun } from "./serve-harness.ts"
 
 const root = join(import.meta.dir, "..", "..")
 const artifacts = join(root, "test", "artifacts")
@@ -67,6 +67,29 @@ afterAll(async () => {
   await t?.stop()
   rmSync(profile, { recursive: true, force: true })
 })
+
+/** Runs axe-core in the page; its serious and critical violations. */
+const axeViolations = async (page: Page) => {
+  await page.addScriptTag({ path: axePath })
+  const violations = await page.evaluate(async () => {
+    const axe = (
+      window as unknown as {
+        axe: {
+          run: (ctx: Document) => Promise<{
+            violations: Array<{ id: string; impact: string; nodes: Array<{ target: Array<string> }> }>
+          }>
+        }
+      }
+    ).axe
+    const result = await axe.run(document)
+    return result.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      at: v.nodes.map((n) => n.target.join(" ")).slice(0, 3),
+    }))
+  })
+  return violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+}
 
 /** The databases table's rows as the page shows them. */
 const tableRows = async (page: Page) =>
@@ -234,6 +257,101 @@ describe("the status page in a real browser", () => {
     await page.screenshot({ path: join(artifacts, "status-page-after.png"), fullPage: true })
     await page.close()
   }, 120_000)
+
+  test("a purge of many databases shows a bar per database at work, named and counted, from the event stream; then one history row and chart point", async () => {
+    // Three databases, two purged at a time: the third one's bar can only come from the stream.
+    const many: Array<string> = []
+    const each = 900
+    for (let i = 0; i < 3; i++) {
+      const db = await createDb(t, `${prefix}-many`)
+      dbs.push(db)
+      many.push(db)
+      await seed(t, db, { live: 3, tombstones: each })
+    }
+    // Paced (300 tombstones a second in each database, on a real CouchDB too): each is seen at work for about 3 s.
+    const started = await post(s, "/jobs/purge", {
+      dbs: [`${prefix}-many-*`],
+      dbConcurrency: 2,
+      batch: 50,
+      concurrency: 1,
+      maxRate: 300,
+    })
+    expect(started.status).toBe(202)
+    const id = ((await started.json()) as { id: string }).id
+    // The page is opened once a database is at work: its first bars come with the page, the rest from the stream.
+    for (;;) {
+      const status = (await (await s.request(`/jobs/${id}`)).json()) as {
+        state: string
+        progress: { parts?: Array<unknown> }
+      }
+      expect(status.state).toBe("running")
+      if ((status.progress.parts ?? []).length > 0) break
+      await Bun.sleep(10)
+    }
+    const page = await browser.newPage()
+    await openFiltered(page)
+    const run = page.locator(`#running-list li.run[data-run="${id}"]`)
+    await run.locator("ul.parts li.part").first().waitFor({ timeout: 30_000 })
+    const seen = new Map<string, { done: number; total: number; label: string | null }>()
+    let most = 0
+    let checked = false
+    for (;;) {
+      const parts = await run.locator("ul.parts li.part").evaluateAll((lis) =>
+        lis.map((li) => {
+          const bar = li.querySelector("progress") as HTMLProgressElement
+          return {
+            db: li.getAttribute("data-db") ?? "",
+            name: li.querySelector(".part-name")?.textContent ?? "",
+            label: bar.getAttribute("aria-label"),
+            done: bar.value,
+            total: bar.max,
+            words: li.querySelector(".part-words")?.textContent ?? "",
+          }
+        }),
+      )
+      most = Math.max(most, parts.length)
+      for (const p of parts) {
+        expect(p.name).toBe(p.db)
+        expect(p.words).toMatch(/^[\d,]+ \/ [\d,]+$/)
+        seen.set(p.db, { done: p.done, total: p.total, label: p.label })
+      }
+      if (!checked && parts.some((p) => p.done > 0)) {
+        // Mid-run, with the bars shown: still nothing serious for axe-core.
+        checked = true
+        await page.screenshot({ path: join(artifacts, "status-page-purging-many.png"), fullPage: true })
+        expect(await axeViolations(page)).toEqual([])
+      }
+      if ((await run.count()) === 0) break
+      await page.waitForTimeout(25)
+    }
+    expect([...seen.keys()].sort()).toEqual([...many].sort())
+    expect(most).toBeGreaterThanOrEqual(1)
+    expect(most).toBeLessThanOrEqual(2)
+    for (const [db, p] of seen) expect(p.label).toBe(db)
+    expect(checked).toBe(true)
+    const done = await waitForRun(s, id, 60_000)
+    expect(done.state).toBe("succeeded")
+    for (const db of many) expect((await dbInfo(t, db)).doc_del_count).toBe(0)
+    await page.locator("#nothing-running").waitFor({ timeout: 20_000 })
+    // The history: the run is one row, its summary labelled fields with how its databases ended.
+    await page.locator(`#history-table tr[data-run="${id}"]`).waitFor({ timeout: 20_000 })
+    const summary = page.locator(`#history-table tr[data-run="${id}"] .summary`)
+    expect(await summary.locator("dt").allTextContents()).toEqual([
+      "databases",
+      "purged",
+      "already gone",
+      "failed",
+      "requests",
+      "retries",
+      "duration",
+    ])
+    expect(await summary.locator("dd").first().textContent()).toBe("3 (3 succeeded, 0 failed)")
+    const all = (3 * each).toLocaleString("en-US")
+    expect(await summary.textContent()).toContain(`${all} revisions of ${all} tombstones`)
+    expect(await page.locator(`#purge-chart g.point[data-run="${id}"]`).count()).toBe(1)
+    expect(await page.locator("#purge-chart g.point").count()).toBe((await purgeRuns()).length)
+    await page.close()
+  }, 180_000)
 
   test("a run stopped from the page shows as stopped, in the history and on the chart", async () => {
     const db = await createDb(t, prefix)
