@@ -10,12 +10,15 @@ import {
   Schema,
 } from "effect"
 import { CleanupJob } from "./cleanup/job.ts"
+import type { CleanupOptions } from "./cleanup/options.ts"
+import { defaultTarget } from "./cleanup/target.ts"
 import { CouchClient, type CouchClientShape } from "./couch/client.ts"
 import { type CouchSettings, couchConnection, couchLayer } from "./couch/connection.ts"
 import { MigrateJob } from "./docs/migrate.ts"
 import { DocumentStore, type DocumentStoreShape } from "./docs/store.ts"
 import { StoreFactory, type StoreSpec } from "./docs/stores.ts"
 import { type AppError, decodeAppError, stopsSchedule } from "./errors.ts"
+import type { RunContext } from "./jobs/job.ts"
 import { measured } from "./jobs/measured.ts"
 import { offThread } from "./jobs/off-thread.ts"
 import { JobRunner } from "./jobs/runner.ts"
@@ -57,6 +60,12 @@ export const cleanupApp = (pg: NonNullable<AppSettings["pg"]>, progress: Layer.L
     Layer.provide(Layer.merge(PgClient.layer(pg.settings, pg.retry), progress)),
   )
 
+/** The cleanup history table serve was given (in the default target's schema). */
+export interface CleanupHistoryTable {
+  readonly schema: string
+  readonly table: string
+}
+
 /** A backend the server was started with, and whether it answers now. */
 export interface Readiness {
   readonly backend: string
@@ -78,6 +87,8 @@ export interface ServeServicesShape {
   readonly couch: Option.Option<CouchClientShape>
   /** The PostgreSQL client, when configured: the status page counts the pending rows with it. */
   readonly pg: Option.Option<PgClientShape>
+  /** The cleanup history table serve's cleanup runs record to, when given: the page reads it too. */
+  readonly cleanupHistory: Option.Option<CleanupHistoryTable>
   readonly migrate: Option.Option<Context.Tag.Service<MigrateJob>>
   readonly ready: Effect.Effect<ReadonlyArray<Readiness>>
 }
@@ -96,50 +107,52 @@ const check = (backend: string, probe: Effect.Effect<unknown, AppError>) =>
     }),
   )
 
-const serveServices = Layer.effect(
-  ServeServices,
-  Effect.gen(function* () {
-    const purge = yield* Effect.serviceOption(PurgeJob)
-    const purgeMany = yield* Effect.serviceOption(PurgeManyJob)
-    const cleanup = yield* Effect.serviceOption(CleanupJob)
-    const couch = yield* Effect.serviceOption(CouchClient)
-    const pg = yield* Effect.serviceOption(PgClient)
-    const store = yield* Effect.serviceOption(DocumentStore)
-    const migrate = yield* Effect.serviceOption(MigrateJob)
-    const probes = [
-      Option.map(couch, (c) => check(`couchdb ${c.server}`, c.serverInfo)),
-      Option.map(pg, (p) =>
-        check(
-          "postgresql",
-          p.query("readiness", (sql) => sql`select 1`),
+const serveServices = (cleanupHistory: Option.Option<CleanupHistoryTable>) =>
+  Layer.effect(
+    ServeServices,
+    Effect.gen(function* () {
+      const purge = yield* Effect.serviceOption(PurgeJob)
+      const purgeMany = yield* Effect.serviceOption(PurgeManyJob)
+      const cleanup = yield* Effect.serviceOption(CleanupJob)
+      const couch = yield* Effect.serviceOption(CouchClient)
+      const pg = yield* Effect.serviceOption(PgClient)
+      const store = yield* Effect.serviceOption(DocumentStore)
+      const migrate = yield* Effect.serviceOption(MigrateJob)
+      const probes = [
+        Option.map(couch, (c) => check(`couchdb ${c.server}`, c.serverInfo)),
+        Option.map(pg, (p) =>
+          check(
+            "postgresql",
+            p.query("readiness", (sql) => sql`select 1`),
+          ),
         ),
-      ),
-      Option.map(store, (s) => check(`documents ${s.describe}`, s.collections)),
-    ].flatMap(Option.toArray)
-    yield* registerMetrics(
-      [
-        Option.map(purge, (j) => j.name),
-        Option.map(cleanup, (j) => j.name),
-        Option.map(migrate, (j) => j.name),
-      ].flatMap(Option.toArray),
-    )
-    return {
-      purge: Option.map(purge, measured),
-      purgeMany: Option.map(purgeMany, measured),
-      cleanup: Option.map(cleanup, measured),
-      migrate: Option.map(migrate, measured),
-      store,
-      couch,
-      pg,
-      ready: Effect.all(probes, { concurrency: "unbounded" }),
-    }
-  }),
-)
+        Option.map(store, (s) => check(`documents ${s.describe}`, s.collections)),
+      ].flatMap(Option.toArray)
+      yield* registerMetrics(
+        [
+          Option.map(purge, (j) => j.name),
+          Option.map(cleanup, (j) => j.name),
+          Option.map(migrate, (j) => j.name),
+        ].flatMap(Option.toArray),
+      )
+      return {
+        purge: Option.map(purge, measured),
+        purgeMany: Option.map(purgeMany, measured),
+        cleanup: Option.map(cleanup, measured),
+        migrate: Option.map(migrate, measured),
+        store,
+        couch,
+        pg,
+        cleanupHistory: Option.isSome(pg) ? cleanupHistory : Option.none(),
+        ready: Effect.all(probes, { concurrency: "unbounded" }),
+      }
+    }),
+  )
 
 /** What `dbsweep serve` was configured with; a backend left out makes its job unavailable. */
 export interface ServeSettings {
   readonly couch: CouchSettings | undefined
-  readonly pg: AppSettings["pg"]
+  readonly pg: (AppSettings["pg"] & { readonly historyTable?: string | undefined }) | undefined
   /**
    * The document API's store: `memory`, `couchdb` or `file:DIR`, opened by the store factory, or a
    * layer of one (a test's store).
@@ -225,6 +238,27 @@ const purgeJobs = (couch: CouchSettings, threads: JobThreads | undefined) => {
   return onWorkers.pipe(Layer.provide(inThread), Layer.provideMerge(couchLayer(couch)))
 }
 
+/**
+ * The cleanup job of serve: with a history table, every run that names none records to it (the
+ * scheduled ones and `POST /jobs/cleanup` bodies without `historyTable`).
+ */
+const cleanupJob = (historyTable: string | undefined) =>
+  historyTable === undefined
+    ? CleanupJob.layer
+    : Layer.effect(
+        CleanupJob,
+        Effect.map(CleanupJob, (job) => ({
+          ...job,
+          run: (options: CleanupOptions, context: RunContext) =>
+            job.run(
+              Option.isNone(options.historyTable)
+                ? { ...options, historyTable: Option.some(historyTable) }
+                : options,
+              context,
+            ),
+        })),
+      ).pipe(Layer.provide(CleanupJob.layer))
+
 /** The configured store as the `DocumentStore` service, from the factory the migrate job uses too. */
 const documentStore = (spec: StoreSpec) =>
   Layer.effect(DocumentStore, StoreFactory.pipe(Effect.flatMap((factory) => factory.open(spec))))
@@ -238,14 +272,18 @@ export const serveApp = (s: ServeSettings) => {
     s.couch === undefined ? Layer.empty : purgeJobs(s.couch, s.jobThreads),
     s.pg === undefined
       ? Layer.empty
-      : CleanupJob.layer.pipe(Layer.provideMerge(PgClient.layer(s.pg.settings, s.pg.retry))),
+      : cleanupJob(s.pg.historyTable).pipe(Layer.provideMerge(PgClient.layer(s.pg.settings, s.pg.retry))),
     // The migrate job and the document API share one store factory (one memory store).
     Layer.merge(
       MigrateJob.layer,
       s.store === undefined ? Layer.empty : "kind" in s.store ? documentStore(s.store) : s.store,
     ).pipe(Layer.provideMerge(StoreFactory.layer(s.couch ?? noCouch))),
   )
-  return Layer.merge(JobRunner.layer({ stopsSchedule }), serveServices).pipe(
+  const history = Option.map(Option.fromNullable(s.pg?.historyTable), (table) => ({
+    schema: defaultTarget.schema,
+    table,
+  }))
+  return Layer.merge(JobRunner.layer({ stopsSchedule }), serveServices(history)).pipe(
     Layer.provide(Layer.merge(backends, silentProgress)),
     // A variable read while connecting (COUCHDB_PASSWORD) that is wrong: one line, exit 2.
     Layer.mapError((e) =>

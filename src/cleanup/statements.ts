@@ -172,3 +172,9 @@ export const insertHistory = (sql: Sql, schema: string, name: string, row: Histo
 export const lastHistory = (sql: Sql, schema: string, name: string) =>
   sql`select started_at, ended_at, deleted::text as deleted, batches, failed_batches, error, skipped, dry_run
       from ${table(sql, schema, name)} order by id desc limit 1`
+
+/** The latest `limit` runs of a history table, newest first (the status page's chart and list). */
+export const recentHistory = (sql: Sql, schema: string, name: string, limit: number) =>
+  sql`select id::text as id, started_at, ended_at, host, target, dry_run, skipped, deleted::text as deleted,
+        batches, failed_batches, error
+      from ${table(sql, schema, name)} order by id desc limit ${limit}`

@@ -13,6 +13,8 @@ import {
   Scheduler,
 } from "effect"
 import { type ServeSettings, serveApp } from "../app.ts"
+import { isBareName } from "../cleanup/settings.ts"
+import { defaultTarget } from "../cleanup/target.ts"
 import { parseStoreSpec, storeSpecHelp } from "../docs/stores.ts"
 import { httpApp } from "../http/app.ts"
 import { fromLoopback } from "../http/auth.ts"
@@ -76,6 +78,11 @@ const options = {
     env: "DBSWEEP_CLEANUP_CRON",
     description: 'clean up on a cron schedule, e.g. "0 * * * *"',
   }),
+  cleanupHistoryTable: optionalText("cleanup-history-table", {
+    env: "CLEANUP_HISTORY_TABLE",
+    description:
+      "cleanup runs record one row each in this table (as cleanup --history-table), and the page charts the runs recorded there",
+  }),
 }
 
 /** Largest request body (bytes): job options and documents are small. */
@@ -136,6 +143,21 @@ const pgOf = Effect.map(loadPgSettings, (settings) =>
     : undefined,
 )
 
+/** PostgreSQL with the cleanup history table, a bare name (it goes in the default schema). */
+const pgWithHistory = (table: Option.Option<string>) =>
+  Effect.gen(function* () {
+    const pg = yield* pgOf
+    if (Option.isNone(table) || table.value.trim() === "") return pg
+    const name = table.value.trim()
+    if (!isBareName(name)) {
+      return yield* bad(
+        `--cleanup-history-table / CLEANUP_HISTORY_TABLE "${name}" must be a bare table name (it goes in the ${defaultTarget.schema} schema)`,
+      )
+    }
+    // Without PostgreSQL cleanup is unavailable, and the table has nothing to record.
+    return pg === undefined ? pg : { ...pg, historyTable: name }
+  })
+
 /**
  * Effect's default scheduler runs up to 2048 tasks as microtasks before it lets the event loop
  * take I/O, so a busy purge starves the HTTP server (p99 over a second while it ran). Here every
@@ -182,7 +204,7 @@ export const serveCommand = Command.make("serve", options, (o) =>
     const spawn = yield* Effect.serviceOption(JobWorkers)
     const settings: ServeSettings = {
       couch: Option.isSome(o.url) ? o : undefined,
-      pg: yield* pgOf,
+      pg: yield* pgWithHistory(o.cleanupHistoryTable),
       store: yield* parseStoreSpec(o.store, "--store / DATABASE_PROVIDER"),
       jobThreads: Option.isNone(spawn)
         ? undefined

@@ -63,8 +63,11 @@ const CleanupView = Schema.Struct({
   deleted: n,
   batches: n,
   failedBatches: n,
-  retries: n,
+  /** Not in a history table's rows. */
+  retries: Schema.optional(n),
   durationMs: n,
+  /** A run read from the cleanup history table: the host that ran it. */
+  host: Schema.optional(Schema.String),
 })
 export type CleanupView = typeof CleanupView.Type
 
@@ -132,15 +135,17 @@ export const summaryFields = (r: RunStatus): ReadonlyArray<Field> => {
   const cleanup = cleanupView(r)
   if (Option.isSome(cleanup)) {
     const c = cleanup.value
-    if (c.skipped) return [["skipped", "another instance held the lock"]]
+    const host: ReadonlyArray<Field> = c.host === undefined ? [] : [["host", c.host]]
+    if (c.skipped) return [["skipped", "another instance held the lock"], ...host]
     return [
       ...(c.dryRun
-        ? [["would delete", count(c.matched ?? 0)] as const]
+        ? [["would delete", c.matched == null ? "not recorded" : count(c.matched)] as const]
         : [["deleted", count(c.deleted)] as const]),
       ["batches", count(c.batches)],
       ["failed batches", count(c.failedBatches)],
-      ["retries", count(c.retries)],
+      ...(c.retries === undefined ? [] : [["retries", count(c.retries)] as const]),
       ["duration", duration(c.durationMs)],
+      ...host,
     ]
   }
   const migrate = r.job === "migrate" ? Schema.decodeUnknownOption(MigrateView)(r.summary) : Option.none()

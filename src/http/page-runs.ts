@@ -2,6 +2,7 @@ import { Option } from "effect"
 import { html } from "hono/html"
 import type { RunStatus, ScheduleStatus } from "../jobs/status.ts"
 import type { CleanupGlance } from "./cleanup-glance.ts"
+import type { RecordedRuns } from "./cleanup-history.ts"
 import { historyChart } from "./page-chart.ts"
 import {
   cleanupView,
@@ -78,7 +79,17 @@ export const chartRuns = (runs: ReadonlyArray<RunStatus>, job: "purge" | "cleanu
 const removed = (r: RunStatus) =>
   Option.getOrUndefined(purgeView(r))?.purgedRevs ?? Option.getOrUndefined(cleanupView(r))?.deleted ?? 0
 
-export const historySection = (runs: ReadonlyArray<RunStatus>) => {
+/** Where the cleanup runs come from besides the runner: the history table, or why it could not be read. */
+const recordedNote = (recorded: Option.Option<RecordedRuns>) =>
+  Option.match(recorded, {
+    onNone: () => "",
+    onSome: (r) =>
+      "error" in r
+        ? html`<p class="error" id="recorded-note">Cannot read the cleanup history ${r.table}: ${r.error}</p>`
+        : html`<p class="muted" id="recorded-note">Cleanup runs from this server and from those recorded in ${r.table} (by any host).</p>`,
+  })
+
+export const historySection = (runs: ReadonlyArray<RunStatus>, recorded: Option.Option<RecordedRuns>) => {
   const finished = runs.filter((r) => r.state !== "running")
   const purges = chartRuns(runs, "purge").map((run) => ({ run, value: removed(run) }))
   const cleanups = chartRuns(runs, "cleanup").map((run) => ({ run, value: removed(run) }))
@@ -86,6 +97,7 @@ export const historySection = (runs: ReadonlyArray<RunStatus>) => {
 ${historyChart("purge-chart", "Purge runs", "revisions purged", purges)}
 ${historyChart("cleanup-chart", "Cleanup runs", "rows deleted", cleanups)}
 </div>
+${recordedNote(recorded)}
 <h3>Last runs</h3>
 ${
   finished.length === 0
@@ -132,6 +144,7 @@ export const cleanupSection = (
   glance: CleanupGlance,
   runs: ReadonlyArray<RunStatus>,
   schedules: ReadonlyArray<ScheduleStatus>,
+  recorded: Option.Option<RecordedRuns>,
 ) => {
   const last = runs.filter((r) => r.job === "cleanup" && r.state !== "running").slice(0, 5)
   const next = schedules.find((s) => s.job === "cleanup" && s.nextRunAt !== undefined)
@@ -147,6 +160,7 @@ export const cleanupSection = (
 <div><dt>Next scheduled run</dt><dd>${next === undefined ? "none scheduled" : countdown(next.nextRunAt)}</dd></div>
 </dl>
 <h3>Last cleanup runs</h3>
+${recordedNote(recorded)}
 ${
   last.length === 0
     ? html`<p class="empty">No cleanup run yet.</p>`

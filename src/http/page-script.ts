@@ -191,6 +191,8 @@ function tick() {
 showSignIn();
 load("databases", location.search);
 load("cleanup");
+// With a cleanup history table the history is read after the first paint.
+if ($("#history-box").getAttribute("aria-busy") === "true") load("history");
 followAll();
 tick();
 setInterval(tick, 1000);

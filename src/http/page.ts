@@ -9,6 +9,7 @@ import { version } from "../version.ts"
 import { requireStatusAccess } from "./auth.ts"
 import { type CatalogPage, type CatalogQuery, makeCatalog } from "./catalog.ts"
 import { makeCleanupGlance } from "./cleanup-glance.ts"
+import { type RecordedRuns, readRecordedRuns, withRecorded } from "./cleanup-history.ts"
 import { needs } from "./jobs.ts"
 import { catalogQuery, databasesTable } from "./page-databases.ts"
 import { cleanupSection, historySection, runningSection, schedulesSection } from "./page-runs.ts"
@@ -25,7 +26,16 @@ export const pageData = Effect.fn("Http.pageData")(function* () {
     schedules: yield* runner.schedules,
     purge: Option.isSome(services.purge),
     cleanup: Option.isSome(services.cleanup),
+    /** The history table is read by the sections that show it (after the first paint), not here. */
+    recordedIn: Option.map(services.cleanupHistory, (h) => `${h.schema}.${h.table}`),
   }
+})
+
+/** The runs recorded in the cleanup history table, when serve was given one. */
+const recordedRuns = Effect.gen(function* () {
+  const services = yield* ServeServices
+  if (Option.isNone(services.pg) || Option.isNone(services.cleanupHistory)) return Option.none<RecordedRuns>()
+  return Option.some(yield* readRecordedRuns(services.pg.value, services.cleanupHistory.value))
 })
 
 type PageData = Effect.Effect.Success<ReturnType<typeof pageData>>
@@ -94,7 +104,11 @@ ${section(
   data.cleanup,
 )}
 ${section("schedules", "Schedules", schedulesSection(data.schedules, data.runs))}
-${section("history", "History", historySection(data.runs))}
+${
+  Option.isSome(data.recordedIn)
+    ? section("history", "History", html`<p class="muted">Reading the cleanup history…</p>`, true)
+    : section("history", "History", historySection(data.runs, Option.none()))
+}
 </main>
 <script>${raw(pageScript)}</script>
 </body></html>`
@@ -128,16 +142,20 @@ export const pageRoutes = (runtime: ServeRuntime, settings: HttpSettings) => {
       switch (part) {
         case "running":
           return runningSection(data.runs, data.purge || data.cleanup)
-        case "history":
-          return historySection(data.runs)
+        case "history": {
+          const recorded = yield* recordedRuns
+          return historySection(withRecorded(data.runs, recorded), recorded)
+        }
         case "schedules":
           return schedulesSection(data.schedules, data.runs)
         case "cleanup":
           return yield* Option.match(services.pg, {
             onNone: () => Effect.succeed(unavailable("cleanup")),
             onSome: (pg) =>
-              Effect.map(glance(pg, lastCleanup(data.runs)), (g) =>
-                cleanupSection(g, data.runs, data.schedules),
+              Effect.flatMap(glance(pg, lastCleanup(data.runs)), (g) =>
+                Effect.map(recordedRuns, (recorded) =>
+                  cleanupSection(g, withRecorded(data.runs, recorded), data.schedules, recorded),
+                ),
               ),
           })
         case "databases":

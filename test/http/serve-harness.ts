@@ -29,6 +29,8 @@ export const startServe = async (
     storeSpec?: StoreSpec
     /** A PostgreSQL URL: cleanup available. */
     pg?: string
+    /** With `pg`: the cleanup history table (as --cleanup-history-table). */
+    cleanupHistoryTable?: string
     token?: string | undefined
     publicStatus?: boolean
     maxBodyBytes?: number
@@ -57,6 +59,7 @@ export const startServe = async (
               poolSize: 4,
             },
             retry: defaultRetryPolicy,
+            historyTable: options.cleanupHistoryTable,
           },
     store: options.store === undefined ? options.storeSpec : Layer.succeed(DocumentStore, options.store),
   }).pipe(
