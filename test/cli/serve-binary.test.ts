@@ -87,6 +87,20 @@ describe("dbsweep serve (the binary)", () => {
     expect(r.stderr).toContain("without a token")
   })
 
+  test("a cleanup history table that is not a bare name is refused: exit 2, one line naming the flag and the variable", async () => {
+    for (const [args, env] of [
+      [["--cleanup-history-table", "audit.cleanup_runs"], {}],
+      [[], { CLEANUP_HISTORY_TABLE: "audit.cleanup_runs" }],
+    ] as const) {
+      const r = await runBinary(["serve", "--port", "0", ...args], { env: { ...env } })
+      expect(r.code).toBe(2)
+      expect(r.stderr.trim().split("\n")).toHaveLength(1)
+      expect(r.stderr).toContain(
+        '--cleanup-history-table / CLEANUP_HISTORY_TABLE "audit.cleanup_runs" must be a bare table name',
+      )
+    }
+  })
+
   test("a scheduled purge (--purge-every, --purge-db) runs inside the server and purges every tombstone; SIGTERM then exits 0", async () => {
     const db = await createDb(t)
     const seeded = await seed(t, db, { tombstones: 800 })
