@@ -91,21 +91,71 @@ const lookUp = (
     { concurrency: "unbounded" },
   )
 
-/** The feed reader and `workers` workers side by side: a failure on either side (the feed, or a server gone) interrupts the other. */
-const alongside = <E1, E2>(
-  reader: Effect.Effect<void, E1>,
-  worker: Effect.Effect<void, E2>,
+/**
+ * The run's two sides: `readPages` turns feed pages into units and hands them to a bounded queue
+ * (`capacity`: it waits while the queue is full, so memory does not grow with the feed), and
+ * `workers` workers take units from it and process them. A failure on either side (the feed, or a
+ * server gone) interrupts the other.
+ */
+const pump = <E1, E2>(
+  readPages: (offer: (units: ReadonlyArray<Unit>) => Effect.Effect<void>) => Effect.Effect<void, E1>,
+  processUnit: (unit: Unit) => Effect.Effect<void, E2>,
   workers: number,
+  capacity: number,
 ) =>
-  Effect.all(
-    [
-      reader,
-      Effect.all(
-        Array.from({ length: workers }, () => worker),
-        { concurrency: "unbounded", discard: true },
-      ),
-    ],
-    { concurrency: "unbounded", discard: true },
+  Effect.gen(function* () {
+    const queue = yield* Queue.bounded<Unit | undefined>(capacity)
+    const reader = readPages((units) => queue.offerAll(units)).pipe(
+      // One end mark per worker: each stops when it takes one.
+      Effect.zipRight(queue.offerAll(Array.from({ length: workers }, () => undefined))),
+    )
+    const worker = Effect.gen(function* () {
+      for (let unit = yield* queue.take; unit !== undefined; unit = yield* queue.take) {
+        yield* processUnit(unit)
+      }
+    })
+    yield* Effect.all(
+      [
+        reader,
+        Effect.all(
+          Array.from({ length: workers }, () => worker),
+          { concurrency: "unbounded", discard: true },
+        ),
+      ],
+      { concurrency: "unbounded", discard: true },
+    )
+  })
+
+/** The batch limits a run starts with: `--batch` or the server's, and under --max-rate a request holds at most a second's worth, so the pace is even, not bursts. */
+const limitsFor = (options: PurgeSettings, version: string): BatchLimits => {
+  const asked = options.batch === "auto" ? autoLimits(version) : { maxIds: options.batch, maxRevs: 1000 }
+  return options.maxRate !== undefined && !options.dryRun
+    ? { ...asked, maxIds: Math.max(1, Math.min(asked.maxIds, Math.floor(options.maxRate))) }
+    : asked
+}
+
+/** The run's first log line: where it purges, from where, and how. */
+const logStart = (
+  couch: CouchClientShape,
+  options: PurgeSettings,
+  run: {
+    readonly version: string
+    readonly since: string
+    readonly tombstones: number
+    readonly batchIds: number
+  },
+) =>
+  Effect.logInfo(options.dryRun ? "purge dry run: nothing will be purged" : "purge starting").pipe(
+    Effect.annotateLogs({
+      db: options.db,
+      server: couch.server,
+      couchdb: run.version,
+      since: run.since,
+      tombstones_in_db: run.tombstones,
+      batch_ids: run.batchIds,
+      concurrency: options.concurrency,
+      ...(options.maxRate !== undefined ? { max_rate: options.maxRate } : {}),
+    }),
   )
 
 /** Purges (or in a dry run, lists) one unit; leaves it undone when stopping or when it failed. */
@@ -161,13 +211,7 @@ export const runPurge = Effect.fn("Purge.run")(function* (
   const db = options.db
   const counter = yield* makeCounter(options.retry)
   const { server, info, stored } = yield* lookUp(couch, store, counter, options)
-  const asked =
-    options.batch === "auto" ? autoLimits(server.version) : { maxIds: options.batch, maxRevs: 1000 }
-  // Under --max-rate a request holds at most a second's worth, so the pace is even, not bursts.
-  const initialLimits =
-    options.maxRate !== undefined && !options.dryRun
-      ? { ...asked, maxIds: Math.max(1, Math.min(asked.maxIds, Math.floor(options.maxRate))) }
-      : asked
+  const initialLimits = limitsFor(options, server.version)
   const since = Option.getOrElse(options.since, () => Option.getOrElse(stored, () => "0"))
   // Ten batches a page, as README says: parsing and checking a page is one stretch of work that
   // nothing else on the event loop (the HTTP mode's requests) can interrupt, so it stays short.
@@ -184,60 +228,45 @@ export const runPurge = Effect.fn("Purge.run")(function* (
     listDb: options.listDb ?? false,
   })
 
-  yield* Effect.logInfo(options.dryRun ? "purge dry run: nothing will be purged" : "purge starting").pipe(
-    Effect.annotateLogs({
-      db,
-      server: couch.server,
-      couchdb: server.version,
-      since: Option.isSome(options.since) ? since : Option.isSome(stored) ? "checkpoint" : "0",
-      tombstones_in_db: info.doc_del_count,
-      batch_ids: initialLimits.maxIds,
-      concurrency: options.concurrency,
-      ...(options.maxRate !== undefined ? { max_rate: options.maxRate } : {}),
-    }),
-  )
+  yield* logStart(couch, options, {
+    version: server.version,
+    since: Option.isSome(options.since) ? since : Option.isSome(stored) ? "checkpoint" : "0",
+    tombstones: info.doc_del_count,
+    batchIds: initialLimits.maxIds,
+  })
   yield* context.progress.start(options.dryRun ? `${db} (dry run)` : db, info.doc_del_count)
 
   const pacer = yield* makePacer(options.dryRun ? undefined : options.maxRate)
   const processUnit = unitProcessor({ counter, checkpointer, sender, pacer, options, context })
 
-  // A reader fiber turns feed pages into units and queues them; `concurrency` workers take them.
   // The queue holds about one page of units beyond those in flight, so the next page is read
-  // while units are purged and memory does not grow with the feed.
+  // while units are purged.
   const unitsPerPage = Math.ceil(pageSize / initialLimits.maxIds) + 1
-  const queue = yield* Queue.bounded<Unit | undefined>(options.concurrency + unitsPerPage)
   let unitCount = 0
-  const reader = readFeed(
-    couch,
-    counter,
-    {
-      db,
-      since,
-      sinceGiven: Option.isSome(options.since),
-      store: store.describe(db),
-      // The first page is small, so purging starts after a short read.
-      firstPage: Math.min(pageSize, initialLimits.maxIds * options.concurrency),
-      pageSize,
-      // A seq every batch's worth of rows: the checkpoint lags at most that far behind the work.
-      seqInterval: initialLimits.maxIds,
-      stopping: context.stopping,
-    },
-    (page, from) =>
-      Effect.flatMap(sender.limits, (limits) => {
-        const units = unitsOf(page, limits, unitCount, from)
-        unitCount += units.length
-        return queue.offerAll(units)
-      }),
-  ).pipe(
-    // One end mark per worker: each stops when it takes one.
-    Effect.zipRight(queue.offerAll(Array.from({ length: options.concurrency }, () => undefined))),
-  )
-  const worker = Effect.gen(function* () {
-    for (let unit = yield* queue.take; unit !== undefined; unit = yield* queue.take) {
-      yield* processUnit(unit)
-    }
-  })
-  yield* alongside(reader, worker, options.concurrency).pipe(
+  const readPages = (offer: (units: ReadonlyArray<Unit>) => Effect.Effect<void>) =>
+    readFeed(
+      couch,
+      counter,
+      {
+        db,
+        since,
+        sinceGiven: Option.isSome(options.since),
+        store: store.describe(db),
+        // The first page is small, so purging starts after a short read.
+        firstPage: Math.min(pageSize, initialLimits.maxIds * options.concurrency),
+        pageSize,
+        // A seq every batch's worth of rows: the checkpoint lags at most that far behind the work.
+        seqInterval: initialLimits.maxIds,
+        stopping: context.stopping,
+      },
+      (page, from) =>
+        Effect.flatMap(sender.limits, (limits) => {
+          const units = unitsOf(page, limits, unitCount, from)
+          unitCount += units.length
+          return offer(units)
+        }),
+    )
+  yield* pump(readPages, processUnit, options.concurrency, options.concurrency + unitsPerPage).pipe(
     Effect.ensuring(context.progress.stop.pipe(Effect.zipRight(checkpointer.finish))),
   )
 
