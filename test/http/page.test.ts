@@ -382,25 +382,7 @@ describe("the status page in a real browser", () => {
   test("axe-core finds no serious or critical accessibility violation", async () => {
     const page = await browser.newPage()
     await openFiltered(page)
-    await page.addScriptTag({ path: axePath })
-    const violations = await page.evaluate(async () => {
-      const axe = (
-        window as unknown as {
-          axe: {
-            run: (ctx: Document) => Promise<{
-              violations: Array<{ id: string; impact: string; nodes: Array<{ target: Array<string> }> }>
-            }>
-          }
-        }
-      ).axe
-      const result = await axe.run(document)
-      return result.violations.map((v) => ({
-        id: v.id,
-        impact: v.impact,
-        at: v.nodes.map((n) => n.target.join(" ")).slice(0, 3),
-      }))
-    })
-    expect(violations.filter((v) => v.impact === "serious" || v.impact === "critical")).toEqual([])
+    expect(await axeViolations(page)).toEqual([])
     // The keyboard reaches the sign-in field and the first row's actions.
     await page.keyboard.press("Tab")
     expect(await page.evaluate(() => document.activeElement?.id)).toBe("token")
