@@ -123,11 +123,13 @@ const errorBodyBytes = 64 * 1024
 
 const dbPath = (db: string) => `/${encodeURIComponent(db)}`
 
+const utf8 = new TextDecoder()
+
 /** The body of a request description, as `fetch` sends it (dbsweep only ever sends JSON). */
 const fetchBody = (body: HttpBody.HttpBody): Outgoing["body"] => {
   switch (body._tag) {
     case "Uint8Array":
-      return new TextDecoder().decode(body.body)
+      return utf8.decode(body.body)
     case "Raw":
       return typeof body.body === "string" ? body.body : undefined
     case "FormData":

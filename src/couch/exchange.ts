@@ -44,9 +44,12 @@ const network = (error: unknown): ExchangeProblem => ({
   certificate: certificateProblem(error),
 })
 
+const utf8 = new TextDecoder()
+
 /**
  * The body as text, refusing more than `max` bytes: by Content-Length before reading, or while it
- * streams (CouchDB sends `_changes` chunked, one chunk per row).
+ * streams (CouchDB sends `_changes` chunked, in pieces of about 1.5 KB: chttpd's
+ * `chunked_response_buffer`, 1490 bytes by default).
  */
 const readBounded = async (res: Response, max: number): Promise<string | TooLarge> => {
   const declared = Number(res.headers.get("content-length") ?? Number.NaN)
@@ -66,14 +69,14 @@ const readBounded = async (res: Response, max: number): Promise<string | TooLarg
     }
     parts.push(r.value)
   }
-  if (parts.length === 1) return new TextDecoder().decode(parts[0])
+  if (parts.length === 1) return utf8.decode(parts[0])
   const all = new Uint8Array(bytes)
   let at = 0
   for (const part of parts) {
     all.set(part, at)
     at += part.byteLength
   }
-  return new TextDecoder().decode(all)
+  return utf8.decode(all)
 }
 
 /**
