@@ -59,6 +59,9 @@ export interface Faults {
   dropRate?: number
   /** share of requests that ARE performed, then dropped without an answer (lost responses) */
   dropAfterRate?: number
+  /** share of requests answered `slowMs` later than the others (a slow answer, a stalled node) */
+  slowRate?: number
+  slowMs?: number
   /** databases every request to which (`/{db}` and below) is answered 500, as a failing shard would */
   brokenDbs?: string[]
 }
@@ -86,9 +89,24 @@ export interface CouchServerOptions {
   /** seed of the fault PRNG (random when absent) */
   seed?: number
 }
+/** One document of one `_purge` request the server acted on (an injected fault before acting is none). */
+export interface PurgeRecord {
+  readonly db: string
+  readonly id: string
+  /** The revs asked for. */
+  readonly asked: ReadonlyArray<string>
+  /** The revs the server purged (current leaves among those asked). */
+  readonly purged: ReadonlyArray<string>
+  /** Revs asked for that were live (not deleted) in the document's tree at that moment: never wanted. */
+  readonly live: ReadonlyArray<string>
+}
 export interface CouchServer {
   url: string
   setFaults(f: Faults): void
+  /** Every document of every `_purge` request acted on, in order (also those whose answer was dropped). */
+  purgeLog(): ReadonlyArray<PurgeRecord>
+  /** Requests received by kind (`GET /{db}/_changes`…), faulted ones included, since the start. */
+  requestCounts(): Record<string, number>
   stop(): Promise<void>
 }
 
@@ -151,6 +169,19 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
   const dbs = new Map<string, Db>()
   const admin$ = makeAdminRoutes(dbs) // compaction, _active_tasks, _replicator scheduling
   let faults: Faults = { ...options.faults }
+  const purgeLog: PurgeRecord[] = []
+  const counts = new Map<string, number>()
+  /** A request's kind: its method and path with the database and document named by placeholders. */
+  const kindOf = (method: string, segs: readonly string[]): string => {
+    const [first, ...rest] = segs
+    if (first === undefined) return `${method} /`
+    if (first.startsWith("_") && !["_users", "_replicator", "_global_changes"].includes(first))
+      return `${method} /${segs.join("/")}`
+    const [part, ...more] = rest
+    if (part === undefined) return `${method} /{db}`
+    if (part === "_local" || part === "_design") return `${method} /{db}/${part}/{id}`
+    return `${method} /{db}/${part.startsWith("_") ? part : "{id}"}${more.length > 0 ? "/…" : ""}`
+  }
   const baseHeaders = {
     "Content-Type": "application/json",
     "Cache-Control": "must-revalidate",
@@ -444,7 +475,20 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
     if (entries.length > maxIds) badRequest("Exceeded maximum number of documents.")
     if (entries.reduce((n, [, revs]) => n + revs.length, 0) > maxRevs)
       badRequest("Exceeded maximum number of revisions.")
+    // What a live rev would be: one with a body that is not a deletion (the soak's check that no
+    // live rev is ever asked for), read before the purge changes the tree.
+    const liveAsked = entries.map(([id, revs]) => {
+      const doc = db.docs.get(id)
+      return revs.filter((rev) => {
+        const p = parseRev(rev)
+        const node = p && doc ? findNode(doc, p.pos, p.hash) : undefined
+        return node !== undefined && node.body !== undefined && !node.deleted
+      })
+    })
     const purged = db.purge(entries)
+    entries.forEach(([id, revs], i) => {
+      purgeLog.push({ db: db.name, id, asked: revs, purged: purged[id] ?? [], live: liveAsked[i] ?? [] })
+    })
     return json(201, { purge_seq: null, purged })
   }
 
@@ -634,6 +678,8 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
       errorRate: rate(f.errorRate),
       dropRate: rate(f.dropRate),
       dropAfterRate: rate(f.dropAfterRate),
+      slowRate: rate(f.slowRate),
+      slowMs: typeof f.slowMs === "number" && f.slowMs > 0 ? f.slowMs : 0,
       brokenDbs: Array.isArray(f.brokenDbs) ? f.brokenDbs.filter((d) => typeof d === "string") : [],
     }
     if (faults.dropRate || faults.dropAfterRate) server?.closeIdleConnections()
@@ -660,17 +706,23 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
         peer: peerOf(req),
       }
       if (segs[0] === "_dbsweep_test") {
-        // Test-only control endpoint, never subject to faults.
+        // Test-only control endpoint, never subject to faults: PUT/GET faults, GET requests (the
+        // counts by kind, for the benchmarks).
         ctx.user = authenticate(req, ctx.peer)
         requireAdmin(ctx)
+        if (segs[1] === "requests" && ctx.method === "GET") return json(200, Object.fromEntries(counts))
         if (segs[1] !== "faults") return fail(404, "not_found", "missing")
         if (ctx.method === "PUT") setFaults((await readObject(req)) as Faults)
         else if (ctx.method !== "GET") return notAllowed("GET,PUT")
         return json(200, { ok: true, faults })
       }
+      const kind = kindOf(req.method, segs)
+      counts.set(kind, (counts.get(kind) ?? 0) + 1)
       let dropAfter = false
       if (segs.length > 0) {
         if (faults.latencyMs) await Bun.sleep(faults.latencyMs)
+        // Drawn only when asked for, so the draws of the other faults stay as a seed made them.
+        if (faults.slowRate && faults.slowMs && rng() < faults.slowRate) await Bun.sleep(faults.slowMs)
         const r = rng()
         const { dropRate = 0, errorRate = 0, dropAfterRate = 0 } = faults
         if (r < dropRate) return dropped()
@@ -702,7 +754,13 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
   }
   const srv = Bun.serve({ hostname: "127.0.0.1", port: options.port ?? 0, fetch: handle, idleTimeout: 60 })
   server = srv
-  return { url: `http://127.0.0.1:${srv.port}`, setFaults, stop: () => srv.stop(true) }
+  return {
+    url: `http://127.0.0.1:${srv.port}`,
+    setFaults,
+    purgeLog: () => purgeLog,
+    requestCounts: () => Object.fromEntries(counts),
+    stop: () => srv.stop(true),
+  }
 }
 
 if (import.meta.main) {
