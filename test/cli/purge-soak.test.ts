@@ -26,7 +26,7 @@ const faults: Faults = {
   errorRate: 0.2,
   dropRate: 0.04,
   dropAfterRate: 0.04,
-  slowRate: 0.05,
+  slowRate: 0.1,
   slowMs: 1_500,
 }
 /**
@@ -101,6 +101,9 @@ const start = () =>
     cwd,
   })
 
+/** Checkpoint writes the server has received (`PUT /{db}/_local/dbsweep-purge`), faulted ones too. */
+const checkpointWrites = () => server.requestCounts()["PUT /{db}/_local/{id}"] ?? 0
+
 const until = async (done: () => boolean, ms: number) => {
   const end = Date.now() + ms
   while (!done() && Date.now() < end) await Bun.sleep(5)
@@ -116,9 +119,12 @@ describe("chaos soak: dbsweep purge under faults, SIGKILLed and restarted", () =
     try {
       for (let k = 0; k < kills; k++) {
         // A moment in this run: once the server has acted on `more` documents since it started
-        // (0: while it reads its checkpoints and feeds), then a little later.
+        // (0: while it reads its checkpoints and feeds), all but the first kill then wait for the
+        // next checkpoint write to reach the server and strike just after it, where a checkpoint
+        // that ran ahead of unfinished work would show.
         const more = Math.floor(random() * 6_000)
-        const extraMs = Math.floor(random() * 200)
+        const afterCheckpoint = k > 0
+        const extraMs = (afterCheckpoint ? 15 : 0) + Math.floor(random() * 100)
         const proc = start()
         const stdout = new Response(proc.stdout).text()
         const stderr = new Response(proc.stderr).text()
@@ -128,10 +134,14 @@ describe("chaos soak: dbsweep purge under faults, SIGKILLed and restarted", () =
           exited = true
         })
         await until(() => exited || log.length - from >= more, 30_000)
+        const writes = checkpointWrites()
+        if (afterCheckpoint) await until(() => exited || checkpointWrites() > writes, 30_000)
         await Bun.sleep(extraMs)
         proc.kill("SIGKILL")
         await proc.exited
-        story.push(`run ${k + 1}: killed after ${log.length - from} purged docs (+${extraMs} ms)`)
+        story.push(
+          `run ${k + 1}: killed after ${log.length - from} purged docs${afterCheckpoint ? " and a checkpoint write" : ""} (+${extraMs} ms)`,
+        )
         if (proc.signalCode !== "SIGKILL")
           problems.push(
             `run ${k + 1} ended before its kill: ${proc.exitCode} ${await stdout} ${await stderr}`,
