@@ -58,6 +58,7 @@ demo: build
 bench: build
 	$(BUN) bench/startup.ts
 	$(BUN) bench/purge.ts
+	$(BUN) bench/purge-many.ts
 	$(BUN) bench/cleanup.ts
 	$(BUN) bench/serve.ts
 	$(BUN) bench/docs.ts
