@@ -61,10 +61,22 @@ const tombstones = async (db: string, n: number) => {
 const requestCounts = async (): Promise<Record<string, number>> =>
   real ? {} : ((await call("GET", "/_dbsweep_test/requests")) as Record<string, number>)
 
+/** CPU seconds (user+sys) the test server's process has used so far (Linux), or NaN. */
+const serverCpu = () => {
+  if (target.pid === undefined) return Number.NaN
+  try {
+    const fields = readFileSync(`/proc/${target.pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return Number.NaN
+  }
+}
+
 /** Runs the binary to its end, sampling its peak RSS (VmHWM); its CPU from its resource usage. */
 const runDbsweep = async (args: ReadonlyArray<string>) => {
   const before = await requestCounts()
   await target.setLatency(LATENCY)
+  const serverBefore = serverCpu()
   const started = performance.now()
   const proc = Bun.spawn([bin, "purge", ...args, "--json", "--no-env-file", "--log-level", "warning"], {
     env: {
@@ -87,6 +99,7 @@ const runDbsweep = async (args: ReadonlyArray<string>) => {
   const code = await proc.exited
   clearInterval(sampler)
   const seconds = (performance.now() - started) / 1000
+  const serverSeconds = serverCpu() - serverBefore
   await target.setLatency(0)
   if (code !== 0) throw new Error(`dbsweep exited ${code}: ${out.slice(0, 2000)}`)
   const summary = JSON.parse(out) as { durationMs: number; tombstones: number; purgedRevs: number }
@@ -104,6 +117,7 @@ const runDbsweep = async (args: ReadonlyArray<string>) => {
     peakMb: peakKb / 1024,
     cpuSeconds: cpu === undefined ? Number.NaN : Number(cpu.user + cpu.system) / 1e6,
     requests,
+    serverSeconds,
   }
 }
 
@@ -153,7 +167,7 @@ try {
   if (many.purged !== DBS * PER_DB || single.purged !== DBS * PER_DB)
     throw new Error(`purged ${many.purged} and ${single.purged}, not ${DBS * PER_DB} each`)
   const line = (what: string, r: Awaited<ReturnType<typeof runDbsweep>>) =>
-    `${what} ${r.seconds.toFixed(2)} s (${r.inside.toFixed(2)} s inside the job), peak RSS ${r.peakMb.toFixed(0)} MB, client CPU ${r.cpuSeconds.toFixed(2)} s`
+    `${what} ${r.seconds.toFixed(2)} s (${r.inside.toFixed(2)} s inside the job), peak RSS ${r.peakMb.toFixed(0)} MB, client CPU ${r.cpuSeconds.toFixed(2)} s${real ? "" : `, test server CPU ${r.serverSeconds.toFixed(2)} s`}`
   console.log(
     line(`(a) ${DBS} databases${DB_CONCURRENCY > 0 ? ` (--db-concurrency ${DB_CONCURRENCY})` : ""}:`, many),
   )

@@ -105,6 +105,8 @@ export const couchTarget = async (extraArgs: ReadonlyArray<string> = []) => {
       password: secret,
       ...caller(url, admin, secret),
       setLatency: async (_ms: number) => {},
+      /** The server's process (to read its CPU time), when it runs here. */
+      pid: undefined as number | undefined,
       stop: async () => {},
       where: `the real CouchDB at ${url}`,
     }
@@ -120,6 +122,7 @@ export const couchTarget = async (extraArgs: ReadonlyArray<string> = []) => {
     setLatency: async (latencyMs: number) => {
       await couch.call("PUT", "/_dbsweep_test/faults", { latencyMs })
     },
+    pid: couch.proc.pid as number | undefined,
     stop: async () => {
       couch.proc.kill()
       await couch.proc.exited

@@ -1,7 +1,8 @@
-import { Clock, Context, Duration, Effect, Either, Layer, Option, Schema, Struct } from "effect"
+import { Clock, Context, Duration, Effect, Either, Layer, Option, Schema, Stream, Struct } from "effect"
 import { CouchClient, type CouchClientShape } from "../couch/client.ts"
+import { dbsInfo, dbsInfoKeys } from "../couch/dbs-info.ts"
 import { concernsServer, isRetryable } from "../couch/errors.ts"
-import type { ServerInfo } from "../couch/schema.ts"
+import type { DbInfo, ServerInfo } from "../couch/schema.ts"
 import type { Job, RunContext } from "../jobs/job.ts"
 import { partOf } from "../shared/progress.ts"
 import { defaultRetryPolicy, withRetry } from "../shared/retry.ts"
@@ -107,6 +108,7 @@ const purgeOne = Effect.fn("Purge.many.one")(function* (
   context: RunContext,
   server: ServerInfo,
   db: string,
+  info: DbInfo | undefined,
 ) {
   if (yield* context.stopping) {
     const skipped: DbOutcome = { db, state: "not started" }
@@ -125,6 +127,7 @@ const purgeOne = Effect.fn("Purge.many.one")(function* (
     pageSize: o.pageSize,
     checkpointEveryMs: Duration.toMillis("2 seconds"),
     server,
+    ...(info !== undefined ? { info } : {}),
     ...(o.maxRate > 0 ? { maxRate: o.maxRate } : {}),
   }
   const ran = yield* purgeThenCompact(
@@ -162,6 +165,35 @@ const purgeOne = Effect.fn("Purge.many.one")(function* (
   return done
 })
 
+/**
+ * The info of a batch of databases from one `POST /_dbs_info` (retried as any request). Where the
+ * server has no `_dbs_info` (400, 404, 405: before CouchDB 2.2, or a proxy that does not pass it)
+ * it is not asked again; where it fails otherwise, or a database is not in its answer, each of
+ * those databases reads its own info (and meets its own error there, as a run of one would).
+ */
+const infoReader = (couch: CouchClientShape, o: PurgeManyOptions, context: RunContext) => {
+  let supported = true
+  const unsupported = ["CouchBadRequest", "CouchNotFound", "CouchProtocolError"]
+  const none = new Map<string, DbInfo>()
+  return (dbs: Iterable<string>) => {
+    const names = Array.from(dbs)
+    const read = Effect.gen(function* () {
+      // A stopping run starts no more databases: their info is not needed.
+      if (!supported || (yield* context.stopping)) return none
+      return yield* dbsInfo(couch, names).pipe(
+        withRetry({ ...defaultRetryPolicy, retries: o.retries, base: o.retryBase }, isRetryable),
+        Effect.catchAll((e) =>
+          Effect.sync(() => {
+            if (unsupported.includes(e._tag)) supported = false
+            return none
+          }),
+        ),
+      )
+    })
+    return Effect.map(read, (found) => names.map((db) => [db, found.get(db)] as const))
+  }
+}
+
 /** The run: select the databases, purge `dbConcurrency` at once, sum up. */
 const runMany = Effect.fn("Purge.many.run")(function* (
   couch: CouchClientShape,
@@ -196,9 +228,21 @@ const runMany = Effect.fn("Purge.many.run")(function* (
     `${mine.length} databases${partition !== undefined ? ` (partition ${showPartition(partition)})` : ""}${o.dryRun ? " (dry run)" : ""}`,
     0,
   )
-  const databases = yield* Effect.forEach(mine, (db) => purgeOne(couch, store, o, context, server, db), {
-    concurrency: o.dbConcurrency,
-  }).pipe(Effect.ensuring(context.progress.stop))
+  const infoOf = infoReader(couch, o, context)
+  // The databases' info 100 a request, read a batch ahead of the databases being purged (so it
+  // is seconds old, not as old as the run), then `dbConcurrency` databases at once, in order.
+  const databases = yield* Stream.fromIterable(mine).pipe(
+    Stream.grouped(dbsInfoKeys),
+    Stream.mapEffect(infoOf),
+    Stream.flattenIterables,
+    Stream.buffer({ capacity: dbsInfoKeys }),
+    Stream.mapEffect(([db, info]) => purgeOne(couch, store, o, context, server, db, info), {
+      concurrency: o.dbConcurrency,
+    }),
+    Stream.runCollect,
+    Effect.map((outcomes) => Array.from(outcomes)),
+    Effect.ensuring(context.progress.stop),
+  )
   const summary: PurgeManySummary = {
     ...databases.reduce<PurgeCounts>((sum, d) => ("tombstones" in d ? addCounts(sum, d) : sum), zeroCounts),
     dryRun: o.dryRun,

@@ -1,6 +1,6 @@
 import { Clock, Console, Effect, Option, Queue } from "effect"
 import type { CouchClientShape } from "../couch/client.ts"
-import type { ServerInfo } from "../couch/schema.ts"
+import type { DbInfo, ServerInfo } from "../couch/schema.ts"
 import type { RunContext } from "../jobs/job.ts"
 import type { RetryPolicy } from "../shared/retry.ts"
 import { type BatchLimits, revsOf } from "./batches.ts"
@@ -31,6 +31,8 @@ export interface PurgeSettings {
   readonly checkpointEveryMs: number
   /** The server's `GET /` answer when the caller has it (a run of many databases asks once). */
   readonly server?: ServerInfo
+  /** The database's info when the caller has it (a run of many reads 100 at a time). */
+  readonly info?: DbInfo
   /** `--max-rate`: most tombstones purged a second in this database (none: as fast as it goes). */
   readonly maxRate?: number
 }
@@ -84,7 +86,8 @@ const lookUp = (
     {
       server:
         options.server === undefined ? counter.retried(couch.serverInfo) : Effect.succeed(options.server),
-      info: counter.retried(couch.dbInfo(options.db)),
+      info:
+        options.info === undefined ? counter.retried(couch.dbInfo(options.db)) : Effect.succeed(options.info),
       stored: Option.isSome(options.since) ? Effect.succeedNone : counter.retried(store.load(options.db)),
       writable: store.check(options.db),
     },
@@ -266,7 +269,11 @@ export const runPurge = Effect.fn("Purge.run")(function* (
           return offer(units)
         }),
     )
-  yield* pump(readPages, processUnit, options.concurrency, options.concurrency + unitsPerPage).pipe(
+  // No more workers than the tombstones the database holds can keep busy (a database of 50 needs
+  // one): a run of thousands of small databases starts a fiber per worker in each. Tombstones
+  // made since the count are purged all the same, by fewer workers.
+  const workers = clamp(Math.ceil(info.doc_del_count / initialLimits.maxIds), 1, options.concurrency)
+  yield* pump(readPages, processUnit, workers, options.concurrency + unitsPerPage).pipe(
     Effect.ensuring(context.progress.stop.pipe(Effect.zipRight(checkpointer.finish))),
   )
 
