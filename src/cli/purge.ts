@@ -148,8 +148,11 @@ const humanSummary = (s: PurgeSummary): string => {
   return lines.join("\n")
 }
 
-const summaryLine = (s: PurgeSummary): string =>
-  `${s.dryRun ? "would purge" : "purged"} ${s.dryRun ? s.revs : s.purgedRevs} revs of ${s.tombstones} deleted documents in ${(s.durationMs / 1000).toFixed(1)}s`
+const summaryLine = (
+  s: Pick<PurgeSummary, "revs" | "purgedRevs" | "tombstones" | "durationMs">,
+  dryRun: boolean,
+): string =>
+  `${dryRun ? "would purge" : "purged"} ${dryRun ? s.revs : s.purgedRevs} revs of ${s.tombstones} deleted documents in ${(s.durationMs / 1000).toFixed(1)}s`
 
 /** A run of many databases: the whole, then one line per database (and why each failure failed). */
 const humanManySummary = (s: PurgeManySummary): string => {
@@ -166,9 +169,9 @@ const humanManySummary = (s: PurgeManySummary): string => {
         `  ${d.db}: ${d.state === "failed" ? `FAILED: ${d.error ?? ""}` : "not started (the run was stopped)"}`,
       )
     } else if (d.state === "failed") {
-      lines.push(`  ${d.db}: FAILED: ${d.error ?? ""} (${summaryLine(d)})`)
+      lines.push(`  ${d.db}: FAILED: ${d.error ?? ""} (${summaryLine(d, s.dryRun)})`)
     } else {
-      lines.push(`  ${d.db}: ${summaryLine(d)}${d.state === "interrupted" ? " (interrupted)" : ""}`)
+      lines.push(`  ${d.db}: ${summaryLine(d, s.dryRun)}${d.state === "interrupted" ? " (interrupted)" : ""}`)
     }
   }
   if (s.interrupted) lines.push("  interrupted: run again to continue from each database's checkpoint")

@@ -125,6 +125,8 @@ const dbPath = (db: string) => `/${encodeURIComponent(db)}`
 
 const utf8 = new TextDecoder()
 
+const anyJson = schemaDecoder(Schema.Unknown)
+
 /** The body of a request description, as `fetch` sends it (dbsweep only ever sends JSON). */
 const fetchBody = (body: HttpBody.HttpBody): Outgoing["body"] => {
   switch (body._tag) {
@@ -332,18 +334,24 @@ export const makeCouchClient = Effect.fn("Couch.make")(function* (connection: Co
         },
         decodePurgeAnswer,
       ).pipe(Effect.map((r) => ({ status: r.status, answer: r.body }))),
-    getLocal: (db, id) =>
-      get(
-        `GET /${db}/_local/${id}`,
-        db,
-        `${dbPath(db)}/_local/${encodeURIComponent(id)}`,
-        Schema.Unknown,
-      ).pipe(
-        Effect.map(Option.some),
-        Effect.catchTag("CouchNotFound", (e) =>
-          e.reason.includes("Database does not exist") ? Effect.fail(e) : Effect.succeedNone,
-        ),
-      ),
+    getLocal: (db, id) => {
+      const operation = `GET /${db}/_local/${id}`
+      const out: Outgoing = {
+        method: "GET",
+        url: `${base}${dbPath(db)}/_local/${encodeURIComponent(id)}`,
+        headers,
+        body: undefined,
+      }
+      // A missing document is the usual answer (a database never purged): none, without the
+      // typed error a 404 makes elsewhere. A missing database is that error, as always.
+      return Effect.flatMap(
+        Effect.mapError(exchange(out, limits), (problem) => unreachable(server, operation, problem, clean)),
+        (res) =>
+          res.status === 404 && !res.text.includes("Database does not exist")
+            ? Effect.succeedNone
+            : Effect.map(settle(operation, db, res, anyJson), (r) => Option.some(r.body)),
+      )
+    },
     putLocal: (db, id, body) =>
       send(
         `PUT /${db}/_local/${id}`,

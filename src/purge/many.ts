@@ -51,9 +51,16 @@ export const PurgeManyOptions = Schema.Struct({
 )
 export type PurgeManyOptions = typeof PurgeManyOptions.Type
 
+/**
+ * A database's summary in a run of many: its purge's, less what the run says once for all (whether
+ * it is a dry run; the checkpoint store, always the database's own `_local/dbsweep-purge`), so a
+ * run of 100,000 databases keeps and prints a quarter less.
+ */
+export type DbSummary = Omit<PurgeSummary, "dryRun" | "checkpointStore">
+
 /** How one database of the run ended. */
 export type DbOutcome =
-  | ({ readonly state: "succeeded" | "failed" | "interrupted" } & PurgeSummary & {
+  | ({ readonly state: "succeeded" | "failed" | "interrupted" } & DbSummary & {
         /** For a run that finished with failures inside it: what failed. */
         readonly error?: string
       })
@@ -161,7 +168,8 @@ const purgeOne = Effect.fn("Purge.many.one")(function* (
       ...(problem !== undefined ? { error: problem } : {}),
     }),
   )
-  const done: DbOutcome = { state, ...summary, ...(problem !== undefined ? { error: problem } : {}) }
+  const { dryRun: _dryRun, checkpointStore: _store, ...own } = summary
+  const done: DbOutcome = { state, ...own, ...(problem !== undefined ? { error: problem } : {}) }
   return done
 })
 

@@ -81,18 +81,23 @@ const lookUp = (
   store: CheckpointStoreShape,
   counter: Counter,
   options: PurgeSettings,
-) =>
-  Effect.all(
+) => {
+  const stored = Option.isSome(options.since) ? Effect.succeedNone : counter.retried(store.load(options.db))
+  // A run of many has the server and the database already: only the checkpoint is asked, with
+  // no fibers forked for answers at hand (thousands of databases each pay for them).
+  const { server, info } = options
+  if (server !== undefined && info !== undefined)
+    return Effect.map(Effect.zipLeft(stored, store.check(options.db)), (s) => ({ server, info, stored: s }))
+  return Effect.all(
     {
-      server:
-        options.server === undefined ? counter.retried(couch.serverInfo) : Effect.succeed(options.server),
-      info:
-        options.info === undefined ? counter.retried(couch.dbInfo(options.db)) : Effect.succeed(options.info),
-      stored: Option.isSome(options.since) ? Effect.succeedNone : counter.retried(store.load(options.db)),
+      server: server === undefined ? counter.retried(couch.serverInfo) : Effect.succeed(server),
+      info: info === undefined ? counter.retried(couch.dbInfo(options.db)) : Effect.succeed(info),
+      stored,
       writable: store.check(options.db),
     },
     { concurrency: "unbounded" },
   )
+}
 
 /**
  * The run's two sides: `readPages` turns feed pages into units and hands them to a bounded queue
