@@ -55,7 +55,7 @@ const options = {
   dbConcurrency: integerOption("db-concurrency", {
     min: 1,
     max: 100,
-    fallback: 4,
+    fallback: 8,
     description: "databases purged at once when purging several (each with its own checkpoint)",
   }),
   partition: Options.text("partition").pipe(

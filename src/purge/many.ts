@@ -30,7 +30,7 @@ export const PurgeManyOptions = Schema.Struct({
   ...Struct.omit(PurgeOptions.fields, "db", "checkpointFile"),
   dbs: Schema.optionalWith(Schema.Array(NameOrGlob), { default: () => [] }),
   allDbs: Schema.optionalWith(Schema.Boolean, { default: () => false }),
-  dbConcurrency: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100)), { default: () => 4 }),
+  dbConcurrency: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100)), { default: () => 8 }),
   /** This worker's share of the selected databases (`--partition i/n`): by a stable hash of the name. */
   partition: Schema.optional(
     Schema.Struct({
