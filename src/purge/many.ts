@@ -1,6 +1,7 @@
 import { Clock, Context, Duration, Effect, Either, Layer, Option, Schema, Struct } from "effect"
 import { CouchClient, type CouchClientShape } from "../couch/client.ts"
 import { concernsServer, isRetryable } from "../couch/errors.ts"
+import { type ReplicationInfo, readReplications } from "../couch/replications.ts"
 import type { ServerInfo } from "../couch/schema.ts"
 import type { Job, RunContext } from "../jobs/job.ts"
 import { partOf } from "../shared/progress.ts"
@@ -8,7 +9,7 @@ import { defaultRetryPolicy, withRetry } from "../shared/retry.ts"
 import type { CheckpointStoreShape } from "./checkpoint.ts"
 import { makeLocalDocCheckpointStore } from "./checkpoint-local.ts"
 import { addCounts, type PurgeCounts, zeroCounts } from "./counts.ts"
-import { type PurgeError, PurgeOptions, purgeProblems, purgeThenCompact } from "./job.ts"
+import { capsOf, type PurgeError, PurgeOptions, purgeProblems, purgeThenCompact } from "./job.ts"
 import { inPartition, maxPartitions, showPartition } from "./partition.ts"
 import type { PurgeSettings, PurgeSummary } from "./purge.ts"
 import { describeTargets, selectDbs, targetProblem } from "./targets.ts"
@@ -107,6 +108,7 @@ const purgeOne = Effect.fn("Purge.many.one")(function* (
   context: RunContext,
   server: ServerInfo,
   db: string,
+  replications: ReadonlyArray<ReplicationInfo> | undefined,
 ) {
   if (yield* context.stopping) {
     const skipped: DbOutcome = { db, state: "not started" }
@@ -126,6 +128,7 @@ const purgeOne = Effect.fn("Purge.many.one")(function* (
     checkpointEveryMs: Duration.toMillis("2 seconds"),
     server,
     ...(o.maxRate > 0 ? { maxRate: o.maxRate } : {}),
+    ...capsOf(o, replications),
   }
   const ran = yield* purgeThenCompact(
     couch,
@@ -196,9 +199,15 @@ const runMany = Effect.fn("Purge.many.run")(function* (
     `${mine.length} databases${partition !== undefined ? ` (partition ${showPartition(partition)})` : ""}${o.dryRun ? " (dry run)" : ""}`,
     0,
   )
-  const databases = yield* Effect.forEach(mine, (db) => purgeOne(couch, store, o, context, server, db), {
-    concurrency: o.dbConcurrency,
-  }).pipe(Effect.ensuring(context.progress.stop))
+  // --respect-replications: the server's replications are read once for the run, not per database.
+  const replications = o.respectReplications
+    ? yield* readReplications(couch, withRetry({ ...defaultRetryPolicy, retries: o.retries, base: o.retryBase }, isRetryable))
+    : undefined
+  const databases = yield* Effect.forEach(
+    mine,
+    (db) => purgeOne(couch, store, o, context, server, db, replications),
+    { concurrency: o.dbConcurrency },
+  ).pipe(Effect.ensuring(context.progress.stop))
   const summary: PurgeManySummary = {
     ...databases.reduce<PurgeCounts>((sum, d) => ("tombstones" in d ? addCounts(sum, d) : sum), zeroCounts),
     dryRun: o.dryRun,
