@@ -29,7 +29,7 @@ export const completeUnit = (state: Watermark, unit: number, seq: string): Water
     ahead.delete(next)
     next += 1
   }
-  return { next, ahead, checkpoint }
+  return { ...state, next, ahead, checkpoint }
 }
 
 /**
