@@ -4,10 +4,10 @@ import { purgeApp } from "../app.ts"
 import { isGlob } from "../couch/all-dbs.ts"
 import { checkDatabaseName } from "../couch/names.ts"
 import { bytes } from "../couch/reports.ts"
+import { showHeld, totalHeld } from "../purge/holds.ts"
 import { PurgeJob, type PurgeOptions } from "../purge/job.ts"
 import { PurgeManyJob, type PurgeManyOptions, type PurgeManySummary } from "../purge/many.ts"
 import { type Partition, resolvePartition } from "../purge/partition.ts"
-import { showHeld, totalHeld } from "../purge/holds.ts"
 import type { PurgeSummary } from "../purge/purge.ts"
 import { targetProblem } from "../purge/targets.ts"
 import { ConfigError } from "../shared/errors.ts"
@@ -185,7 +185,9 @@ const capsLines = (s: PurgeSummary): ReadonlyArray<string> => {
   )
   const grace = s.caps.grace
   if (grace?.waitUntil !== undefined)
-    lines.push(`  --grace: no observation of ${s.db} is old enough yet; nothing is purged before ${grace.waitUntil}`)
+    lines.push(
+      `  --grace: no observation of ${s.db} is old enough yet; nothing is purged before ${grace.waitUntil}`,
+    )
   else if (grace?.since !== undefined)
     lines.push(`  --grace: tombstones changed since ${grace.since} (the newest observation that old) wait`)
   const r = s.caps.replications
@@ -215,7 +217,8 @@ const humanManySummary = (s: PurgeManySummary): string => {
   const lines = [
     `${s.databases.length} databases (${s.selection}${s.partition !== undefined ? `; partition ${s.partition}: ${s.databases.length} of ${s.selectedInAllPartitions ?? 0}` : ""}): ${verb} ${s.dryRun ? s.revs : s.purgedRevs} revs of ${s.tombstones} deleted documents in ${(s.durationMs / 1000).toFixed(1)}s; ${s.succeeded} succeeded, ${s.failed} failed${interrupted > 0 ? `, ${interrupted} interrupted` : ""}${notStarted > 0 ? `, ${notStarted} not started` : ""}`,
   ]
-  if (totalHeld(s.heldBack) > 0) lines.push(`  held back ${showHeld(s.heldBack)} tombstones in all (see each database)`)
+  if (totalHeld(s.heldBack) > 0)
+    lines.push(`  held back ${showHeld(s.heldBack)} tombstones in all (see each database)`)
   for (const glob of s.unmatched) lines.push(`  ${glob} matched no database`)
   for (const d of s.databases) {
     if (!("tombstones" in d)) {
@@ -297,7 +300,8 @@ export const purgeCommand = Command.make("purge", options, (o) =>
     const targets = yield* namedTargets(o.db, o.allDbs)
     if (o.ignoreReplication.length > 0 && !o.respectReplications) {
       return yield* new ConfigError({
-        message: "--ignore-replication only means something with --respect-replications: add it, or drop --ignore-replication",
+        message:
+          "--ignore-replication only means something with --respect-replications: add it, or drop --ignore-replication",
       })
     }
     if (Option.isSome(o.grace) && Option.isSome(o.checkpointFile)) {

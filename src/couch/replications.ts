@@ -89,7 +89,12 @@ export const readReplications = Effect.fn("Couch.readReplications")(function* (
         state: d.state ?? "pending",
         source: d.source,
         checkpoint: d.info?.checkpointed_source_seq ?? undefined,
-        error: error === undefined || error === null ? undefined : typeof error === "string" ? error : JSON.stringify(error),
+        error:
+          error === undefined || error === null
+            ? undefined
+            : typeof error === "string"
+              ? error
+              : JSON.stringify(error),
       })
     }
     if (page.body.docs.length < schedulerPage) break

@@ -48,7 +48,11 @@ export const scheduleJobs = Effect.fn("Http.scheduleJobs")(function* (s: ServeSc
         onNone: () => Effect.fail(unavailable("purge")),
         onSome: Effect.succeed,
       })
-      yield* runner.schedule(job, yield* decodeOptions(job, { db: targets[0], ...s.purgeCaps }), s.purge.value)
+      yield* runner.schedule(
+        job,
+        yield* decodeOptions(job, { db: targets[0], ...s.purgeCaps }),
+        s.purge.value,
+      )
     } else {
       const job = yield* Option.match(services.purgeMany, {
         onNone: () => Effect.fail(unavailable("purge")),

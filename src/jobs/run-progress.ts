@@ -28,13 +28,22 @@ export const progressOf = (
   const hold = (reason: string, n: number) =>
     SubscriptionRef.update(status, (s) => ({
       ...s,
-      progress: { ...s.progress, held: { ...s.progress.held, [reason]: (s.progress.held?.[reason] ?? 0) + n } },
+      progress: {
+        ...s.progress,
+        held: { ...s.progress.held, [reason]: (s.progress.held?.[reason] ?? 0) + n },
+      },
     }))
   return {
     start: (label, total) =>
       SubscriptionRef.update(status, (s) => ({
         ...s,
-        progress: { label, done: 0, total, ratePerSecond: 0, ...(s.progress.held ? { held: s.progress.held } : {}) },
+        progress: {
+          label,
+          done: 0,
+          total,
+          ratePerSecond: 0,
+          ...(s.progress.held ? { held: s.progress.held } : {}),
+        },
       })).pipe(Effect.zipRight(display.start(label, total))),
     advance: (n) => count(n).pipe(Effect.zipRight(display.advance(n))),
     hold: (reason, n) => hold(reason, n).pipe(Effect.zipRight(display.hold?.(reason, n) ?? Effect.void)),

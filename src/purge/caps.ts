@@ -163,8 +163,8 @@ export const prepareCaps = Effect.fn("Purge.prepareCaps")(function* (
     const reason = tailReason
     const from = tail
     if (reason === undefined || from === undefined || !outranks(reason, holds.all)) return Effect.void
-    return readIds(from, reason).pipe(
-      Effect.map((end) => {
+    return Effect.flatMap(readIds(from, reason), (end) =>
+      Effect.sync(() => {
         tail = end
       }),
     )

@@ -3,10 +3,10 @@ import { Context, Duration, Effect, Either, Layer, Option, Schema } from "effect
 import { compact, defaultPoll } from "../couch/admin.ts"
 import { CouchClient, type CouchClientShape } from "../couch/client.ts"
 import { checkDatabaseName } from "../couch/names.ts"
+import type { ReplicationInfo } from "../couch/replications.ts"
 import { failedWork, type Job, type RunContext } from "../jobs/job.ts"
 import { DurationFromString } from "../shared/duration.ts"
 import { defaultRetryPolicy } from "../shared/retry.ts"
-import type { ReplicationInfo } from "../couch/replications.ts"
 import type { CapsSettings } from "./caps.ts"
 import type { CheckpointStoreShape } from "./checkpoint.ts"
 import { makeFileCheckpointStore } from "./checkpoint-file.ts"
@@ -45,7 +45,9 @@ export const PurgeOptions = Schema.Struct({
   /** `--grace`: hold back tombstones changed within this duration (history kept in the `_local` checkpoint). */
   grace: Schema.optionalWith(
     DurationFromString.pipe(
-      Schema.filter((d) => Duration.greaterThanOrEqualTo(d, Duration.seconds(1)) || "grace must be at least 1s"),
+      Schema.filter(
+        (d) => Duration.greaterThanOrEqualTo(d, Duration.seconds(1)) || "grace must be at least 1s",
+      ),
     ),
     { as: "Option" },
   ),

@@ -201,7 +201,10 @@ const runMany = Effect.fn("Purge.many.run")(function* (
   )
   // --respect-replications: the server's replications are read once for the run, not per database.
   const replications = o.respectReplications
-    ? yield* readReplications(couch, withRetry({ ...defaultRetryPolicy, retries: o.retries, base: o.retryBase }, isRetryable))
+    ? yield* readReplications(
+        couch,
+        withRetry({ ...defaultRetryPolicy, retries: o.retries, base: o.retryBase }, isRetryable),
+      )
     : undefined
   const databases = yield* Effect.forEach(
     mine,

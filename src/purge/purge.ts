@@ -9,7 +9,7 @@ import type { CheckpointStoreShape } from "./checkpoint.ts"
 import { makeCheckpointer } from "./checkpointer.ts"
 import { type Counter, makeCounter, type PurgeCounts } from "./counts.ts"
 import { readFeed } from "./feed.ts"
-import { heldFor, type HeldReason, showHeld } from "./holds.ts"
+import { type HeldReason, heldFor, showHeld } from "./holds.ts"
 import { makePacer, type Pacer } from "./pacer.ts"
 import { makeSender, ndjsonLine } from "./sender.ts"
 import { autoLimits, type Unit, unitsOf } from "./units.ts"
@@ -309,17 +309,14 @@ export const runPurge = Effect.fn("Purge.run")(function* (
         stopping: context.stopping,
       },
       (page, from) =>
-        Effect.flatMap(
-          Effect.zipRight(caps?.catchUp ?? Effect.void, sender.limits),
-          (limits) => {
-            const units = unitsOf(page, limits, unitCount, from, hold)
-            unitCount += units.length
-            const first = units.find((u) => u.held !== undefined)
-            return first === undefined
-              ? offer(units)
-              : Effect.zipRight(checkpointer.hold(first.n), offer(units))
-          },
-        ),
+        Effect.flatMap(Effect.zipRight(caps?.catchUp ?? Effect.void, sender.limits), (limits) => {
+          const units = unitsOf(page, limits, unitCount, from, hold)
+          unitCount += units.length
+          const first = units.find((u) => u.held !== undefined)
+          return first === undefined
+            ? offer(units)
+            : Effect.zipRight(checkpointer.hold(first.n), offer(units))
+        }),
     )
   yield* pump(readPages, processUnit, options.concurrency, options.concurrency + unitsPerPage).pipe(
     Effect.ensuring(context.progress.stop.pipe(Effect.zipRight(checkpointer.finish))),

@@ -69,7 +69,9 @@ const logLine = (
     })
     const line = (s: LogState, now: number) => {
       const { rate, eta } = rateAndEta(s.done, s.total, s.startedAt, now)
-      const held = Object.fromEntries(Object.entries(s.held).map(([r, n]) => [`held_${r.replace(/-/g, "_")}`, n]))
+      const held = Object.fromEntries(
+        Object.entries(s.held).map(([r, n]) => [`held_${r.replace(/-/g, "_")}`, n]),
+      )
       return Effect.logInfo(`${s.label} progress`).pipe(
         Effect.annotateLogs({ done: s.done, total: s.total, rate_per_s: rate, eta_s: eta, ...held }),
       )

@@ -8,7 +8,14 @@ import { every } from "../../src/jobs/schedule.ts"
 import { checkpointDocId } from "../../src/purge/checkpoint-local.ts"
 import { post, type Serve, startServe, waitForRun } from "../http/serve-harness.ts"
 import { runBinary } from "../support/binary.ts"
-import { allChanges, type CouchTarget, couch, createDb, deleteDb, startCouchTarget } from "../support/couch-target.ts"
+import {
+  allChanges,
+  type CouchTarget,
+  couch,
+  createDb,
+  deleteDb,
+  startCouchTarget,
+} from "../support/couch-target.ts"
 
 /**
  * The safety caps from the compiled binary and from the HTTP mode, against the test server or a
@@ -32,7 +39,8 @@ afterAll(async () => {
   await s.close()
   for (const id of replicatorDocs) {
     const doc = await couch(t, "GET", `/_replicator/${id}`)
-    if (doc.status === 200) await couch(t, "DELETE", `/_replicator/${id}?rev=${(doc.body as { _rev: string })._rev}`)
+    if (doc.status === 200)
+      await couch(t, "DELETE", `/_replicator/${id}?rev=${(doc.body as { _rev: string })._rev}`)
   }
   for (const db of created) await deleteDb(t, db)
   await t.stop()
@@ -71,7 +79,10 @@ const deletedLeft = async (db: string) =>
 const ageObservations = async (db: string, ms: number) => {
   const path = `/${db}/_local/${checkpointDocId}`
   const doc = (await couch(t, "GET", path)).body as { observations: Array<{ at: string; seq: string }> }
-  doc.observations = doc.observations.map((o) => ({ ...o, at: new Date(Date.parse(o.at) - ms).toISOString() }))
+  doc.observations = doc.observations.map((o) => ({
+    ...o,
+    at: new Date(Date.parse(o.at) - ms).toISOString(),
+  }))
   expect((await couch(t, "PUT", path, doc)).status).toBe(201)
 }
 
@@ -113,15 +124,31 @@ describe("purge --grace from the binary", () => {
     const dry = await run("--db", db, "--grace", "7d", "--dry-run", "--list")
     expect(dry.code).toBe(0)
     const lines = listed(dry.stdout)
-    expect(lines.filter((l) => l.held === undefined).map((l) => l.id).sort()).toEqual(range("old", 4).sort())
-    expect(lines.filter((l) => l.held === "grace").map((l) => l.id).sort()).toEqual(range("new", 3).sort())
-    const dryJson = JSON.parse((await run("--db", db, "--grace", "7d", "--dry-run", "--json")).stdout) as Summary
+    expect(
+      lines
+        .filter((l) => l.held === undefined)
+        .map((l) => l.id)
+        .sort(),
+    ).toEqual(range("old", 4).sort())
+    expect(
+      lines
+        .filter((l) => l.held === "grace")
+        .map((l) => l.id)
+        .sort(),
+    ).toEqual(range("new", 3).sort())
+    const dryJson = JSON.parse(
+      (await run("--db", db, "--grace", "7d", "--dry-run", "--json")).stdout,
+    ) as Summary
     expect(dryJson.heldBack).toEqual({ grace: 3, replication: 0, "replication-error": 0 })
 
     const real = await run("--db", db, "--grace", "7d", "--list")
     expect(real.code).toBe(0)
     // The real run purged exactly what the dry run selected; a real --list lists no held ids.
-    expect(listed(real.stdout).map((l) => l.id).sort()).toEqual(range("old", 4).sort())
+    expect(
+      listed(real.stdout)
+        .map((l) => l.id)
+        .sort(),
+    ).toEqual(range("old", 4).sort())
     expect(listed(real.stdout).some((l) => l.held !== undefined)).toBe(false)
     expect(await deletedLeft(db)).toEqual(range("new", 3).sort())
     expect(real.stderr).toMatch(/"held_grace":3/)

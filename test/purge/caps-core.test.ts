@@ -38,15 +38,32 @@ describe("unitsOf with held-back tombstones", () => {
   })
 
   test("live documents are never held or purged; no hold function: no held units", () => {
-    const units = unitsOf(page([row(1, false), row(2, true)], "2-opaque"), { maxIds: 100, maxRevs: 1000 }, 0, "0")
+    const units = unitsOf(
+      page([row(1, false), row(2, true)], "2-opaque"),
+      { maxIds: 100, maxRevs: 1000 },
+      0,
+      "0",
+    )
     expect(units.every((u) => u.held === undefined)).toBe(true)
-    const all = unitsOf(page([row(1, false)], "1-opaque"), { maxIds: 100, maxRevs: 1000 }, 0, "0", () => "grace")
+    const all = unitsOf(
+      page([row(1, false)], "1-opaque"),
+      { maxIds: 100, maxRevs: 1000 },
+      0,
+      "0",
+      () => "grace",
+    )
     expect(all.every((u) => u.held === undefined)).toBe(true)
   })
 
   test("holding everything gives one held unit a page, not one per tombstone", () => {
     const rows = Array.from({ length: 500 }, (_, i) => row(i + 1, true))
-    const units = unitsOf(page(rows, "500-opaque"), { maxIds: 100, maxRevs: 1000 }, 0, "0", () => "replication-error")
+    const units = unitsOf(
+      page(rows, "500-opaque"),
+      { maxIds: 100, maxRevs: 1000 },
+      0,
+      "0",
+      () => "replication-error",
+    )
     expect(units.filter((u) => u.held !== undefined)).toHaveLength(1)
     expect(units.flatMap((u) => u.tombstones)).toHaveLength(0)
     expect(units.flatMap((u) => u.held ?? [])).toHaveLength(500)
@@ -100,12 +117,16 @@ describe("grace observations", () => {
       kind: "none",
       from: 9 * day,
     })
-    expect(graceStart([], 3 * day, 7 * day, { at: 3 * day, seq: "b" })).toEqual({ kind: "none", from: 10 * day })
+    expect(graceStart([], 3 * day, 7 * day, { at: 3 * day, seq: "b" })).toEqual({
+      kind: "none",
+      from: 10 * day,
+    })
   })
 
   test("the history stays bounded, keeps the oldest and the newest, and stays spread over time", () => {
     let h: ReadonlyArray<{ at: number; seq: string }> = []
-    for (let hour = 0; hour < 24 * 365; hour++) h = recordObservation(h, { at: hour * 3_600_000, seq: `s${hour}` }, 50)
+    for (let hour = 0; hour < 24 * 365; hour++)
+      h = recordObservation(h, { at: hour * 3_600_000, seq: `s${hour}` }, 50)
     expect(h).toHaveLength(50)
     expect(h[0]!.seq).toBe("s0")
     expect(h.at(-1)!.seq).toBe(`s${24 * 365 - 1}`)
@@ -117,9 +138,9 @@ describe("grace observations", () => {
   test("stored as ISO times and read back; entries of another shape are left out", () => {
     const h = [{ at: Date.parse("2026-01-02T03:04:05.000Z"), seq: "1-x" }]
     expect(historyOf(storedHistory(h))).toEqual(h)
-    expect(historyOf([{ at: "nope", seq: "1" }, { seq: 2 }, "x", { at: "2026-01-01T00:00:00Z", seq: "2-y" }])).toEqual([
-      { at: Date.parse("2026-01-01T00:00:00Z"), seq: "2-y" },
-    ])
+    expect(
+      historyOf([{ at: "nope", seq: "1" }, { seq: 2 }, "x", { at: "2026-01-01T00:00:00Z", seq: "2-y" }]),
+    ).toEqual([{ at: Date.parse("2026-01-01T00:00:00Z"), seq: "2-y" }])
     expect(historyOf(undefined)).toEqual([])
   })
 })
@@ -175,6 +196,8 @@ describe("replications that read a database", () => {
     expect(w.watched.map((r) => r.docId)).toEqual(["ok", "done"])
     expect(w.broken.map((r) => r.docId)).toEqual(["bad", "fail"])
     expect(w.ignored.map((r) => r.docId)).toEqual(["err"])
-    expect(replicationsOf("src", all, ["_replicator/bad", "fail"]).broken.map((r) => r.docId)).toEqual(["err"])
+    expect(replicationsOf("src", all, ["_replicator/bad", "fail"]).broken.map((r) => r.docId)).toEqual([
+      "err",
+    ])
   })
 })

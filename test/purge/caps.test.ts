@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
-import { Duration } from "effect"
-import { checkpointDocId } from "../../src/purge/checkpoint-local.ts"
+import { FetchHttpClient } from "@effect/platform"
+import { Duration, Effect, Layer, Option, Redacted } from "effect"
+import { CouchClient } from "../../src/couch/client.ts"
+import { readReplications } from "../../src/couch/replications.ts"
+import { checkpointDocId, makeLocalDocCheckpointStore } from "../../src/purge/checkpoint-local.ts"
 import {
   allChanges,
   type CouchTarget,
@@ -30,7 +33,8 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const id of replicatorDocs) {
     const doc = await couch(t, "GET", `/_replicator/${id}`)
-    if (doc.status === 200) await couch(t, "DELETE", `/_replicator/${id}?rev=${(doc.body as { _rev: string })._rev}`)
+    if (doc.status === 200)
+      await couch(t, "DELETE", `/_replicator/${id}?rev=${(doc.body as { _rev: string })._rev}`)
   }
   for (const db of created) await deleteDb(t, db)
   await t.stop()
@@ -44,7 +48,8 @@ const newDb = async (prefix: string) => {
 
 /** Writes `ids` as live documents, then deletes them; returns nothing. */
 const deleted = async (db: string, ids: ReadonlyArray<string>) => {
-  const made = (await couch(t, "POST", `/${db}/_bulk_docs`, { docs: ids.map((_id) => ({ _id, v: 1 })) })).body as Array<{
+  const made = (await couch(t, "POST", `/${db}/_bulk_docs`, { docs: ids.map((_id) => ({ _id, v: 1 })) }))
+    .body as Array<{
     id: string
     rev: string
   }>
@@ -123,7 +128,9 @@ describe("--grace", () => {
     // A plain purge (no caps) purges them and keeps the observations for a later --grace run.
     const plain = await purgeIn(t, db)
     expect(plain.purgedRevs).toBe(2)
-    const doc = (await couch(t, "GET", `/${db}/_local/${checkpointDocId}`)).body as { observations?: Array<unknown> }
+    const doc = (await couch(t, "GET", `/${db}/_local/${checkpointDocId}`)).body as {
+      observations?: Array<unknown>
+    }
     expect(doc.observations).toHaveLength(2)
   })
 })
@@ -233,6 +240,93 @@ describe("--respect-replications", () => {
         expect(run.caps?.replications?.watched).toEqual(["abc123+continuous"])
         expect(run.heldBack.replication).toBe(2)
         expect(await deletedLeft(src)).toEqual(range("after", 2).sort())
+      } finally {
+        await couch(t, "PUT", "/_dbsweep_test/replications", {})
+      }
+    },
+  )
+})
+
+/** Runs `f` with a CouchDB client of `t`. */
+const withClient = <A>(f: (couch: CouchClient["Type"]) => Effect.Effect<A, unknown>) =>
+  Effect.runPromise(
+    Effect.flatMap(CouchClient, f).pipe(
+      Effect.provide(
+        CouchClient.layer({
+          url: t.url,
+          user: Option.some(t.user),
+          password: Option.some(Redacted.make(t.password)),
+          timeout: Duration.seconds(10),
+        }).pipe(Layer.provide(FetchHttpClient.layer)),
+      ),
+    ) as Effect.Effect<A>,
+  )
+
+describe("the history beside the checkpoint", () => {
+  test("recording an observation never moves the checkpoint another writer saved meanwhile", async () => {
+    const db = await newDb("history")
+    await couch(t, "PUT", `/${db}/a`, { v: 1 })
+    const seqs = await withClient((c) =>
+      Effect.gen(function* () {
+        const mine = yield* makeLocalDocCheckpointStore(c)
+        const other = yield* makeLocalDocCheckpointStore(c)
+        yield* mine.save(db, "old-seq")
+        yield* other.save(db, "newer-seq")
+        yield* mine.observations!.record(db, { at: Date.now(), seq: "observed" })
+        return { after: yield* other.load(db), history: yield* other.observations!.load(db) }
+      }),
+    )
+    expect(Option.getOrUndefined(seqs.after)).toBe("newer-seq")
+    expect(seqs.history.map((o) => o.seq)).toEqual(["observed"])
+  })
+})
+
+describe("reading the replications", () => {
+  test.skipIf(process.env.COUCHDB_URL !== undefined && process.env.COUCHDB_URL !== "")(
+    "every page of _scheduler/docs, and only the _active_tasks replications that have no document [test server only: needs 1,500 replications]",
+    async () => {
+      const docs = Array.from({ length: 1500 }, (_, i) => ({
+        database: "_replicator",
+        doc_id: `r${i}`,
+        id: `${i}+continuous`,
+        state: "running",
+        source: `${t.url}/db${i}/`,
+        info: { checkpointed_source_seq: `${i}-x` },
+      }))
+      const tasks = [
+        {
+          type: "replication",
+          doc_id: "r1",
+          replication_id: "1+continuous",
+          source: `${t.url}/db1/`,
+          checkpointed_source_seq: "1-x",
+        },
+        {
+          type: "replication",
+          doc_id: null,
+          replication_id: "t+continuous",
+          source: `${t.url}/dbt/`,
+          checkpointed_source_seq: "9-x",
+        },
+        { type: "database_compaction", database: "shards/00000000-7fffffff/x.1" },
+      ]
+      await couch(t, "PUT", "/_dbsweep_test/replications", { docs, tasks })
+      try {
+        const found = await withClient((c) => readReplications(c, (e) => e))
+        // (Earlier tests' _replicator documents are listed too.)
+        expect(found.filter((r) => /^r\d+$/.test(r.docId ?? ""))).toHaveLength(1500)
+        expect(found.filter((r) => r.replicationId === "1+continuous")).toHaveLength(1)
+        expect(found.filter((r) => r.docId === undefined)).toHaveLength(1)
+        expect(found.at(-1)).toEqual({
+          docId: undefined,
+          database: undefined,
+          replicationId: "t+continuous",
+          state: "running",
+          source: `${t.url}/dbt/`,
+          checkpoint: "9-x",
+          error: undefined,
+        })
+        expect(found.find((r) => r.docId === "r1499")?.checkpoint).toBe("1499-x")
       } finally {
         await couch(t, "PUT", "/_dbsweep_test/replications", {})
       }

@@ -48,7 +48,10 @@ export interface AdminHooks {
    * entries (states and `info.checkpointed_source_seq` as COUCHDB-FACTS §10 records), `tasks` are
    * `_active_tasks` entries of `"type":"replication"` (replications started by `POST /_replicate`).
    */
-  readonly setReplications: (set: { readonly docs?: ReadonlyArray<Body>; readonly tasks?: ReadonlyArray<Body> }) => void
+  readonly setReplications: (set: {
+    readonly docs?: ReadonlyArray<Body>
+    readonly tasks?: ReadonlyArray<Body>
+  }) => void
   readonly replications: () => { readonly docs: ReadonlyArray<Body>; readonly tasks: ReadonlyArray<Body> }
 }
 
@@ -193,7 +196,10 @@ export const makeAdminRoutes = (dbs: Map<string, Db>): AdminHooks => {
   /** facts §10: `{"total_rows","offset","docs":[…]}`, every `_replicator` document's state; limit and skip page it. */
   const schedulerDocs = (ctx: AdminCtx): Answer => {
     const replicator = dbs.get("_replicator")
-    const ids = replicator === undefined ? [] : [...replicator.docs.keys()].filter((id) => !id.startsWith("_design/")).sort()
+    const ids =
+      replicator === undefined
+        ? []
+        : [...replicator.docs.keys()].filter((id) => !id.startsWith("_design/")).sort()
     const all: Body[] = []
     for (const id of ids) {
       const doc = replicator?.docs.get(id)
@@ -204,7 +210,10 @@ export const makeAdminRoutes = (dbs: Map<string, Db>): AdminHooks => {
     const skip = Number(ctx.url.searchParams.get("skip") ?? "0") || 0
     const limitText = ctx.url.searchParams.get("limit")
     const limit = limitText === null ? all.length : Number(limitText) || 0
-    return { status: 200, body: { total_rows: all.length, offset: skip, docs: all.slice(skip, skip + limit) } }
+    return {
+      status: 200,
+      body: { total_rows: all.length, offset: skip, docs: all.slice(skip, skip + limit) },
+    }
   }
 
   const serverRoute = (ctx: AdminCtx, path: string): Answer | undefined => {
@@ -336,7 +345,10 @@ export const makeAdminRoutes = (dbs: Map<string, Db>): AdminHooks => {
     return job.state
   }
 
-  const setReplications = (set: { readonly docs?: ReadonlyArray<Body>; readonly tasks?: ReadonlyArray<Body> }) => {
+  const setReplications = (set: {
+    readonly docs?: ReadonlyArray<Body>
+    readonly tasks?: ReadonlyArray<Body>
+  }) => {
     extra = { docs: set.docs ?? [], tasks: set.tasks ?? [] }
   }
 
