@@ -186,6 +186,46 @@ const waitForState = async (id: string, states: ReadonlyArray<string>) => {
 }
 
 describe("purge --respect-replications from the binary, many databases", () => {
+  test("ids changed after a replication's checkpoint survive, the rest go: marked in a dry run's --list, counted in --json", async () => {
+    const src = await newDb("rep")
+    const copy = `${src}-copy`
+    created.push(copy)
+    await deleted(src, range("before", 5))
+    const id = `dbsweep-capsbin-rep-${src}`
+    replicatorDocs.push(id)
+    await couch(t, "PUT", `/_replicator/${id}`, {
+      source: withCredentials(src),
+      target: withCredentials(copy),
+      create_target: true,
+    })
+    await waitForState(id, ["completed"])
+    await deleted(src, range("after", 2))
+
+    const dry = await run("--db", src, "--respect-replications", "--dry-run", "--list")
+    expect(dry.code).toBe(0)
+    const lines = listed(dry.stdout)
+    expect(
+      lines
+        .filter((l) => l.held === "replication")
+        .map((l) => l.id)
+        .sort(),
+    ).toEqual(range("after", 2).sort())
+    expect(
+      lines
+        .filter((l) => l.held === undefined)
+        .map((l) => l.id)
+        .sort(),
+    ).toEqual(range("before", 5).sort())
+
+    const r = await run("--db", src, "--respect-replications", "--json")
+    expect(r.code).toBe(0)
+    const summary = JSON.parse(r.stdout) as Summary & { caps: { replications: { watched: Array<string> } } }
+    expect(summary.purgedRevs).toBe(5)
+    expect(summary.heldBack).toEqual({ grace: 0, replication: 2, "replication-error": 0 })
+    expect(summary.caps.replications.watched).toEqual([id])
+    expect(await deletedLeft(src)).toEqual(range("after", 2).sort())
+  })
+
   test("a crashing replication holds its database back with a warning naming it; the other database is purged; --ignore-replication lets it go", async () => {
     const held = await newDb("crash")
     const free = await newDb("free")
