@@ -70,6 +70,21 @@ const options = {
     description:
       "the databases the purge schedule purges: a name, several separated by commas, or a glob such as 'userdb-*' ('*' for all but _users, _replicator and _global_changes)",
   }),
+  purgeGrace: optionalText("purge-grace", {
+    env: "DBSWEEP_PURGE_GRACE",
+    description:
+      "the purge schedule's --grace: hold back tombstones changed within this time (e.g. 7d); see dbsweep purge --help",
+  }),
+  purgeRespectReplications: Options.boolean("purge-respect-replications").pipe(
+    Options.withDescription(
+      "the purge schedule's --respect-replications: hold back what replications reading a database have not checkpointed (env DBSWEEP_PURGE_RESPECT_REPLICATIONS=true)",
+    ),
+  ),
+  purgeIgnoreReplication: optionalText("purge-ignore-replication", {
+    env: "DBSWEEP_PURGE_IGNORE_REPLICATION",
+    description:
+      "the purge schedule's --ignore-replication: replication ids (document or replication id) not to wait for, separated by commas",
+  }),
   cleanupEvery: optionalText("cleanup-every", {
     env: "DBSWEEP_CLEANUP_EVERY",
     description: "clean up at once, then every DURATION",
@@ -199,6 +214,28 @@ export const serveCommand = Command.make("serve", options, (o) =>
     const schedules: ServeSchedules = {
       purge: yield* scheduleOf("purge", o.purgeEvery, o.purgeCron),
       purgeDb: o.purgeDb,
+      purgeCaps: {
+        ...(Option.isSome(o.purgeGrace) ? { grace: o.purgeGrace.value.trim() } : {}),
+        respectReplications:
+          o.purgeRespectReplications ||
+          (yield* Config.boolean("DBSWEEP_PURGE_RESPECT_REPLICATIONS").pipe(
+            Config.withDefault(false),
+            Effect.mapError(
+              () =>
+                new ConfigError({
+                  message: "DBSWEEP_PURGE_RESPECT_REPLICATIONS must be true or false",
+                }),
+            ),
+          )),
+        ignoreReplications: Option.match(o.purgeIgnoreReplication, {
+          onNone: () => [],
+          onSome: (ids) =>
+            ids
+              .split(",")
+              .map((id) => id.trim())
+              .filter((id) => id !== ""),
+        }),
+      },
       cleanup: yield* scheduleOf("cleanup", o.cleanupEvery, o.cleanupCron),
     }
     const spawn = yield* Effect.serviceOption(JobWorkers)

@@ -11,6 +11,12 @@ import { needs } from "./jobs.ts"
 export interface ServeSchedules {
   readonly purge: Option.Option<JobSchedule>
   readonly purgeDb: Option.Option<string>
+  /** The purge schedule's safety caps (`--purge-grace`, `--purge-respect-replications`, `--purge-ignore-replication`), as the job's options take them. */
+  readonly purgeCaps?: {
+    readonly grace?: string
+    readonly respectReplications: boolean
+    readonly ignoreReplications: ReadonlyArray<string>
+  }
   readonly cleanup: Option.Option<JobSchedule>
 }
 
@@ -42,13 +48,17 @@ export const scheduleJobs = Effect.fn("Http.scheduleJobs")(function* (s: ServeSc
         onNone: () => Effect.fail(unavailable("purge")),
         onSome: Effect.succeed,
       })
-      yield* runner.schedule(job, yield* decodeOptions(job, { db: targets[0] }), s.purge.value)
+      yield* runner.schedule(
+        job,
+        yield* decodeOptions(job, { db: targets[0], ...s.purgeCaps }),
+        s.purge.value,
+      )
     } else {
       const job = yield* Option.match(services.purgeMany, {
         onNone: () => Effect.fail(unavailable("purge")),
         onSome: Effect.succeed,
       })
-      yield* runner.schedule(job, yield* decodeOptions(job, { dbs: targets }), s.purge.value)
+      yield* runner.schedule(job, yield* decodeOptions(job, { dbs: targets, ...s.purgeCaps }), s.purge.value)
     }
   }
   if (Option.isSome(s.cleanup)) {

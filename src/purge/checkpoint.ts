@@ -1,6 +1,7 @@
 import { Context, type Effect, type Option } from "effect"
 import type { CouchError } from "../couch/errors.ts"
 import type { ConfigError } from "../shared/errors.ts"
+import type { Observation } from "./grace.ts"
 
 /**
  * Where purge remembers the last seq it fully handled, per database. Seqs are opaque: stored and
@@ -16,6 +17,15 @@ export interface CheckpointStoreShape {
   readonly check: (db: string) => Effect.Effect<void, CouchError | ConfigError>
   readonly load: (db: string) => Effect.Effect<Option.Option<string>, CouchError | ConfigError>
   readonly save: (db: string, seq: string) => Effect.Effect<void, CouchError | ConfigError>
+  /**
+   * `--grace`'s history of (time, update_seq) observations kept beside the checkpoint; absent on
+   * a store that cannot keep one (a checkpoint file holds the bare seq).
+   */
+  readonly observations?: {
+    readonly load: (db: string) => Effect.Effect<ReadonlyArray<Observation>, CouchError | ConfigError>
+    /** Adds one (thinned to a bounded history); never changes the checkpoint the store holds. */
+    readonly record: (db: string, observation: Observation) => Effect.Effect<void, CouchError | ConfigError>
+  }
 }
 
 export class CheckpointStore extends Context.Tag("dbsweep/CheckpointStore")<

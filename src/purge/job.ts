@@ -3,9 +3,11 @@ import { Context, Duration, Effect, Either, Layer, Option, Schema } from "effect
 import { compact, defaultPoll } from "../couch/admin.ts"
 import { CouchClient, type CouchClientShape } from "../couch/client.ts"
 import { checkDatabaseName } from "../couch/names.ts"
+import type { ReplicationInfo } from "../couch/replications.ts"
 import { failedWork, type Job, type RunContext } from "../jobs/job.ts"
 import { DurationFromString } from "../shared/duration.ts"
 import { defaultRetryPolicy } from "../shared/retry.ts"
+import type { CapsSettings } from "./caps.ts"
 import type { CheckpointStoreShape } from "./checkpoint.ts"
 import { makeFileCheckpointStore } from "./checkpoint-file.ts"
 import { makeLocalDocCheckpointStore } from "./checkpoint-local.ts"
@@ -40,8 +42,37 @@ export const PurgeOptions = Schema.Struct({
   maxRate: Schema.optionalWith(whole(0, 1_000_000), { default: () => 0 }),
   /** After a purge that went well, compact the database and wait for it (space is freed only then). */
   compact: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  /** `--grace`: hold back tombstones changed within this duration (history kept in the `_local` checkpoint). */
+  grace: Schema.optionalWith(
+    DurationFromString.pipe(
+      Schema.filter(
+        (d) => Duration.greaterThanOrEqualTo(d, Duration.seconds(1)) || "grace must be at least 1s",
+      ),
+    ),
+    { as: "Option" },
+  ),
+  /** `--respect-replications`: hold back what replications reading the database have not checkpointed. */
+  respectReplications: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  /** `--ignore-replication`: replications (document or replication id) not to respect. */
+  ignoreReplications: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
 })
 export type PurgeOptions = typeof PurgeOptions.Type
+
+/** The safety caps a purge's options ask for; none when neither --grace nor --respect-replications. */
+export const capsOf = (
+  o: Pick<PurgeOptions, "grace" | "respectReplications" | "ignoreReplications">,
+  replications?: ReadonlyArray<ReplicationInfo>,
+): { readonly caps?: CapsSettings } =>
+  Option.isNone(o.grace) && !o.respectReplications
+    ? {}
+    : {
+        caps: {
+          ...(Option.isSome(o.grace) ? { graceMs: Duration.toMillis(o.grace.value) } : {}),
+          respectReplications: o.respectReplications,
+          ignoreReplications: o.ignoreReplications,
+          ...(replications !== undefined ? { replications } : {}),
+        },
+      }
 
 /** Work that failed inside a finished purge, in one line. */
 export const purgeProblems = (s: PurgeSummary): Option.Option<string> => {
@@ -133,6 +164,7 @@ export class PurgeJob extends Context.Tag("dbsweep/PurgeJob")<
               pageSize: o.pageSize,
               checkpointEveryMs: Duration.toMillis("2 seconds"),
               ...(o.maxRate > 0 ? { maxRate: o.maxRate } : {}),
+              ...capsOf(o),
             },
             context,
             o.compact,

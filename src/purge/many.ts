@@ -2,6 +2,7 @@ import { Clock, Context, Duration, Effect, Either, Layer, Option, Schema, Stream
 import { CouchClient, type CouchClientShape } from "../couch/client.ts"
 import { dbsInfo, dbsInfoKeys } from "../couch/dbs-info.ts"
 import { concernsServer, isRetryable } from "../couch/errors.ts"
+import { type ReplicationInfo, readReplications } from "../couch/replications.ts"
 import type { DbInfo, ServerInfo } from "../couch/schema.ts"
 import type { Job, RunContext } from "../jobs/job.ts"
 import { partOf } from "../shared/progress.ts"
@@ -9,7 +10,7 @@ import { defaultRetryPolicy, withRetry } from "../shared/retry.ts"
 import type { CheckpointStoreShape } from "./checkpoint.ts"
 import { makeLocalDocCheckpointStore } from "./checkpoint-local.ts"
 import { addCounts, type PurgeCounts, zeroCounts } from "./counts.ts"
-import { type PurgeError, PurgeOptions, purgeProblems, purgeThenCompact } from "./job.ts"
+import { capsOf, type PurgeError, PurgeOptions, purgeProblems, purgeThenCompact } from "./job.ts"
 import { inPartition, maxPartitions, showPartition } from "./partition.ts"
 import type { PurgeSettings, PurgeSummary } from "./purge.ts"
 import { describeTargets, selectDbs, targetProblem } from "./targets.ts"
@@ -116,6 +117,7 @@ const purgeOne = Effect.fn("Purge.many.one")(function* (
   server: ServerInfo,
   db: string,
   info: DbInfo | undefined,
+  replications: ReadonlyArray<ReplicationInfo> | undefined,
 ) {
   if (yield* context.stopping) {
     const skipped: DbOutcome = { db, state: "not started" }
@@ -136,6 +138,7 @@ const purgeOne = Effect.fn("Purge.many.one")(function* (
     server,
     ...(info !== undefined ? { info } : {}),
     ...(o.maxRate > 0 ? { maxRate: o.maxRate } : {}),
+    ...capsOf(o, replications),
   }
   const ran = yield* purgeThenCompact(
     couch,
@@ -236,6 +239,13 @@ const runMany = Effect.fn("Purge.many.run")(function* (
     `${mine.length} databases${partition !== undefined ? ` (partition ${showPartition(partition)})` : ""}${o.dryRun ? " (dry run)" : ""}`,
     0,
   )
+  // --respect-replications: the server's replications are read once for the run, not per database.
+  const replications = o.respectReplications
+    ? yield* readReplications(
+        couch,
+        withRetry({ ...defaultRetryPolicy, retries: o.retries, base: o.retryBase }, isRetryable),
+      )
+    : undefined
   const infoOf = infoReader(couch, o, context)
   // The databases' info 100 a request, read a batch ahead of the databases being purged (so it
   // is seconds old, not as old as the run), then `dbConcurrency` databases at once, in order.
@@ -244,7 +254,7 @@ const runMany = Effect.fn("Purge.many.run")(function* (
     Stream.mapEffect(infoOf),
     Stream.flattenIterables,
     Stream.buffer({ capacity: dbsInfoKeys }),
-    Stream.mapEffect(([db, info]) => purgeOne(couch, store, o, context, server, db, info), {
+    Stream.mapEffect(([db, info]) => purgeOne(couch, store, o, context, server, db, info, replications), {
       concurrency: o.dbConcurrency,
     }),
     Stream.runCollect,
