@@ -11,6 +11,8 @@ import { needs } from "./jobs.ts"
 export interface ServeSchedules {
   readonly purge: Option.Option<JobSchedule>
   readonly purgeDb: Option.Option<string>
+  /** `--purge-lease-ttl`: the purge runs' lease TTL (the job's default when absent). */
+  readonly purgeLeaseTtl?: Option.Option<string>
   readonly cleanup: Option.Option<JobSchedule>
 }
 
@@ -37,18 +39,20 @@ export const scheduleJobs = Effect.fn("Http.scheduleJobs")(function* (s: ServeSc
       .split(",")
       .map((t) => t.trim())
       .filter((t) => t !== "")
+    const leaseTtl = Option.getOrUndefined(s.purgeLeaseTtl ?? Option.none())?.trim()
+    const common = leaseTtl === undefined ? {} : { leaseTtl }
     if (targets.length === 1 && !isGlob(targets[0]!)) {
       const job = yield* Option.match(services.purge, {
         onNone: () => Effect.fail(unavailable("purge")),
         onSome: Effect.succeed,
       })
-      yield* runner.schedule(job, yield* decodeOptions(job, { db: targets[0] }), s.purge.value)
+      yield* runner.schedule(job, yield* decodeOptions(job, { db: targets[0], ...common }), s.purge.value)
     } else {
       const job = yield* Option.match(services.purgeMany, {
         onNone: () => Effect.fail(unavailable("purge")),
         onSome: Effect.succeed,
       })
-      yield* runner.schedule(job, yield* decodeOptions(job, { dbs: targets }), s.purge.value)
+      yield* runner.schedule(job, yield* decodeOptions(job, { dbs: targets, ...common }), s.purge.value)
     }
   }
   if (Option.isSome(s.cleanup)) {
