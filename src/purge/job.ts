@@ -2,10 +2,11 @@ import { FileSystem } from "@effect/platform"
 import { Clock, Context, Duration, Effect, Either, Layer, Option, Schema } from "effect"
 import { compact, defaultPoll } from "../couch/admin.ts"
 import { CouchClient, type CouchClientShape } from "../couch/client.ts"
+import { isRetryable } from "../couch/errors.ts"
 import { checkDatabaseName } from "../couch/names.ts"
 import { failedWork, type Job, type RunContext } from "../jobs/job.ts"
 import { DurationFromString } from "../shared/duration.ts"
-import { defaultRetryPolicy } from "../shared/retry.ts"
+import { defaultRetryPolicy, withRetry } from "../shared/retry.ts"
 import type { CheckpointStoreShape } from "./checkpoint.ts"
 import { makeFileCheckpointStore } from "./checkpoint-file.ts"
 import { makeLocalDocCheckpointStore } from "./checkpoint-local.ts"
@@ -176,13 +177,16 @@ export const leasedPurge = Effect.fn("Purge.leased")(function* (
     return summary
   }
   const startedAt = yield* Clock.currentTimeMillis
+  // The server is asked first (the run needs its version anyway), so a URL that is not CouchDB
+  // or a login refused is told as such, not as a lease that could not be taken.
+  const server = settings.server ?? (yield* couch.serverInfo.pipe(withRetry(settings.retry, isRetryable)))
   const held = yield* lease.leases.withLease(settings.db, lease.ttl, (l) =>
     Effect.gen(function* () {
       const stopping = Effect.zipWith(context.stopping, l.lost, (stop, lost) => stop || Option.isSome(lost))
       const summary = yield* purgeThenCompact(
         couch,
         holderOnly(store, l),
-        settings,
+        { ...settings, server },
         { ...context, stopping },
         lease.compact,
       )

@@ -1,7 +1,7 @@
 import { HttpClientRequest } from "@effect/platform"
 import { Effect, Either, Option, Schema } from "effect"
 import type { CouchClientShape } from "../couch/client.ts"
-import { type CouchError, isRetryable } from "../couch/errors.ts"
+import { type CouchError, concernsServer, isRetryable } from "../couch/errors.ts"
 import { PutAnswer } from "../couch/schema.ts"
 import { type RetryPolicy, withRetry } from "../shared/retry.ts"
 import { type LeaseDoc, LeaseDoc as LeaseDocSchema, leaseDocId, leaseDocPath, leasesDb } from "./lease-doc.ts"
@@ -22,27 +22,36 @@ export type ReadLease = Option.Option<Pick<LeaseDoc, "_rev" | "holder" | "expire
 const dbMissing = (e: CouchError) =>
   e._tag === "CouchNotFound" && e.reason.includes("Database does not exist")
 
-/** Anything else a lease request ends in, as the one error a user reads about leases. */
-const storeError = (couch: CouchClientShape, db: string, operation: string) => (e: CouchError) => {
-  // Credentials refused, a server not reached, a certificate not trusted: the server's own errors,
-  // which say what to fix and stop a run of many at once.
-  if (
-    e._tag === "CouchUnauthorized" ||
-    e._tag === "UntrustedCertificate" ||
-    (e._tag === "CouchUnavailable" && e.kind === "network")
-  ) {
-    return e
+/**
+ * What a failed lease request means to a user. The server's own errors (credentials refused, an
+ * account locked, a server not reached or too slow, an answer that is not CouchDB's, a certificate
+ * not trusted) pass as they are: they say what to fix, and stop a run of many at once. A 403 on
+ * the lease database, or a server failing on it, is told as the lease that could not be taken.
+ */
+const storeError =
+  (couch: CouchClientShape, db: string, operation: string) =>
+  (e: CouchError): CouchError | LeaseStoreError => {
+    if (
+      concernsServer(e) ||
+      e._tag === "CouchProtocolError" ||
+      (e._tag === "CouchUnavailable" && e.kind === "timeout")
+    ) {
+      return e
+    }
+    const reason =
+      e._tag === "CouchForbidden"
+        ? `403 ${e.reason}`
+        : e._tag === "CouchConflict"
+          ? "409 conflict"
+          : e.message
+    return new LeaseStoreError({
+      server: couch.server,
+      db,
+      operation,
+      reason,
+      refused: e._tag === "CouchForbidden",
+    })
   }
-  const reason =
-    e._tag === "CouchForbidden" ? `403 ${e.reason}` : e._tag === "CouchConflict" ? "409 conflict" : e.message
-  return new LeaseStoreError({
-    server: couch.server,
-    db,
-    operation,
-    reason,
-    refused: e._tag === "CouchForbidden",
-  })
-}
 
 /** A lease document that does not read as one still has a rev: it is taken over as expired. */
 const RevOnly = Schema.Struct({ _rev: Schema.String })
