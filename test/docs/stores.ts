@@ -13,7 +13,7 @@ import { makeMemoryStore } from "../../src/docs/memory.ts"
 import { makeNdjsonStore } from "../../src/docs/ndjson.ts"
 import type { DocumentStoreShape } from "../../src/docs/store.ts"
 import type { StoreFactoryShape } from "../../src/docs/stores.ts"
-import type { CouchTarget } from "../support/couch-target.ts"
+import { type CouchTarget, testDbName } from "../support/couch-target.ts"
 
 export const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => Effect.runPromise(effect)
 
@@ -56,7 +56,9 @@ export const couchStore = (t: CouchTarget, settings: CouchStoreSettings = defaul
 let n = 0
 /** A fresh collection name (CouchDB's rule), unique across runs against a shared server. */
 export const freshCollection = (prefix = "docs") =>
-  `${prefix}-${Date.now().toString(36)}-${(n++).toString(36)}-${Math.random().toString(36).slice(2, 6)}`
+  testDbName(
+    `${prefix}-${Date.now().toString(36)}-${(n++).toString(36)}-${Math.random().toString(36).slice(2, 6)}`,
+  )
 
 /** A factory over stores the test made: `memory`, `couchdb`, `file:DIR`, `couchbackup:FILE`. */
 export const factory = async (couch: DocumentStoreShape): Promise<StoreFactoryShape> => {

@@ -15,16 +15,35 @@ export interface CouchTarget {
   readonly stop: () => Promise<void>
 }
 
+/**
+ * Databases this test process made on a real CouchDB (with `createDb`, or named by `testDbName`):
+ * a real target's `stop` deletes them, so the suites leave the server as they found it. Only these
+ * names: other suites may run against the same server at the same time.
+ */
+const made = new Set<string>()
+
+/** Remembers a database name a test will make (directly or through the program), to delete at `stop`. */
+export const testDbName = (name: string) => {
+  made.add(name)
+  return name
+}
+
 export const startCouchTarget = async (options: { version?: string } = {}): Promise<CouchTarget> => {
   const external = process.env.COUCHDB_URL
   if (external !== undefined && external !== "") {
-    return {
+    const target: CouchTarget = {
       url: external.replace(/\/+$/, ""),
       user: process.env.COUCHDB_USER ?? "admin",
       password: process.env.COUCHDB_PASSWORD ?? "",
       faults: undefined,
-      stop: async () => {},
+      stop: async () => {
+        const names = [...made]
+        made.clear()
+        for (const name of names)
+          await couch(target, "DELETE", `/${encodeURIComponent(name)}`).catch(() => {})
+      },
     }
+    return target
   }
   const user = "admin"
   const password = "s3cret-Passw0rd"
@@ -62,7 +81,9 @@ let dbCounter = 0
 /** Creates a fresh database with a unique name and returns the name. */
 export const createDb = async (t: CouchTarget, prefix = "dbsweep-test"): Promise<string> => {
   dbCounter += 1
-  const name = `${prefix}-${Date.now().toString(36)}-${dbCounter}-${Math.random().toString(36).slice(2, 6)}`
+  const name = testDbName(
+    `${prefix}-${Date.now().toString(36)}-${dbCounter}-${Math.random().toString(36).slice(2, 6)}`,
+  )
   json(await couch(t, "PUT", `/${name}`), [201, 202], `create ${name}`)
   return name
 }
