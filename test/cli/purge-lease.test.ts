@@ -218,6 +218,64 @@ describe("dbsweep purge: one purger per database (leases)", () => {
     expect(await checkPurged(t, held, heldSeed)).toBe("")
   }, 120_000)
 
+  test("SIGTERM mid-purge: the run stops (exit 130) and releases its lease, so the next run starts at once", async () => {
+    const db = await newDb()
+    const seeded = await seed(t, db, { tombstones: 300 })
+    const proc = spawnBinary(["purge", "--no-env-file", "--db", db, "--max-rate", "40"], { env: env(), cwd })
+    try {
+      const deadline = Date.now() + 60_000
+      while (
+        (await couch(t, "GET", leasePath(db))).status !== 200 ||
+        (await dbInfo(t, db)).doc_del_count === 300
+      ) {
+        if (Date.now() > deadline) throw new Error("the purge never got under way")
+        await Bun.sleep(50)
+      }
+      proc.kill("SIGTERM")
+      expect(await proc.exited).toBe(130)
+    } finally {
+      proc.kill("SIGKILL")
+    }
+    expect((await dbInfo(t, db)).doc_del_count).toBeGreaterThan(0)
+    expect((await couch(t, "GET", leasePath(db))).status).toBe(404)
+    const r = await runBinary(["purge", "--no-env-file", "--db", db, "--json"], {
+      env: env(),
+      cwd,
+      timeoutMs: 60_000,
+    })
+    expect(r.code).toBe(0)
+    expect((JSON.parse(r.stdout) as Outcome).state).toBeUndefined()
+    expect(await checkPurged(t, db, seeded)).toBe("")
+  }, 90_000)
+
+  test("a database that fails mid-purge (500 to everything) releases its lease", async () => {
+    if (t.faults === undefined) return // fault injection is the test server's
+    const db = await newDb()
+    await seed(t, db, { tombstones: 200 })
+    t.faults({ latencyMs: 20 })
+    const proc = spawnBinary(
+      ["purge", "--no-env-file", "--db", db, "--max-rate", "40", "--retries", "1", "--retry-base", "10ms"],
+      {
+        env: env(),
+        cwd,
+      },
+    )
+    try {
+      const deadline = Date.now() + 60_000
+      while ((await couch(t, "GET", leasePath(db))).status !== 200) {
+        if (Date.now() > deadline) throw new Error("the purge never took its lease")
+        await Bun.sleep(20)
+      }
+      // The database breaks; the lease database does not.
+      t.faults({ latencyMs: 20, brokenDbs: [db] })
+      expect(await proc.exited).toBe(1)
+    } finally {
+      proc.kill("SIGKILL")
+      t.faults({})
+    }
+    expect((await couch(t, "GET", leasePath(db))).status).toBe(404)
+  }, 90_000)
+
   test("a dry run takes no lease: it runs beside a purger that holds the database", async () => {
     const db = await newDb()
     await seed(t, db, { tombstones: 12 })
