@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { expectCleanFailure } from "../support/bad-input.ts"
 import { runBinary, spawnBinary } from "../support/binary.ts"
 import {
   type CouchTarget,
@@ -20,6 +21,7 @@ import {
   seed,
   startCouchTarget,
 } from "../support/couch-target.ts"
+import { httpServer } from "../support/hostile.ts"
 
 let t: CouchTarget
 const cwd = mkdtempSync(join(tmpdir(), "dbsweep-lease-"))
@@ -274,6 +276,48 @@ describe("dbsweep purge: one purger per database (leases)", () => {
       t.faults({})
     }
     expect((await couch(t, "GET", leasePath(db))).status).toBe(404)
+  }, 90_000)
+
+  test("a lease database the account may not use (403) is one line naming it and what to do, exit 3; nothing purged", async () => {
+    const a = await newDb()
+    const b = await newDb()
+    await seed(t, a, { tombstones: 5 })
+    await seed(t, b, { tombstones: 5 })
+    // A proxy that refuses dbsweep_leases as CouchDB refuses a database to a non-member (facts §11).
+    const proxy = httpServer(async (req) => {
+      const url = new URL(req.url)
+      if (url.pathname.startsWith("/dbsweep_leases")) {
+        return Response.json(
+          { error: "forbidden", reason: "You are not allowed to access this db." },
+          { status: 403 },
+        )
+      }
+      const body = req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer()
+      return fetch(`${t.url}${url.pathname}${url.search}`, { method: req.method, headers: req.headers, body })
+    })
+    try {
+      const proxied = { ...env(), COUCHDB_URL: proxy.url }
+      for (const args of [
+        ["--db", a],
+        ["--db", a, "--db", b],
+      ]) {
+        const r = await runBinary(["purge", "--no-env-file", ...args], {
+          env: proxied,
+          cwd,
+          timeoutMs: 60_000,
+        })
+        expectCleanFailure(r, {
+          code: 3,
+          names: ["dbsweep_leases", "403", "create and write", "cannot take the purge lease of"],
+          secrets: [t.password],
+          user: t.user,
+        })
+      }
+    } finally {
+      await proxy.stop()
+    }
+    expect((await dbInfo(t, a)).doc_del_count).toBe(5)
+    expect((await dbInfo(t, b)).doc_del_count).toBe(5)
   }, 90_000)
 
   test("a dry run takes no lease: it runs beside a purger that holds the database", async () => {
