@@ -195,7 +195,7 @@ describe("§2 documents", () => {
     const id = "purge:a/b+c$d(e)f-g_h"
     const path = `/${db}/${encodeURIComponent(id)}`
     const conflict = { status: 409, body: E("conflict", "Document update conflict.") }
-    const created = await call<{ rev: string; id: string }>("PUT", path, { holder: "a" })
+    const created = await call<{ ok: boolean; rev: string; id: string }>("PUT", path, { holder: "a" })
     expect(created).toEqual({ status: 201, body: { ok: true, id, rev: expect.stringMatching(/^1-/) } })
     expect(await call("PUT", path, { holder: "b" })).toEqual(conflict)
     const r2 = await put(path, { _rev: created.body.rev, holder: "b" })
