@@ -143,15 +143,22 @@ export const purgeThenCompact = Effect.fn("Purge.purgeThenCompact")(function* (
 })
 
 /**
- * A checkpoint store that writes only while this purger holds the database's lease, so a purger
- * that lost it never moves the checkpoint (the new holder's) backwards.
+ * A checkpoint store that writes only while this purger holds the database's lease, and only for
+ * as long as it may still trust it, so a purger that lost it never moves the checkpoint (the new
+ * holder's) backwards.
  */
 const holderOnly = (store: CheckpointStoreShape, lease: Lease): CheckpointStoreShape => ({
   ...store,
   save: (db, seq) =>
-    Effect.flatMap(lease.trusted, (trusted) =>
-      trusted
-        ? store.save(db, seq)
+    Effect.flatMap(lease.trustedFor, (ms) =>
+      ms > 0
+        ? store.save(db, seq).pipe(
+            Effect.timeoutFail({
+              duration: Duration.millis(ms),
+              onTimeout: () =>
+                new LeaseLost({ db, reason: "the lease ran out while the checkpoint was written" }),
+            }),
+          )
         : Effect.flatMap(
             lease.lost,
             (lost) =>

@@ -29,8 +29,11 @@ export interface HeldElsewhere {
 export interface Lease {
   /** Why the lease was lost (another purger took it, or it could not be renewed in time); none while held. */
   readonly lost: Effect.Effect<Option.Option<string>>
-  /** Whether this purger may still write as the holder: held, and renewed recently enough. */
-  readonly trusted: Effect.Effect<boolean>
+  /**
+   * How long this purger may still write as the holder (ms): until a fifth of the TTL before the
+   * expiry it last wrote; 0 once the lease is lost or that time has passed.
+   */
+  readonly trustedFor: Effect.Effect<number>
 }
 
 export type LeaseError = LeaseStoreError | CouchError
@@ -62,6 +65,8 @@ interface Holding {
   /** The holder's clock when it last wrote the lease (its expiry is this plus the TTL). */
   readonly writtenAt: number
   readonly lost: Option.Option<string>
+  /** Lost to another holder, or deleted: not this purger's to release. */
+  readonly gone: boolean
 }
 
 /** Most PUT/GET rounds when other purgers keep changing the lease under this one. */
@@ -89,7 +94,13 @@ const take = (
       const now = yield* Clock.currentTimeMillis
       const put = yield* store.put(db, leaseBody({ db, holder, acquiredAt: now, now, ttlMs, rev }))
       if (Either.isRight(put)) {
-        const holding: Holding = { rev: put.right, acquiredAt: now, writtenAt: now, lost: Option.none() }
+        const holding: Holding = {
+          rev: put.right,
+          acquiredAt: now,
+          writtenAt: now,
+          lost: Option.none(),
+          gone: false,
+        }
         return Either.right(holding)
       }
       if (put.left === "no-database") {
@@ -132,8 +143,8 @@ const renewLoop = (
   at: { readonly db: string; readonly holder: string; readonly ttlMs: number },
 ) => {
   const { db, holder, ttlMs } = at
-  const lose = (reason: string) =>
-    Ref.update(state, (h) => ({ ...h, lost: Option.some(reason) })).pipe(
+  const lose = (reason: string, gone = true) =>
+    Ref.update(state, (h) => ({ ...h, lost: Option.some(reason), gone })).pipe(
       Effect.zipRight(
         Effect.logError(`${db}: lease lost (${reason}): stopping this database; its checkpoint stays`).pipe(
           Effect.annotateLogs({ db, holder }),
@@ -167,7 +178,7 @@ const renewLoop = (
   const renew: Effect.Effect<void> = Effect.gen(function* () {
     const held = yield* Ref.get(state)
     const left = trustedUntil(held.writtenAt, ttlMs) - (yield* Clock.currentTimeMillis)
-    if (left <= 0) return yield* lose("it could not be renewed in time")
+    if (left <= 0) return yield* lose("it could not be renewed in time", false)
     const result = yield* renewOnce.pipe(Effect.timeout(Duration.millis(left)), Effect.either)
     if (Either.isRight(result)) return
     yield* Effect.logWarning(`${db}: could not renew the lease yet: ${result.left.message.split("\n")[0]}`)
@@ -182,11 +193,15 @@ const renewLoop = (
   )
 }
 
-/** Gives the lease back (DELETE with its rev); a lost lease is not ours to touch. Never fails. */
+/**
+ * Gives the lease back (DELETE with its rev; a 409 means it is no longer this rev). A lease another
+ * purger took, or that was deleted, is left alone; one that could not be renewed in time is given
+ * back if it is still this purger's. Never fails.
+ */
 const release = (store: LeaseStore, state: Ref.Ref<Holding>, db: string, holder: string) =>
   Effect.gen(function* () {
     const held = yield* Ref.get(state)
-    if (Option.isSome(held.lost)) return
+    if (held.gone) return
     if (yield* store.remove(db, held.rev)) return
     // A renewal cut short may have written a newer rev: delete it if the lease is still ours.
     const current = yield* store.get(db)
@@ -283,10 +298,9 @@ export const makeLeases = (couch: CouchClientShape): Effect.Effect<Leases> =>
               yield* Effect.forkScoped(renewLoop(store, state, { db, holder, ttlMs }))
               const lease: Lease = {
                 lost: Effect.map(Ref.get(state), (h) => h.lost),
-                trusted: Effect.flatMap(Ref.get(state), (h) =>
-                  Effect.map(
-                    Clock.currentTimeMillis,
-                    (now) => Option.isNone(h.lost) && now < trustedUntil(h.writtenAt, ttlMs),
+                trustedFor: Effect.flatMap(Ref.get(state), (h) =>
+                  Effect.map(Clock.currentTimeMillis, (now) =>
+                    Option.isSome(h.lost) ? 0 : Math.max(0, trustedUntil(h.writtenAt, ttlMs) - now),
                   ),
                 ),
               }

@@ -20,7 +20,7 @@ import {
   TestContext,
 } from "effect"
 import { CouchClient, type CouchClientShape } from "../../src/couch/client.ts"
-import { CouchConflict, CouchNotFound } from "../../src/couch/errors.ts"
+import { CouchConflict, CouchNotFound, CouchUnavailable } from "../../src/couch/errors.ts"
 import type { CheckpointStoreShape } from "../../src/purge/checkpoint.ts"
 import { isSkipped, leasedPurge, type PurgeOutcome, purgeProblems } from "../../src/purge/job.ts"
 import { makeLeases } from "../../src/purge/lease.ts"
@@ -47,7 +47,13 @@ const bodyOf = (request: HttpClientRequest.HttpClientRequest): Record<string, un
  * A database of `n` tombstones in one feed page, each `_purge` taking `purgeMs` of virtual time,
  * and a `dbsweep_leases` database of documents with revision checks.
  */
-const fakeCouch = (n: number, purgeMs: number, docs: Map<string, Stored>, log: Log): CouchClientShape => {
+const fakeCouch = (
+  n: number,
+  purgeMs: number,
+  docs: Map<string, Stored>,
+  log: Log,
+  faults: { leaseDown: boolean } = { leaseDown: false },
+): CouchClientShape => {
   const answer = <A, I>(status: number, schema: Schema.Schema<A, I>, json: unknown) =>
     Effect.map(Schema.decodeUnknown(schema)(json).pipe(Effect.orDie), (body) => ({ status, body }))
   return CouchClient.of({
@@ -57,6 +63,16 @@ const fakeCouch = (n: number, purgeMs: number, docs: Map<string, Stored>, log: L
         const at = yield* Clock.currentTimeMillis
         const path = request.url.split("/").map(decodeURIComponent)
         const id = path[2]
+        if (faults.leaseDown) {
+          log.leaseWrites.push({ at, method: request.method, status: 503 })
+          return yield* new CouchUnavailable({
+            server,
+            operation,
+            kind: "status",
+            status: 503,
+            reason: "down",
+          })
+        }
         if (id === undefined) return yield* answer(201, schema, { ok: true })
         const current = docs.get(id)
         const conflict = () => {
@@ -134,10 +150,11 @@ const quiet = { start: () => Effect.void, advance: () => Effect.void, stop: Effe
 const leasedRun = (
   ttl: Duration.Duration,
   docs: Map<string, Stored>,
-  meanwhile?: { readonly at: number; readonly act: () => void },
+  meanwhile?: { readonly at: number; readonly act: (faults: { leaseDown: boolean }) => void },
 ) => {
   const log: Log = { purges: [], checkpoints: [], leaseWrites: [] }
-  const couch = fakeCouch(100, 210, docs, log)
+  const faults = { leaseDown: false }
+  const couch = fakeCouch(100, 210, docs, log, faults)
   return Effect.gen(function* () {
     const leases = yield* makeLeases(couch)
     const run = yield* leases.forRun({
@@ -169,7 +186,7 @@ const leasedRun = (
     for (let step = 0; step < 1000 && Option.isNone(yield* Fiber.poll(fiber)); step++) {
       yield* TestClock.adjust(Duration.millis(50))
       if (meanwhile !== undefined && !acted && (yield* Clock.currentTimeMillis) >= meanwhile.at) {
-        meanwhile.act()
+        meanwhile.act(faults)
         acted = true
       }
     }
@@ -240,6 +257,32 @@ describe("a purge under its lease (fake CouchDB, TestClock)", () => {
     const problem = Option.getOrThrow(purgeProblems(s))
     expect(problem).toContain(`lost the lease of db (taken by ${intruder})`)
     expect(problem).toContain("nothing is skipped")
+  })
+
+  test("renewals that keep failing: the lease is given up before it could expire, and no checkpoint after", async () => {
+    const docs = new Map<string, Stored>()
+    // From 300 ms the lease database answers 503 to everything.
+    const { summary, log } = await leasedRun(Duration.millis(1500), docs, {
+      at: 300,
+      act: (faults) => {
+        faults.leaseDown = true
+      },
+    })
+    const s = summaryOf(summary)
+    // Written at 0 with a 1.5 s TTL: trusted until 1.2 s (a fifth of the TTL before the expiry);
+    // renewed from 0.5 s, tried again every 150 ms, given up once the trust ran out.
+    expect(s.leaseLost).toBe("it could not be renewed in time")
+    const renewals = log.leaseWrites.filter((w) => w.method === "PUT" && w.status === 503).map((w) => w.at)
+    expect(renewals[0]).toBe(500)
+    expect(Math.max(...renewals)).toBeLessThan(1200)
+    expect(log.checkpoints.length).toBeGreaterThan(0)
+    expect(log.checkpoints.every((c) => c.at < 1200)).toBe(true)
+    // No new work once it was given up: the request in flight then was the last.
+    expect(Math.max(...log.purges.map((p) => p.at))).toBeLessThanOrEqual(1260)
+    expect(log.purges.length).toBeLessThan(10)
+    // Given back if it still can be (not here: the lease database is still down); it then expires.
+    expect(log.leaseWrites.filter((w) => w.method === "DELETE").map((w) => w.status)).toEqual([503])
+    expect(docs.has(leaseId)).toBe(true)
   })
 
   test("a lease another purger holds leaves the database alone: no purge, no checkpoint, the lease untouched", async () => {
