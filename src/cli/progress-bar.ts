@@ -2,6 +2,18 @@ import cliProgress from "cli-progress"
 import { Clock, Effect, Layer, Ref } from "effect"
 import { Progress } from "../shared/progress.ts"
 
+/** Held-back counts by reason, as the bars show them: " | held 12 (grace 10, replication 2)". */
+const heldTally = () => {
+  const by = new Map<string, number>()
+  return {
+    add: (reason: string, n: number) => {
+      by.set(reason, (by.get(reason) ?? 0) + n)
+      const total = [...by.values()].reduce((a, b) => a + b, 0)
+      return ` | held ${total} (${[...by].map(([r, k]) => `${r} ${k}`).join(", ")})`
+    },
+  }
+}
+
 /** A live bar on stderr (done/total, rate, ETA) for a person watching a terminal. */
 export const terminalProgress = Layer.scoped(
   Progress,
@@ -9,7 +21,7 @@ export const terminalProgress = Layer.scoped(
     const bar = new cliProgress.SingleBar(
       {
         stream: process.stderr,
-        format: " {label} [{bar}] {value}/{total} | {rate}/s | ETA {eta_formatted}",
+        format: " {label} [{bar}] {value}/{total} | {rate}/s | ETA {eta_formatted}{held}",
         hideCursor: true,
         etaBuffer: 50,
         fps: 10,
@@ -18,6 +30,7 @@ export const terminalProgress = Layer.scoped(
     )
     // The bar is one object drawn on one terminal; its state lives in Refs, its time in Clock.
     const state = yield* Ref.make({ startedAt: 0, running: false, done: 0 })
+    const held = heldTally()
     const stop = Ref.getAndUpdate(state, (s) => ({ ...s, running: false })).pipe(
       Effect.flatMap((s) => (s.running ? Effect.sync(() => bar.stop()) : Effect.void)),
     )
@@ -26,7 +39,7 @@ export const terminalProgress = Layer.scoped(
       start: (label, total) =>
         Clock.currentTimeMillis.pipe(
           Effect.flatMap((now) => Ref.set(state, { startedAt: now, running: true, done: 0 })),
-          Effect.zipRight(Effect.sync(() => bar.start(total, 0, { label, rate: 0 }))),
+          Effect.zipRight(Effect.sync(() => bar.start(total, 0, { label, rate: 0, held: "" }))),
         ),
       advance: (n) =>
         Clock.currentTimeMillis.pipe(
@@ -42,6 +55,7 @@ export const terminalProgress = Layer.scoped(
             ),
           ),
         ),
+      hold: (reason, n) => Effect.sync(() => bar.increment(0, { held: held.add(reason, n) })),
       stop,
     })
   }),
@@ -58,7 +72,7 @@ export const terminalMultiProgress = Layer.scoped(
     const bars = new cliProgress.MultiBar(
       {
         stream: process.stderr,
-        format: " {label} [{bar}] {value}/{total} | {rate}/s",
+        format: " {label} [{bar}] {value}/{total} | {rate}/s{held}",
         hideCursor: true,
         clearOnComplete: false,
         fps: 10,
@@ -91,11 +105,21 @@ export const terminalMultiProgress = Layer.scoped(
           ),
         ),
       )
+    const wholeHeld = heldTally()
+    const holdWhole = (reason: string, n: number) =>
+      Ref.get(whole).pipe(
+        Effect.flatMap((s) => Effect.sync(() => s.bar?.increment(0, { held: wholeHeld.add(reason, n) }))),
+      )
     return Progress.of({
+      hold: holdWhole,
       start: (label, total) =>
         Clock.currentTimeMillis.pipe(
           Effect.flatMap((now) =>
-            Ref.set(whole, { bar: bars.create(total, 0, { label, rate: 0 }), startedAt: now, done: 0 }),
+            Ref.set(whole, {
+              bar: bars.create(total, 0, { label, rate: 0, held: "" }),
+              startedAt: now,
+              done: 0,
+            }),
           ),
         ),
       advance: advanceWhole,
@@ -105,7 +129,12 @@ export const terminalMultiProgress = Layer.scoped(
           let bar: cliProgress.SingleBar | undefined
           let startedAt = 0
           let done = 0
+          const held = heldTally()
           return {
+            hold: (reason: string, n: number) =>
+              Effect.sync(() => bar?.increment(0, { held: held.add(reason, n) })).pipe(
+                Effect.zipRight(holdWhole(reason, n)),
+              ),
             start: (label: string, total: number) =>
               Clock.currentTimeMillis.pipe(
                 Effect.zipLeft(
@@ -114,7 +143,7 @@ export const terminalMultiProgress = Layer.scoped(
                 Effect.flatMap((now) =>
                   Effect.sync(() => {
                     startedAt = now
-                    bar = bars.create(total, 0, { label, rate: 0 })
+                    bar = bars.create(total, 0, { label, rate: 0, held: "" })
                   }),
                 ),
               ),

@@ -4,6 +4,7 @@ import { purgeApp } from "../app.ts"
 import { isGlob } from "../couch/all-dbs.ts"
 import { checkDatabaseName } from "../couch/names.ts"
 import { bytes } from "../couch/reports.ts"
+import { showHeld, totalHeld } from "../purge/holds.ts"
 import { isSkipped, PurgeJob, type PurgeOptions, type PurgeOutcome, type SkippedPurge } from "../purge/job.ts"
 import { leasesDb } from "../purge/lease-doc.ts"
 import { PurgeManyJob, type PurgeManyOptions, type PurgeManySummary } from "../purge/many.ts"
@@ -15,7 +16,14 @@ import { logProgress } from "../shared/progress.ts"
 import { defaultRetryPolicy } from "../shared/retry.ts"
 import { commonOptions, stderrIsTerminal, withLogFormat } from "./common.ts"
 import { couchOptions } from "./couch-connection.ts"
-import { durationOption, integerOption, parseWhole, pathOption, shown } from "./options.ts"
+import {
+  durationOption,
+  integerOption,
+  optionalDurationOption,
+  parseWhole,
+  pathOption,
+  shown,
+} from "./options.ts"
 import { terminalMultiProgress, terminalProgress } from "./progress-bar.ts"
 import { runOnce } from "./run-job.ts"
 
@@ -115,6 +123,22 @@ const options = {
       "after a purge that went well, compact the database and wait for it: a purge frees no disk until then",
     ),
   ),
+  grace: optionalDurationOption("grace", {
+    min: Duration.seconds(1),
+    description:
+      "safety cap: hold back tombstones changed within this time (e.g. 7d, 36h), so a mistaken deletion can still be undone; each run records the database's update_seq in its _local checkpoint, and until one is this old nothing is purged",
+  }),
+  respectReplications: Options.boolean("respect-replications").pipe(
+    Options.withDescription(
+      "safety cap: hold back tombstones a replication reading the database (_scheduler/docs, _active_tasks) has not checkpointed yet, so no replica misses a deletion; a replication in crashing, error or failed state holds the whole database back",
+    ),
+  ),
+  ignoreReplication: Options.text("ignore-replication").pipe(
+    Options.withDescription(
+      "with --respect-replications: do not wait for this replication (its _replicator document id or replication id); give it again for more",
+    ),
+    Options.repeated,
+  ),
   leaseTtl: durationOption("lease-ttl", {
     env: "DBSWEEP_LEASE_TTL",
     fallback: "2m",
@@ -151,6 +175,7 @@ const humanSummary = (outcome: PurgeOutcome): string => {
       ? `  checkpoint ${s.checkpoint ?? "(none)"} in ${s.checkpointStore}${s.dryRun ? " (unchanged by a dry run)" : ""}`
       : `  checkpoint NOT saved in ${s.checkpointStore} (${s.checkpointError}); it stays at ${s.checkpoint ?? "(none)"}: the next run repeats work from there, nothing is skipped`,
   )
+  lines.push(...capsLines(s))
   if (s.compaction !== undefined) {
     lines.push(
       "error" in s.compaction
@@ -163,8 +188,41 @@ const humanSummary = (outcome: PurgeOutcome): string => {
   return lines.join("\n")
 }
 
+/** What the safety caps held back and why, for an operator. */
+const capsLines = (s: PurgeSummary): ReadonlyArray<string> => {
+  if (s.caps === undefined) return []
+  const lines: Array<string> = []
+  const held = totalHeld(s.heldBack)
+  lines.push(
+    held === 0
+      ? "  held back 0 tombstones"
+      : `  held back ${showHeld(s.heldBack)} tombstones: not ${s.dryRun ? "selected" : "purged"}; the checkpoint stays before the first, so a later run looks at them again`,
+  )
+  const grace = s.caps.grace
+  if (grace?.waitUntil !== undefined)
+    lines.push(
+      `  --grace: no observation of ${s.db} is old enough yet; nothing is purged before ${grace.waitUntil}`,
+    )
+  else if (grace?.since !== undefined)
+    lines.push(`  --grace: tombstones changed since ${grace.since} (the newest observation that old) wait`)
+  const r = s.caps.replications
+  if (r !== undefined) {
+    if (r.broken.length > 0)
+      lines.push(
+        `  replications in an error state hold the whole database back: ${r.broken.join(", ")} (see the log; --ignore-replication ID lets one go)`,
+      )
+    lines.push(
+      r.watched.length === 0
+        ? "  no other replication reads this database"
+        : `  replications reading this database: ${r.watched.join(", ")}`,
+    )
+    if (r.ignored.length > 0) lines.push(`  ignored replications: ${r.ignored.join(", ")}`)
+  }
+  return lines
+}
+
 const summaryLine = (s: PurgeSummary): string =>
-  `${s.dryRun ? "would purge" : "purged"} ${s.dryRun ? s.revs : s.purgedRevs} revs of ${s.tombstones} deleted documents in ${(s.durationMs / 1000).toFixed(1)}s`
+  `${s.dryRun ? "would purge" : "purged"} ${s.dryRun ? s.revs : s.purgedRevs} revs of ${s.tombstones} deleted documents in ${(s.durationMs / 1000).toFixed(1)}s${totalHeld(s.heldBack) > 0 ? `; held back ${showHeld(s.heldBack)}` : ""}${s.caps?.grace?.waitUntil !== undefined ? ` (grace: nothing before ${s.caps.grace.waitUntil})` : ""}${(s.caps?.replications?.broken.length ?? 0) > 0 ? ` (replication in error: ${s.caps?.replications?.broken.join(", ")})` : ""}`
 
 /** A run of many databases: the whole, then one line per database (and why each failure failed). */
 const humanManySummary = (s: PurgeManySummary): string => {
@@ -175,6 +233,8 @@ const humanManySummary = (s: PurgeManySummary): string => {
   const lines = [
     `${s.databases.length} databases (${s.selection}${s.partition !== undefined ? `; partition ${s.partition}: ${s.databases.length} of ${s.selectedInAllPartitions ?? 0}` : ""}): ${verb} ${s.dryRun ? s.revs : s.purgedRevs} revs of ${s.tombstones} deleted documents in ${(s.durationMs / 1000).toFixed(1)}s; ${s.succeeded} succeeded, ${s.failed} failed${skipped > 0 ? `, ${skipped} skipped (held by another purger)` : ""}${interrupted > 0 ? `, ${interrupted} interrupted` : ""}${notStarted > 0 ? `, ${notStarted} not started` : ""}`,
   ]
+  if (totalHeld(s.heldBack) > 0)
+    lines.push(`  held back ${showHeld(s.heldBack)} tombstones in all (see each database)`)
   for (const glob of s.unmatched) lines.push(`  ${glob} matched no database`)
   for (const d of s.databases) {
     if (d.state === "skipped") {
@@ -256,6 +316,23 @@ const partitionOption = (flag: Option.Option<string>) =>
 export const purgeCommand = Command.make("purge", options, (o) =>
   Effect.gen(function* () {
     const targets = yield* namedTargets(o.db, o.allDbs)
+    if (o.ignoreReplication.length > 0 && !o.respectReplications) {
+      return yield* new ConfigError({
+        message:
+          "--ignore-replication only means something with --respect-replications: add it, or drop --ignore-replication",
+      })
+    }
+    if (Option.isSome(o.grace) && Option.isSome(o.checkpointFile)) {
+      return yield* new ConfigError({
+        message:
+          "--grace keeps its history of observations in the database's _local/dbsweep-purge document, which --checkpoint-file replaces: leave out one of them",
+      })
+    }
+    const caps = {
+      grace: o.grace,
+      respectReplications: o.respectReplications,
+      ignoreReplications: o.ignoreReplication.map((id) => id.trim()).filter((id) => id !== ""),
+    }
     const partition: Partition | undefined = yield* partitionOption(o.partition)
     // A worker's share of one named database may be nothing: a partition is always a run of many.
     const one = partition === undefined ? oneDatabase(targets, o.allDbs) : Option.none()
@@ -282,6 +359,7 @@ export const purgeCommand = Command.make("purge", options, (o) =>
         checkpointFile: o.checkpointFile,
         compact: o.compact,
         leaseTtl: o.leaseTtl,
+        ...caps,
       }
       return yield* runOnce(job, options, { json: o.json, human: humanSummary })
     }
@@ -320,6 +398,7 @@ export const purgeCommand = Command.make("purge", options, (o) =>
       maxRate: o.maxRate,
       compact: o.compact,
       leaseTtl: o.leaseTtl,
+      ...caps,
     }
     yield* runOnce(job, options, { json: o.json, human: humanManySummary })
   }).pipe(

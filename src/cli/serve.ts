@@ -75,6 +75,21 @@ const options = {
     description:
       "the purge schedule's lease TTL, as purge --lease-ttl (default 2m): a purger that crashed holds its databases this long at most",
   }),
+  purgeGrace: optionalText("purge-grace", {
+    env: "DBSWEEP_PURGE_GRACE",
+    description:
+      "the purge schedule's --grace: hold back tombstones changed within this time (e.g. 7d); see dbsweep purge --help",
+  }),
+  purgeRespectReplications: Options.boolean("purge-respect-replications").pipe(
+    Options.withDescription(
+      "the purge schedule's --respect-replications: hold back what replications reading a database have not checkpointed (env DBSWEEP_PURGE_RESPECT_REPLICATIONS=true)",
+    ),
+  ),
+  purgeIgnoreReplication: optionalText("purge-ignore-replication", {
+    env: "DBSWEEP_PURGE_IGNORE_REPLICATION",
+    description:
+      "the purge schedule's --ignore-replication: replication ids (document or replication id) not to wait for, separated by commas",
+  }),
   cleanupEvery: optionalText("cleanup-every", {
     env: "DBSWEEP_CLEANUP_EVERY",
     description: "clean up at once, then every DURATION",
@@ -217,6 +232,28 @@ export const serveCommand = Command.make("serve", options, (o) =>
       purge: yield* scheduleOf("purge", o.purgeEvery, o.purgeCron),
       purgeDb: o.purgeDb,
       purgeLeaseTtl: yield* leaseTtlOf(o.purgeLeaseTtl),
+      purgeCaps: {
+        ...(Option.isSome(o.purgeGrace) ? { grace: o.purgeGrace.value.trim() } : {}),
+        respectReplications:
+          o.purgeRespectReplications ||
+          (yield* Config.boolean("DBSWEEP_PURGE_RESPECT_REPLICATIONS").pipe(
+            Config.withDefault(false),
+            Effect.mapError(
+              () =>
+                new ConfigError({
+                  message: "DBSWEEP_PURGE_RESPECT_REPLICATIONS must be true or false",
+                }),
+            ),
+          )),
+        ignoreReplications: Option.match(o.purgeIgnoreReplication, {
+          onNone: () => [],
+          onSome: (ids) =>
+            ids
+              .split(",")
+              .map((id) => id.trim())
+              .filter((id) => id !== ""),
+        }),
+      },
       cleanup: yield* scheduleOf("cleanup", o.cleanupEvery, o.cleanupCron),
     }
     const spawn = yield* Effect.serviceOption(JobWorkers)

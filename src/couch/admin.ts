@@ -122,8 +122,8 @@ const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&
  * Whether an active task's `database` is a shard of `db`: a clustered CouchDB names the shard file,
  * `shards/80000000-ffffffff/db.1795555611` (COUCHDB-FACTS §9), one task per shard.
  */
-export const isShardOf = (database: string | undefined, db: string) =>
-  database !== undefined &&
+export const isShardOf = (database: string | null | undefined, db: string) =>
+  typeof database === "string" &&
   (database === db || new RegExp(`^shards/[^/]+/${escapeRegExp(db)}\\.\\d+$`).test(database))
 
 const compactionTasks = (couch: CouchClientShape, db: string) =>

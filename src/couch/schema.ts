@@ -86,7 +86,8 @@ export const OkAnswer = Schema.Struct({ ok: Schema.Boolean })
 /** One entry of GET /_active_tasks (COUCHDB-FACTS §9: one task per shard). */
 export const ActiveTask = Schema.Struct({
   type: Schema.String,
-  database: Schema.optional(Schema.String),
+  /** A shard path; null on a replication task (observed on 3.5.0). */
+  database: Schema.optional(Schema.NullOr(Schema.String)),
   progress: Schema.optional(Schema.Number),
   design_document: Schema.optional(Schema.NullOr(Schema.String)),
 })

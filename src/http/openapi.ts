@@ -27,6 +27,7 @@ const RunStatus = Schema.Struct({
     parts: Schema.optional(
       Schema.Array(Schema.Struct({ name: Schema.String, done: Schema.Number, total: Schema.Number })),
     ),
+    held: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Number })),
   }),
   startedAt: Schema.String,
   finishedAt: Schema.optional(Schema.String),

@@ -54,6 +54,8 @@ const PurgeView = Schema.Struct({
   failed: Schema.optional(n),
   /** Databases another purger held (their lease), left alone. */
   skipped: Schema.optional(n),
+  /** Tombstones the safety caps held back, by reason. */
+  heldBack: Schema.optional(Schema.Record({ key: Schema.String, value: n })),
 })
 export type PurgeView = typeof PurgeView.Type
 
@@ -124,9 +126,15 @@ export const summaryFields = (r: RunStatus): ReadonlyArray<Field> => {
               `${count(p.databases.length)} (${count(p.succeeded ?? 0)} succeeded, ${count(p.failed ?? 0)} failed${p.skipped ? `, ${count(p.skipped)} skipped: held by another purger` : ""})`,
             ],
           ]
+    const heldTotal = Object.values(p.heldBack ?? {}).reduce((a, b) => a + b, 0)
+    const held: ReadonlyArray<Field> =
+      heldTotal === 0
+        ? []
+        : [["held back", `${count(heldTotal)} tombstones (${heldWords(p.heldBack ?? {})})`]]
     if (p.dryRun) {
       return [
         ...many,
+        ...held,
         ["would purge", `${count(p.tombstones)} tombstones (${count(p.revs)} revisions)`],
         ["requests", count(p.requests)],
         ["duration", duration(p.durationMs)],
@@ -138,6 +146,7 @@ export const summaryFields = (r: RunStatus): ReadonlyArray<Field> => {
     return [
       ...many,
       ["purged", `${count(p.purgedRevs)} revisions of ${count(p.tombstones)} tombstones`],
+      ...held,
       ["already gone", count(p.alreadyGone)],
       ["failed", `${count(p.failedDocs)} documents, ${count(p.failedBatches)} batches`],
       ["requests", count(p.requests)],
@@ -198,14 +207,23 @@ export const ms = (r: RunStatus) =>
 /** A database's share of a run of many: done / total (the words the script writes too). */
 export const partWords = (p: PartProgress) => `${count(p.done)} / ${count(p.total)}`
 
+/** "grace 3, replication 2": held-back counts by reason, the ones above zero. */
+export const heldWords = (held: Readonly<Record<string, number>>) =>
+  Object.entries(held)
+    .filter(([, n]) => n > 0)
+    .map(([reason, n]) => `${reason} ${count(n)}`)
+    .join(", ")
+
 export const progressWords = (r: RunStatus) => {
   const p = r.progress
-  if (p.total === 0 && p.done === 0) return "starting…"
+  const held = heldWords(p.held ?? {})
+  if (p.total === 0 && p.done === 0) return held === "" ? "starting…" : `held back: ${held}`
   const left = p.ratePerSecond > 0 && p.total > p.done ? (p.total - p.done) / p.ratePerSecond : undefined
   return [
     `${count(p.done)} / ${count(p.total)}${p.label && p.label !== r.target ? ` ${p.label}` : ""}`,
     `${count(p.ratePerSecond)}/s`,
     left === undefined ? "" : `about ${duration(left * 1000)} left`,
+    held === "" ? "" : `held back: ${held}`,
   ]
     .filter((s) => s !== "")
     .join(" · ")

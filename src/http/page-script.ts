@@ -20,10 +20,12 @@ function dur(ms) {
   return Math.floor(m / 60) + " h " + (m % 60) + " min";
 }
 function words(p, target) {
-  if (!p.total && !p.done) return "starting…";
+  const held = Object.entries(p.held || {}).filter(function (e) { return e[1] > 0; })
+    .map(function (e) { return e[0] + " " + fmt(e[1]); }).join(", ");
+  if (!p.total && !p.done) return held ? "held back: " + held : "starting…";
   const left = p.ratePerSecond > 0 && p.total > p.done ? (p.total - p.done) / p.ratePerSecond : null;
   return [fmt(p.done) + " / " + fmt(p.total) + (p.label && p.label !== target ? " " + p.label : ""), fmt(p.ratePerSecond) + "/s",
-    left === null ? "" : "about " + dur(left * 1000) + " left"].filter(Boolean).join(" · ");
+    left === null ? "" : "about " + dur(left * 1000) + " left", held ? "held back: " + held : ""].filter(Boolean).join(" · ");
 }
 
 // Sign-in: the token lives in sessionStorage (this tab only), never in the page or a cookie.

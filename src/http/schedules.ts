@@ -13,6 +13,12 @@ export interface ServeSchedules {
   readonly purgeDb: Option.Option<string>
   /** `--purge-lease-ttl`: the purge runs' lease TTL (the job's default when absent). */
   readonly purgeLeaseTtl?: Option.Option<string>
+  /** The purge schedule's safety caps (`--purge-grace`, `--purge-respect-replications`, `--purge-ignore-replication`), as the job's options take them. */
+  readonly purgeCaps?: {
+    readonly grace?: string
+    readonly respectReplications: boolean
+    readonly ignoreReplications: ReadonlyArray<string>
+  }
   readonly cleanup: Option.Option<JobSchedule>
 }
 
@@ -46,13 +52,21 @@ export const scheduleJobs = Effect.fn("Http.scheduleJobs")(function* (s: ServeSc
         onNone: () => Effect.fail(unavailable("purge")),
         onSome: Effect.succeed,
       })
-      yield* runner.schedule(job, yield* decodeOptions(job, { db: targets[0], ...common }), s.purge.value)
+      yield* runner.schedule(
+        job,
+        yield* decodeOptions(job, { db: targets[0], ...s.purgeCaps, ...common }),
+        s.purge.value,
+      )
     } else {
       const job = yield* Option.match(services.purgeMany, {
         onNone: () => Effect.fail(unavailable("purge")),
         onSome: Effect.succeed,
       })
-      yield* runner.schedule(job, yield* decodeOptions(job, { dbs: targets, ...common }), s.purge.value)
+      yield* runner.schedule(
+        job,
+        yield* decodeOptions(job, { dbs: targets, ...s.purgeCaps, ...common }),
+        s.purge.value,
+      )
     }
   }
   if (Option.isSome(s.cleanup)) {

@@ -43,6 +43,7 @@ export type FromWorker =
   | { readonly type: "part"; readonly part: number; readonly label: string }
   | { readonly type: "start"; readonly part?: number; readonly label: string; readonly total: number }
   | { readonly type: "advance"; readonly part?: number; readonly done: number }
+  | { readonly type: "hold"; readonly part?: number; readonly reason: string; readonly n: number }
   | { readonly type: "stop"; readonly part?: number }
   | { readonly type: "log"; readonly text: unknown }
   | { readonly type: "counters"; readonly totals: ReadonlyArray<CounterTotal> }
@@ -118,6 +119,9 @@ export const offThread = <O, S, I, E extends JobError>(
             case "advance":
               yield* progressOf(message.part).advance(message.done)
               break
+            case "hold":
+              yield* progressOf(message.part).hold?.(message.reason, message.n) ?? Effect.void
+              break
             case "stop":
               yield* progressOf(message.part).stop
               break
@@ -178,6 +182,7 @@ export const runForMain = <Id, O, S, I, E extends JobError>(
   const progress = (part: number | undefined): ProgressShape => ({
     start: (label, total) => Effect.sync(() => port.post({ type: "start", part, label, total })),
     advance: (done) => Effect.sync(() => port.post({ type: "advance", part, done })),
+    hold: (reason, n) => Effect.sync(() => port.post({ type: "hold", part, reason, n })),
     stop: Effect.sync(() => port.post({ type: "stop", part })),
     part: (label) =>
       Effect.sync(() => {

@@ -25,13 +25,28 @@ export const progressOf = (
         }),
       ),
     )
+  const hold = (reason: string, n: number) =>
+    SubscriptionRef.update(status, (s) => ({
+      ...s,
+      progress: {
+        ...s.progress,
+        held: { ...s.progress.held, [reason]: (s.progress.held?.[reason] ?? 0) + n },
+      },
+    }))
   return {
     start: (label, total) =>
       SubscriptionRef.update(status, (s) => ({
         ...s,
-        progress: { label, done: 0, total, ratePerSecond: 0 },
+        progress: {
+          label,
+          done: 0,
+          total,
+          ratePerSecond: 0,
+          ...(s.progress.held ? { held: s.progress.held } : {}),
+        },
       })).pipe(Effect.zipRight(display.start(label, total))),
     advance: (n) => count(n).pipe(Effect.zipRight(display.advance(n))),
+    hold: (reason, n) => hold(reason, n).pipe(Effect.zipRight(display.hold?.(reason, n) ?? Effect.void)),
     stop: display.stop,
     part: (name) => {
       const parts = (
@@ -64,6 +79,7 @@ export const progressOf = (
               ),
               Effect.zipRight(shown.advance(n)),
             ),
+          hold: (reason, n) => hold(reason, n).pipe(Effect.zipRight(shown.hold?.(reason, n) ?? Effect.void)),
           // Only the parts in progress are kept: a run of 100,000 databases shows the few at work.
           stop: SubscriptionRef.update(status, (s) =>
             parts(s, (all) => all.filter((p) => p.name !== name)),

@@ -12,6 +12,8 @@ export interface RunProgress {
   readonly ratePerSecond: number
   /** The parts in progress now (the databases a purge of many is working on), each its own count. */
   readonly parts?: ReadonlyArray<PartProgress>
+  /** Items held back so far, by reason (a purge's safety caps: grace, replication, replication-error). */
+  readonly held?: Readonly<Record<string, number>>
 }
 
 export interface PartProgress {

@@ -2,7 +2,7 @@ import { Clock, Effect, Option, Ref } from "effect"
 import type { CheckpointStoreShape } from "./checkpoint.ts"
 import type { Counter } from "./counts.ts"
 import type { Unit } from "./units.ts"
-import { completeUnit, emptyWatermark } from "./watermark.ts"
+import { completeUnit, emptyWatermark, holdUnit } from "./watermark.ts"
 
 export interface CheckpointerOptions {
   readonly db: string
@@ -89,5 +89,8 @@ export const makeCheckpointer = Effect.fn("Purge.makeCheckpointer")(function* (
     error: Ref.get(lastError),
   }).pipe(Effect.map(({ saved, error }) => ({ checkpoint: saved.seq, error })))
 
-  return { complete, finish, end, mark: Ref.get(mark) }
+  /** A unit holding back a tombstone: the checkpoint stops before it for this run. */
+  const hold = (unit: number) => Ref.update(mark, (m) => holdUnit(m, unit))
+
+  return { complete, hold, finish, end, mark: Ref.get(mark) }
 })

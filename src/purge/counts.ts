@@ -2,6 +2,7 @@ import { Effect } from "effect"
 import { isRetryable } from "../couch/errors.ts"
 import { countNow, failures, purgedRevs, purgeRequests, retries } from "../shared/metrics.ts"
 import { type RetryPolicy, withRetry } from "../shared/retry.ts"
+import { addHeld, type HeldCounts, zeroHeld } from "./holds.ts"
 
 /** What a purge run counted; the summary carries them as they are. */
 export interface PurgeCounts {
@@ -18,6 +19,8 @@ export interface PurgeCounts {
   /** Requests answered 202: accepted without quorum. */
   readonly accepted: number
   readonly retries: number
+  /** Tombstones held back by the safety caps (`--grace`, `--respect-replications`), by reason. */
+  readonly heldBack: HeldCounts
 }
 
 export const zeroCounts: PurgeCounts = {
@@ -30,9 +33,13 @@ export const zeroCounts: PurgeCounts = {
   requests: 0,
   accepted: 0,
   retries: 0,
+  heldBack: zeroHeld,
 }
 
-export const addCounts = (c: PurgeCounts, delta: Partial<PurgeCounts>): PurgeCounts => ({
+export const addCounts = (
+  c: PurgeCounts,
+  delta: Partial<Omit<PurgeCounts, "heldBack">> & { readonly heldBack?: Partial<HeldCounts> },
+): PurgeCounts => ({
   tombstones: c.tombstones + (delta.tombstones ?? 0),
   revs: c.revs + (delta.revs ?? 0),
   purgedRevs: c.purgedRevs + (delta.purgedRevs ?? 0),
@@ -42,10 +49,14 @@ export const addCounts = (c: PurgeCounts, delta: Partial<PurgeCounts>): PurgeCou
   requests: c.requests + (delta.requests ?? 0),
   accepted: c.accepted + (delta.accepted ?? 0),
   retries: c.retries + (delta.retries ?? 0),
+  heldBack: addHeld(c.heldBack, delta.heldBack),
 })
 
+/** A change to the counts. */
+export type CountsDelta = Parameters<typeof addCounts>[1]
+
 /** The same counts as process-wide metrics (for `/metrics`). */
-const measure = (d: Partial<PurgeCounts>) => {
+const measure = (d: CountsDelta) => {
   countNow(purgedRevs, d.purgedRevs)
   countNow(purgeRequests, d.requests)
   countNow(retries, d.retries)
@@ -56,7 +67,7 @@ const measure = (d: Partial<PurgeCounts>) => {
 /** The run's counts, shared by its steps (which run on many fibers of one thread). */
 export interface Counter {
   /** Adds to the counts and the metrics in one step. */
-  readonly bump: (delta: Partial<PurgeCounts>) => Effect.Effect<void>
+  readonly bump: (delta: CountsDelta) => Effect.Effect<void>
   readonly get: Effect.Effect<PurgeCounts>
   /** Retries `effect` under the run's policy, counting each retry. */
   readonly retried: <A, E extends { readonly _tag: string; readonly message: string }>(
@@ -67,7 +78,7 @@ export interface Counter {
 export const makeCounter = (policy: RetryPolicy) =>
   Effect.sync((): Counter => {
     let counts = zeroCounts
-    const bump = (delta: Partial<PurgeCounts>) =>
+    const bump = (delta: CountsDelta) =>
       Effect.sync(() => {
         counts = addCounts(counts, delta)
         measure(delta)

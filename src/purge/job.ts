@@ -4,9 +4,11 @@ import { compact, defaultPoll } from "../couch/admin.ts"
 import { CouchClient, type CouchClientShape } from "../couch/client.ts"
 import { isRetryable } from "../couch/errors.ts"
 import { checkDatabaseName } from "../couch/names.ts"
+import type { ReplicationInfo } from "../couch/replications.ts"
 import { failedWork, type Job, type RunContext } from "../jobs/job.ts"
 import { DurationFromString } from "../shared/duration.ts"
 import { defaultRetryPolicy, withRetry } from "../shared/retry.ts"
+import type { CapsSettings } from "./caps.ts"
 import type { CheckpointStoreShape } from "./checkpoint.ts"
 import { makeFileCheckpointStore } from "./checkpoint-file.ts"
 import { makeLocalDocCheckpointStore } from "./checkpoint-local.ts"
@@ -55,6 +57,19 @@ export const PurgeOptions = Schema.Struct({
   maxRate: Schema.optionalWith(whole(0, 1_000_000), { default: () => 0 }),
   /** After a purge that went well, compact the database and wait for it (space is freed only then). */
   compact: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  /** `--grace`: hold back tombstones changed within this duration (history kept in the `_local` checkpoint). */
+  grace: Schema.optionalWith(
+    DurationFromString.pipe(
+      Schema.filter(
+        (d) => Duration.greaterThanOrEqualTo(d, Duration.seconds(1)) || "grace must be at least 1s",
+      ),
+    ),
+    { as: "Option" },
+  ),
+  /** `--respect-replications`: hold back what replications reading the database have not checkpointed. */
+  respectReplications: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  /** `--ignore-replication`: replications (document or replication id) not to respect. */
+  ignoreReplications: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
   /**
    * How long the database's lease runs without renewal (`--lease-ttl`): a purger that crashed
    * holds the database this long at most, then a later run takes over.
@@ -62,6 +77,22 @@ export const PurgeOptions = Schema.Struct({
   leaseTtl: Schema.optionalWith(LeaseTtl, { default: () => defaultLeaseTtl }),
 })
 export type PurgeOptions = typeof PurgeOptions.Type
+
+/** The safety caps a purge's options ask for; none when neither --grace nor --respect-replications. */
+export const capsOf = (
+  o: Pick<PurgeOptions, "grace" | "respectReplications" | "ignoreReplications">,
+  replications?: ReadonlyArray<ReplicationInfo>,
+): { readonly caps?: CapsSettings } =>
+  Option.isNone(o.grace) && !o.respectReplications
+    ? {}
+    : {
+        caps: {
+          ...(Option.isSome(o.grace) ? { graceMs: Duration.toMillis(o.grace.value) } : {}),
+          respectReplications: o.respectReplications,
+          ignoreReplications: o.ignoreReplications,
+          ...(replications !== undefined ? { replications } : {}),
+        },
+      }
 
 /** A purge that held the database's lease; `leaseLost` says why it lost it, if it did. */
 export type LeasedSummary = PurgeSummary & { readonly leaseLost?: string }
@@ -165,6 +196,21 @@ const holderOnly = (store: CheckpointStoreShape, lease: Lease): CheckpointStoreS
               new LeaseLost({ db, reason: Option.getOrElse(lost, () => "it could not be renewed in time") }),
           ),
     ),
+  // --grace's observation is written into the same `_local` document: only by the holder too
+  // (one left out costs nothing but that observation).
+  ...(store.observations === undefined
+    ? {}
+    : {
+        observations: {
+          load: store.observations.load,
+          record: (db, observation) =>
+            Effect.flatMap(lease.trustedFor, (ms) =>
+              ms > 0 && store.observations !== undefined
+                ? store.observations.record(db, observation).pipe(Effect.timeoutOption(ms), Effect.asVoid)
+                : Effect.void,
+            ),
+        },
+      }),
 })
 
 /**
@@ -258,6 +304,7 @@ export class PurgeJob extends Context.Tag("dbsweep/PurgeJob")<
                   pageSize: o.pageSize,
                   checkpointEveryMs: Duration.toMillis("2 seconds"),
                   ...(o.maxRate > 0 ? { maxRate: o.maxRate } : {}),
+                  ...capsOf(o),
                 },
                 context,
                 { leases: run, ttl: o.leaseTtl, compact: o.compact },

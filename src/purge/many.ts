@@ -1,6 +1,7 @@
 import { Clock, Context, Duration, Effect, Either, Layer, Option, Schema, Struct } from "effect"
 import { CouchClient, type CouchClientShape } from "../couch/client.ts"
 import { concernsServer, isRetryable } from "../couch/errors.ts"
+import { type ReplicationInfo, readReplications } from "../couch/replications.ts"
 import type { ServerInfo } from "../couch/schema.ts"
 import type { Job, RunContext } from "../jobs/job.ts"
 import { partOf } from "../shared/progress.ts"
@@ -9,6 +10,7 @@ import type { CheckpointStoreShape } from "./checkpoint.ts"
 import { makeLocalDocCheckpointStore } from "./checkpoint-local.ts"
 import { addCounts, type PurgeCounts, zeroCounts } from "./counts.ts"
 import {
+  capsOf,
   isSkipped,
   leasedPurge,
   type PurgeError,
@@ -121,6 +123,7 @@ const purgeOne = Effect.fn("Purge.many.one")(function* (
   server: ServerInfo,
   leases: RunLeases,
   db: string,
+  replications: ReadonlyArray<ReplicationInfo> | undefined,
 ) {
   if (yield* context.stopping) {
     const skipped: DbOutcome = { db, state: "not started" }
@@ -140,6 +143,7 @@ const purgeOne = Effect.fn("Purge.many.one")(function* (
     checkpointEveryMs: Duration.toMillis("2 seconds"),
     server,
     ...(o.maxRate > 0 ? { maxRate: o.maxRate } : {}),
+    ...capsOf(o, replications),
   }
   const ran = yield* leasedPurge(
     couch,
@@ -212,12 +216,14 @@ const runMany = Effect.fn("Purge.many.run")(function* (
     `${mine.length} databases${partition !== undefined ? ` (partition ${showPartition(partition)})` : ""}${o.dryRun ? " (dry run)" : ""}`,
     0,
   )
+  // --respect-replications: the server's replications are read once for the run, not per database.
+  const replications = o.respectReplications
+    ? yield* readReplications(couch, withRetry(retry, isRetryable))
+    : undefined
   const databases = yield* Effect.forEach(
     mine,
-    (db) => purgeOne(couch, store, o, context, server, leases, db),
-    {
-      concurrency: o.dbConcurrency,
-    },
+    (db) => purgeOne(couch, store, o, context, server, leases, db, replications),
+    { concurrency: o.dbConcurrency },
   ).pipe(Effect.ensuring(context.progress.stop))
   const summary: PurgeManySummary = {
     ...databases.reduce<PurgeCounts>((sum, d) => ("tombstones" in d ? addCounts(sum, d) : sum), zeroCounts),

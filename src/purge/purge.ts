@@ -4,10 +4,12 @@ import type { ServerInfo } from "../couch/schema.ts"
 import type { RunContext } from "../jobs/job.ts"
 import type { RetryPolicy } from "../shared/retry.ts"
 import { type BatchLimits, revsOf } from "./batches.ts"
+import { type Caps, type CapsReport, type CapsSettings, prepareCaps } from "./caps.ts"
 import type { CheckpointStoreShape } from "./checkpoint.ts"
 import { makeCheckpointer } from "./checkpointer.ts"
 import { type Counter, makeCounter, type PurgeCounts } from "./counts.ts"
 import { readFeed } from "./feed.ts"
+import { type HeldReason, heldFor, showHeld } from "./holds.ts"
 import { makePacer, type Pacer } from "./pacer.ts"
 import { makeSender, ndjsonLine } from "./sender.ts"
 import { autoLimits, type Unit, unitsOf } from "./units.ts"
@@ -33,6 +35,8 @@ export interface PurgeSettings {
   readonly server?: ServerInfo
   /** `--max-rate`: most tombstones purged a second in this database (none: as fast as it goes). */
   readonly maxRate?: number
+  /** The safety caps (`--grace`, `--respect-replications`); none: every tombstone found is purged. */
+  readonly caps?: CapsSettings
 }
 
 export interface PurgeSummary extends PurgeCounts {
@@ -49,6 +53,8 @@ export interface PurgeSummary extends PurgeCounts {
   readonly batchLimit: BatchLimits
   /** `--max-rate` when one was set: most tombstones purged a second. */
   readonly maxRate?: number
+  /** What the safety caps found (with `--grace` / `--respect-replications`). */
+  readonly caps?: CapsReport
   readonly interrupted: boolean
   readonly durationMs: number
   /**
@@ -158,6 +164,29 @@ const logStart = (
     }),
   )
 
+/** Counts the tombstones a unit holds back, by reason; a dry run's `--list` shows them, marked. */
+const holdBack = (
+  run: {
+    readonly counter: Counter
+    readonly options: PurgeSettings
+    readonly context: RunContext
+  },
+  held: NonNullable<Unit["held"]>,
+) =>
+  Effect.gen(function* () {
+    const { counter, options, context } = run
+    const by: Partial<Record<HeldReason, number>> = {}
+    for (const t of held) by[t.reason] = (by[t.reason] ?? 0) + 1
+    yield* counter.bump({ heldBack: by })
+    for (const [reason, n] of Object.entries(by)) yield* context.progress.hold?.(reason, n) ?? Effect.void
+    if (options.dryRun && options.list)
+      yield* Console.log(
+        held
+          .map((t) => ndjsonLine(t.id, t.revs, options.listDb ? options.db : undefined, t.reason))
+          .join("\n"),
+      )
+  })
+
 /** Purges (or in a dry run, lists) one unit; leaves it undone when stopping or when it failed. */
 const unitProcessor =
   (run: {
@@ -172,8 +201,12 @@ const unitProcessor =
     Effect.gen(function* () {
       const { counter, checkpointer, sender, pacer, options, context } = run
       if (yield* context.stopping) return
+      const held = unit.held
+      if (held !== undefined) yield* holdBack(run, held)
+      // A unit holding a tombstone back is never done: the checkpoint stays before it.
+      const done = held === undefined ? checkpointer.complete(unit) : Effect.void
       const docs = unit.tombstones.length
-      if (docs === 0) return yield* checkpointer.complete(unit)
+      if (docs === 0) return yield* done
       if (!options.dryRun) {
         // --max-rate: wait for this unit's slot; a stop during the wait leaves the unit undone.
         const waited = yield* pacer.take(docs, context.stopping)
@@ -187,9 +220,9 @@ const unitProcessor =
               .map((t) => ndjsonLine(t.id, t.revs, options.listDb ? options.db : undefined))
               .join("\n"),
           )
-        yield* checkpointer.complete(unit)
+        yield* done
       } else if (yield* sender.sendAll(unit.tombstones)) {
-        yield* checkpointer.complete(unit)
+        yield* done
       } else {
         yield* counter.bump({ failedBatches: 1 })
       }
@@ -211,6 +244,8 @@ export const runPurge = Effect.fn("Purge.run")(function* (
   const db = options.db
   const counter = yield* makeCounter(options.retry)
   const { server, info, stored } = yield* lookUp(couch, store, counter, options)
+  // After the database's info arrived: every change from now on is after its update_seq.
+  const observedAt = yield* Clock.currentTimeMillis
   const initialLimits = limitsFor(options, server.version)
   const since = Option.getOrElse(options.since, () => Option.getOrElse(stored, () => "0"))
   // Ten batches a page, as README says: parsing and checking a page is one stretch of work that
@@ -236,6 +271,20 @@ export const runPurge = Effect.fn("Purge.run")(function* (
   })
   yield* context.progress.start(options.dryRun ? `${db} (dry run)` : db, info.doc_del_count)
 
+  const caps: Caps | undefined =
+    options.caps === undefined
+      ? undefined
+      : yield* prepareCaps(
+          couch,
+          store,
+          counter,
+          { db, updateSeq: info.update_seq, observedAt, dryRun: options.dryRun },
+          options.caps,
+        )
+  // Everything held back: the checkpoint does not move at all.
+  if (caps?.holds.all !== undefined) yield* checkpointer.hold(0)
+  const hold = caps === undefined ? undefined : (id: string) => heldFor(caps.holds, id)
+
   const pacer = yield* makePacer(options.dryRun ? undefined : options.maxRate)
   const processUnit = unitProcessor({ counter, checkpointer, sender, pacer, options, context })
 
@@ -260,10 +309,13 @@ export const runPurge = Effect.fn("Purge.run")(function* (
         stopping: context.stopping,
       },
       (page, from) =>
-        Effect.flatMap(sender.limits, (limits) => {
-          const units = unitsOf(page, limits, unitCount, from)
+        Effect.flatMap(Effect.zipRight(caps?.catchUp ?? Effect.void, sender.limits), (limits) => {
+          const units = unitsOf(page, limits, unitCount, from, hold)
           unitCount += units.length
-          return offer(units)
+          const first = units.find((u) => u.held !== undefined)
+          return first === undefined
+            ? offer(units)
+            : Effect.zipRight(checkpointer.hold(first.n), offer(units))
         }),
     )
   yield* pump(readPages, processUnit, options.concurrency, options.concurrency + unitsPerPage).pipe(
@@ -271,6 +323,17 @@ export const runPurge = Effect.fn("Purge.run")(function* (
   )
 
   const end = yield* checkpointer.end
+  const counts = yield* counter.get
+  if (caps !== undefined) {
+    yield* Effect.logInfo(`${db}: held back ${showHeld(counts.heldBack)} tombstones`).pipe(
+      Effect.annotateLogs({
+        db,
+        held_grace: counts.heldBack.grace,
+        held_replication: counts.heldBack.replication,
+        held_replication_error: counts.heldBack["replication-error"],
+      }),
+    )
+  }
   const summary: PurgeSummary = {
     db,
     dryRun: options.dryRun,
@@ -279,9 +342,10 @@ export const runPurge = Effect.fn("Purge.run")(function* (
     checkpointStore: store.describe(db),
     checkpointSaved: end.error === undefined,
     checkpointError: end.error,
-    ...(yield* counter.get),
+    ...counts,
     batchLimit: yield* sender.limits,
     ...(options.maxRate !== undefined ? { maxRate: options.maxRate } : {}),
+    ...(caps !== undefined ? { caps: caps.report } : {}),
     interrupted: yield* context.stopping,
     durationMs: (yield* Clock.currentTimeMillis) - startedAt,
   }

@@ -18,8 +18,8 @@ const tooMany = /Exceeded maximum number of (documents|revisions)/i
 const isRevList = (outcome: PurgeOutcome): outcome is ReadonlyArray<string> => Array.isArray(outcome)
 
 /** One purged (or, in a dry run, selected) document as `--list` prints it. */
-export const ndjsonLine = (id: string, revs: ReadonlyArray<string>, db?: string) =>
-  JSON.stringify(db === undefined ? { id, revs } : { db, id, revs })
+export const ndjsonLine = (id: string, revs: ReadonlyArray<string>, db?: string, held?: string) =>
+  JSON.stringify({ ...(db === undefined ? {} : { db }), id, revs, ...(held === undefined ? {} : { held }) })
 
 /** What one `_purge` answer says of the documents asked for. */
 interface Accounted {

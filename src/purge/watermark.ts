@@ -11,12 +11,15 @@ export interface Watermark {
   readonly ahead: ReadonlyMap<number, string>
   /** The seq everything up to which is done, if any unit is. */
   readonly checkpoint: string | undefined
+  /** The first unit holding back a tombstone: the checkpoint never reaches it or goes past it. */
+  readonly heldFrom?: number
 }
 
 export const emptyWatermark: Watermark = { next: 0, ahead: new Map(), checkpoint: undefined }
 
 export const completeUnit = (state: Watermark, unit: number, seq: string): Watermark => {
   if (unit < state.next) return state
+  if (state.heldFrom !== undefined && unit >= state.heldFrom) return state
   const ahead = new Map(state.ahead)
   ahead.set(unit, seq)
   let next = state.next
@@ -26,5 +29,16 @@ export const completeUnit = (state: Watermark, unit: number, seq: string): Water
     ahead.delete(next)
     next += 1
   }
-  return { next, ahead, checkpoint }
+  return { ...state, next, ahead, checkpoint }
+}
+
+/**
+ * Marks a unit that holds back a tombstone: it never counts as done, and units after it are no
+ * longer remembered (the checkpoint can never reach them), so memory stays flat however long the
+ * rest of the feed is.
+ */
+export const holdUnit = (state: Watermark, unit: number): Watermark => {
+  if (state.heldFrom !== undefined && state.heldFrom <= unit) return state
+  const ahead = new Map([...state.ahead].filter(([n]) => n < unit))
+  return { ...state, ahead, heldFrom: unit }
 }

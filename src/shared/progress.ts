@@ -8,6 +8,8 @@ export interface ProgressShape {
   readonly start: (label: string, total: number) => Effect.Effect<void>
   readonly advance: (done: number) => Effect.Effect<void>
   readonly stop: Effect.Effect<void>
+  /** `n` more items held back for `reason` (a purge's safety caps): shown beside the count done. */
+  readonly hold?: (reason: string, n: number) => Effect.Effect<void>
   /**
    * A line of its own for one part of a run (one database of many), shown beside the others where
    * the display can: its start adds its total to this one's, its advances count here too. A
@@ -19,7 +21,12 @@ export interface ProgressShape {
 /** `progress`'s part for `label`; where it has none, one that counts into the whole. */
 export const partOf = (progress: ProgressShape, label: string): Effect.Effect<ProgressShape> =>
   progress.part?.(label) ??
-  Effect.succeed({ start: () => Effect.void, advance: progress.advance, stop: Effect.void })
+  Effect.succeed({
+    start: () => Effect.void,
+    advance: progress.advance,
+    stop: Effect.void,
+    ...(progress.hold === undefined ? {} : { hold: progress.hold }),
+  })
 
 export class Progress extends Context.Tag("dbsweep/Progress")<Progress, ProgressShape>() {}
 
@@ -39,25 +46,47 @@ interface LogState {
   readonly label: string
   readonly total: number
   readonly done: number
+  /** Held back, by reason (a purge's safety caps). */
+  readonly held: Readonly<Record<string, number>>
   readonly startedAt: number
   readonly lastLog: number
 }
 
 /** A progress line's state, logged as `<label> progress` at most every `every` ms. */
-const logLine = (every: number, onAdvance: (n: number) => Effect.Effect<void>) =>
+const logLine = (
+  every: number,
+  onAdvance: (n: number) => Effect.Effect<void>,
+  onHold: (reason: string, n: number) => Effect.Effect<void> = () => Effect.void,
+) =>
   Effect.gen(function* () {
-    const state = yield* Ref.make<LogState>({ label: "", total: 0, done: 0, startedAt: 0, lastLog: 0 })
+    const state = yield* Ref.make<LogState>({
+      label: "",
+      total: 0,
+      done: 0,
+      held: {},
+      startedAt: 0,
+      lastLog: 0,
+    })
     const line = (s: LogState, now: number) => {
       const { rate, eta } = rateAndEta(s.done, s.total, s.startedAt, now)
+      const held = Object.fromEntries(
+        Object.entries(s.held).map(([r, n]) => [`held_${r.replace(/-/g, "_")}`, n]),
+      )
       return Effect.logInfo(`${s.label} progress`).pipe(
-        Effect.annotateLogs({ done: s.done, total: s.total, rate_per_s: rate, eta_s: eta }),
+        Effect.annotateLogs({ done: s.done, total: s.total, rate_per_s: rate, eta_s: eta, ...held }),
       )
     }
     return {
+      hold: (reason: string, n: number) =>
+        Ref.update(state, (s) => ({ ...s, held: { ...s.held, [reason]: (s.held[reason] ?? 0) + n } })).pipe(
+          Effect.zipRight(onHold(reason, n)),
+        ),
       grow: (total: number) => Ref.update(state, (s) => ({ ...s, total: s.total + total })),
       start: (label: string, total: number) =>
         Clock.currentTimeMillis.pipe(
-          Effect.flatMap((now) => Ref.set(state, { label, total, done: 0, startedAt: now, lastLog: now })),
+          Effect.flatMap((now) =>
+            Ref.set(state, { label, total, done: 0, held: {}, startedAt: now, lastLog: now }),
+          ),
         ),
       advance: (n: number) =>
         Clock.currentTimeMillis.pipe(
@@ -92,13 +121,15 @@ export const logProgress = (every: number) =>
       return Progress.of({
         start: whole.start,
         advance: whole.advance,
+        hold: whole.hold,
         stop: Effect.void,
         part: () =>
           Effect.map(
-            logLine(every, whole.advance),
+            logLine(every, whole.advance, whole.hold),
             (line): ProgressShape => ({
               start: (label, total) => whole.grow(total).pipe(Effect.zipRight(line.start(label, total))),
               advance: line.advance,
+              hold: line.hold,
               stop: Effect.void,
             }),
           ),

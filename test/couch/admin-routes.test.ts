@@ -209,4 +209,82 @@ describe("_replicator documents and the scheduler (facts §10)", () => {
       await cleanup(id)
     }
   })
+
+  test("a completed one-off has a real checkpoint, and _scheduler/docs lists it (paged by limit and skip)", async () => {
+    await couch(t, "PUT", "/_replicator")
+    const source = await createDb(t)
+    const dbs = [source]
+    await seed(t, source, { live: 5 })
+    const ids = [0, 1].map((i) => `dbsweep-routes-list-${i}-${Date.now().toString(36)}`)
+    try {
+      // Each to its own target: a second document for the same replication is "failed" (a real
+      // 3.5.0 refuses to run one replication twice).
+      for (const id of ids)
+        await couch(t, "PUT", `/_replicator/${id}`, {
+          source: endpoint(source),
+          target: endpoint(dbs[dbs.push(await createDb(t)) - 1]!),
+          create_target: true,
+        })
+      const done = await state(ids[0]!, (s) => s.state === "completed")
+      const seq = (done.info as { checkpointed_source_seq: string }).checkpointed_source_seq
+      expect(seq).not.toBe("0")
+      // The seq it checkpointed is one the source accepts: nothing changed after it.
+      const after = await couch(t, "GET", `/${source}/_changes?since=${encodeURIComponent(seq)}`)
+      expect((after.body as { results: Array<unknown> }).results).toEqual([])
+      await state(ids[1]!, (s) => s.state === "completed")
+      const all = (await couch(t, "GET", "/_scheduler/docs")).body as {
+        total_rows: number
+        docs: Array<{ doc_id: string; state: string; source: string }>
+      }
+      const ours = all.docs.filter((d) => ids.includes(d.doc_id))
+      expect(ours.map((d) => d.state)).toEqual(["completed", "completed"])
+      expect(ours[0]!.source).toBe(`${t.url}/${source}/`)
+      // Paging: one document a page, every one seen once.
+      const seen: Array<string> = []
+      for (let skip = 0; skip < all.total_rows; skip++) {
+        const page = (await couch(t, "GET", `/_scheduler/docs?limit=1&skip=${skip}`)).body as {
+          docs: Array<{ doc_id: string }>
+        }
+        expect(page.docs.length).toBeLessThanOrEqual(1)
+        seen.push(...page.docs.map((d) => d.doc_id))
+      }
+      expect(seen.filter((d) => ids.includes(d)).sort()).toEqual([...ids].sort())
+    } finally {
+      for (const id of ids) await cleanup(id)
+      for (const db of dbs) await couch(t, "DELETE", `/${db}`)
+    }
+  })
+
+  test.skipIf(process.env.COUCHDB_URL !== undefined && process.env.COUCHDB_URL !== "")(
+    "the test hook adds scheduler entries and replication tasks [test server only: a hook of the test server]",
+    async () => {
+      const doc = {
+        database: "_replicator",
+        doc_id: "hooked",
+        id: "abc+continuous",
+        state: "error",
+        source: `${t.url}/x/`,
+        target: `${t.url}/y/`,
+        info: { error: "boom" },
+        error_count: 1,
+      }
+      const task = {
+        type: "replication",
+        doc_id: null,
+        replication_id: "def+continuous",
+        source: `${t.url}/x/`,
+        checkpointed_source_seq: "0",
+      }
+      await couch(t, "PUT", "/_dbsweep_test/replications", { docs: [doc], tasks: [task] })
+      try {
+        const docs = (await couch(t, "GET", "/_scheduler/docs")).body as { docs: Array<unknown> }
+        expect(docs.docs).toContainEqual(doc)
+        expect((await couch(t, "GET", "/_scheduler/docs/_replicator/hooked")).body).toEqual(doc)
+        expect((await couch(t, "GET", "/_active_tasks")).body).toContainEqual(task)
+      } finally {
+        await couch(t, "PUT", "/_dbsweep_test/replications", {})
+      }
+      expect((await couch(t, "GET", "/_active_tasks")).body).toEqual([])
+    },
+  )
 })

@@ -136,6 +136,27 @@ describe("the job worker's error table", () => {
 })
 
 describe("dbsweep serve runs purges on a job worker (the binary)", () => {
+  test("the safety caps' held-back counts cross from the worker: progress.held and summary.heldBack", async () => {
+    const db = await createDb(t)
+    await seed(t, db, { live: 2, tombstones: 6 })
+    const server = await startServer()
+    try {
+      const id = await start(server.url, { db, grace: "7d" })
+      const run = (await waitFor(server.url, id, (r) => r.state !== "running")) as Run & {
+        progress: { held?: Record<string, number> }
+        summary: { heldBack: Record<string, number>; purgedRevs: number }
+      }
+      expect(run.state).toBe("succeeded")
+      expect(run.summary.purgedRevs).toBe(0)
+      expect(run.summary.heldBack.grace).toBe(6)
+      expect(run.progress.held?.grace).toBe(6)
+      expect((await dbInfo(t, db)).doc_del_count).toBe(6)
+    } finally {
+      server.proc.kill("SIGTERM")
+      await server.proc.exited
+    }
+  })
+
   test("HTTP stays responsive during a 20,000-tombstone purge; the summary, progress and counters come back", async () => {
     const db = await createDb(t)
     await seed(t, db, { tombstones: 20_000, live: 10 })

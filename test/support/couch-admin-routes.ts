@@ -40,8 +40,19 @@ export interface AdminHooks {
   readonly info: (db: Db) => Body
   /** `_compact`, `_compact/{ddoc}`, `_view_cleanup`; undefined for other paths. */
   readonly dbRoute: (ctx: AdminCtx, db: Db, rest: readonly string[]) => Answer | undefined
-  /** `_active_tasks`, `_scheduler/docs/_replicator/ID`; undefined for other paths. */
+  /** `_active_tasks`, `_scheduler/docs`, `_scheduler/docs/_replicator/ID`; undefined for other paths. */
   readonly serverRoute: (ctx: AdminCtx, path: string) => Answer | undefined
+  /**
+   * Test-only: replications to report beside those of `_replicator` documents, as a test sets them
+   * (`PUT /_dbsweep_test/replications` `{"docs":[…],"tasks":[…]}`): `docs` are `_scheduler/docs`
+   * entries (states and `info.checkpointed_source_seq` as COUCHDB-FACTS §10 records), `tasks` are
+   * `_active_tasks` entries of `"type":"replication"` (replications started by `POST /_replicate`).
+   */
+  readonly setReplications: (set: {
+    readonly docs?: ReadonlyArray<Body>
+    readonly tasks?: ReadonlyArray<Body>
+  }) => void
+  readonly replications: () => { readonly docs: ReadonlyArray<Body>; readonly tasks: ReadonlyArray<Body> }
 }
 
 export interface AdminCtx {
@@ -72,6 +83,7 @@ export const makeAdminRoutes = (dbs: Map<string, Db>): AdminHooks => {
   >()
   const sizes = new Map<Db, Sizes>()
   const jobs = new Map<string, Job>()
+  let extra: { docs: ReadonlyArray<Body>; tasks: ReadonlyArray<Body> } = { docs: [], tasks: [] }
 
   const sizesOf = (db: Db) => {
     const s = sizes.get(db) ?? { fileBase: 16700, externalBase: 0 }
@@ -181,10 +193,37 @@ export const makeAdminRoutes = (dbs: Map<string, Db>): AdminHooks => {
     return tasks
   }
 
+  /** facts §10: `{"total_rows","offset","docs":[…]}`, every `_replicator` document's state; limit and skip page it. */
+  const schedulerDocs = (ctx: AdminCtx): Answer => {
+    const replicator = dbs.get("_replicator")
+    const ids =
+      replicator === undefined
+        ? []
+        : [...replicator.docs.keys()].filter((id) => !id.startsWith("_design/")).sort()
+    const all: Body[] = []
+    for (const id of ids) {
+      const doc = replicator?.docs.get(id)
+      if (doc === undefined || doc.winner.deleted) continue
+      all.push(scheduled(ctx.url.origin, id))
+    }
+    all.push(...extra.docs)
+    const skip = Number(ctx.url.searchParams.get("skip") ?? "0") || 0
+    const limitText = ctx.url.searchParams.get("limit")
+    const limit = limitText === null ? all.length : Number(limitText) || 0
+    return {
+      status: 200,
+      body: { total_rows: all.length, offset: skip, docs: all.slice(skip, skip + limit) },
+    }
+  }
+
   const serverRoute = (ctx: AdminCtx, path: string): Answer | undefined => {
-    if (path === "_active_tasks" && ctx.method === "GET") return { status: 200, body: activeTasks() }
+    if (path === "_active_tasks" && ctx.method === "GET")
+      return { status: 200, body: [...activeTasks(), ...extra.tasks] }
+    if (path === "_scheduler/docs" && ctx.method === "GET") return schedulerDocs(ctx)
     const m = /^_scheduler\/docs\/_replicator\/(.+)$/.exec(path)
     if (m === null || ctx.method !== "GET") return undefined
+    const set = extra.docs.find((d) => d.database === "_replicator" && d.doc_id === m[1])
+    if (set !== undefined) return { status: 200, body: set }
     return { status: 200, body: scheduled(ctx.url.origin, m[1] as string) }
   }
 
@@ -281,6 +320,8 @@ export const makeAdminRoutes = (dbs: Map<string, Db>): AdminHooks => {
       dbs.set(target.name, targetDb)
     }
     const written = copy(source.db as Db, targetDb, body.selector)
+    // What the copy read up to: the replication's checkpoint on the source (facts §10).
+    const checkpointed = (source.db as Db).info().update_seq
     const info = {
       revisions_checked: written,
       missing_revisions_found: written,
@@ -288,7 +329,7 @@ export const makeAdminRoutes = (dbs: Map<string, Db>): AdminHooks => {
       docs_written: written,
       changes_pending: body.continuous === true ? 0 : null,
       doc_write_failures: 0,
-      checkpointed_source_seq: "0",
+      checkpointed_source_seq: checkpointed,
     }
     if (body.continuous === true) {
       return {
@@ -304,5 +345,12 @@ export const makeAdminRoutes = (dbs: Map<string, Db>): AdminHooks => {
     return job.state
   }
 
-  return { info, dbRoute, serverRoute }
+  const setReplications = (set: {
+    readonly docs?: ReadonlyArray<Body>
+    readonly tasks?: ReadonlyArray<Body>
+  }) => {
+    extra = { docs: set.docs ?? [], tasks: set.tasks ?? [] }
+  }
+
+  return { info, dbRoute, serverRoute, setReplications, replications: () => extra }
 }

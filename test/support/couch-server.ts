@@ -621,7 +621,6 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
     const adminAnswer = admin$.serverRoute(ctx, path)
     if (adminAnswer) return json(adminAnswer.status, adminAnswer.body)
     if (path === "_active_tasks") return is("GET", "HEAD") ? json(200, []) : notAllowed("GET,HEAD")
-    if (path === "_scheduler/docs") return json(200, { total_rows: 0, offset: 0, docs: [] })
     if (path === "_scheduler/jobs") return json(200, { total_rows: 0, offset: 0, jobs: [] })
     // chttpd treats any other name as a database, which `_x` cannot be.
     return illegalDbName(first)
@@ -663,6 +662,11 @@ export async function startCouchServer(options: CouchServerOptions = {}): Promis
         // Test-only control endpoint, never subject to faults.
         ctx.user = authenticate(req, ctx.peer)
         requireAdmin(ctx)
+        if (segs[1] === "replications") {
+          if (ctx.method === "PUT") admin$.setReplications((await readObject(req)) as never)
+          else if (ctx.method !== "GET") return notAllowed("GET,PUT")
+          return json(200, { ok: true, ...admin$.replications() })
+        }
         if (segs[1] !== "faults") return fail(404, "not_found", "missing")
         if (ctx.method === "PUT") setFaults((await readObject(req)) as Faults)
         else if (ctx.method !== "GET") return notAllowed("GET,PUT")

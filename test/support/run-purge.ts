@@ -1,6 +1,6 @@
 import { FetchHttpClient } from "@effect/platform"
 import { BunContext } from "@effect/platform-bun"
-import { Duration, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
+import { Clock, Duration, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
 import { CouchClient } from "../../src/couch/client.ts"
 import { CheckpointStore } from "../../src/purge/checkpoint.ts"
 import { FileCheckpointStore } from "../../src/purge/checkpoint-file.ts"
@@ -13,9 +13,14 @@ import type { CouchTarget } from "./couch-target.ts"
 export const purgeIn = (
   t: CouchTarget,
   db: string,
-  overrides: Partial<PurgeSettings> & { checkpointFile?: string; stopping?: Effect.Effect<boolean> } = {},
+  overrides: Partial<PurgeSettings> & {
+    checkpointFile?: string
+    stopping?: Effect.Effect<boolean>
+    /** The run's clock reads this much ahead of the real one (an injected time; sleeps stay real). */
+    clockOffsetMs?: number
+  } = {},
 ) => {
-  const { checkpointFile, stopping, ...rest } = overrides
+  const { checkpointFile, stopping, clockOffsetMs, ...rest } = overrides
   const settings: PurgeSettings = {
     db,
     batch: "auto",
@@ -51,6 +56,20 @@ export const purgeIn = (
       ),
     ),
     Logger.withMinimumLogLevel(LogLevel.Warning),
+    clockOffsetMs === undefined ? (e) => e : Effect.withClock(shiftedClock(clockOffsetMs)),
     Effect.runPromise,
   )
+}
+
+/** A clock `offsetMs` ahead of the real one: what a run sees of time, while its sleeps stay real. */
+export const shiftedClock = (offsetMs: number): Clock.Clock => {
+  const real = Clock.make()
+  return {
+    [Clock.ClockTypeId]: Clock.ClockTypeId,
+    unsafeCurrentTimeMillis: () => real.unsafeCurrentTimeMillis() + offsetMs,
+    currentTimeMillis: Effect.sync(() => real.unsafeCurrentTimeMillis() + offsetMs),
+    unsafeCurrentTimeNanos: () => real.unsafeCurrentTimeNanos() + BigInt(offsetMs) * 1_000_000n,
+    currentTimeNanos: Effect.sync(() => real.unsafeCurrentTimeNanos() + BigInt(offsetMs) * 1_000_000n),
+    sleep: (d) => real.sleep(d),
+  }
 }

@@ -1,0 +1,174 @@
+import { Effect } from "effect"
+import type { CouchClientShape } from "../couch/client.ts"
+import type { CouchError } from "../couch/errors.ts"
+import { type ReplicationInfo, readReplications } from "../couch/replications.ts"
+import { ConfigError } from "../shared/errors.ts"
+import type { CheckpointStoreShape } from "./checkpoint.ts"
+import type { Counter } from "./counts.ts"
+import { graceStart } from "./grace.ts"
+import { type HeldReason, type Holds, holdId, noHolds, outranks } from "./holds.ts"
+import { checkpointsNothing, replicationName, replicationsOf } from "./replications.ts"
+
+/** The safety caps of one run (`--grace`, `--respect-replications`). */
+export interface CapsSettings {
+  /** `--grace` in milliseconds: tombstones changed more recently are held back. */
+  readonly graceMs?: number
+  readonly respectReplications?: boolean
+  /** `--ignore-replication`: document or replication ids not to respect. */
+  readonly ignoreReplications?: ReadonlyArray<string>
+  /** The server's replications, when the caller read them (a run of many reads them once). */
+  readonly replications?: ReadonlyArray<ReplicationInfo>
+}
+
+/** What the caps found, for the summary. */
+export interface CapsReport {
+  readonly grace?: {
+    readonly ms: number
+    /** When the observation the grace starts from was made. */
+    readonly since?: string
+    /** No observation is old enough: everything waits; the first purge is possible from then. */
+    readonly waitUntil?: string
+  }
+  readonly replications?: {
+    /** Replications reading the database, each holding back what changed since its checkpoint. */
+    readonly watched: ReadonlyArray<string>
+    /** Replications in crashing, error or failed state: the whole database was held back. */
+    readonly broken: ReadonlyArray<string>
+    readonly ignored: ReadonlyArray<string>
+  }
+}
+
+export interface Caps {
+  readonly holds: Holds
+  readonly report: CapsReport
+  /**
+   * Holds back what changed since the caps' feeds were last read; called after each page of the
+   * main feed is read and before it is used, so every change that page shows is either before
+   * the caps' seqs or in the holds.
+   */
+  readonly catchUp: Effect.Effect<void, CouchError>
+}
+
+/** Rows per page of the caps' own `_changes` reads (ids only; a row is a few dozen bytes). */
+const idsPage = 10_000
+
+const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z")
+
+/**
+ * Reads what the caps hold back in `db` before its purge starts. `observedAt` is when `updateSeq`
+ * (the database's update_seq) was known current: this run's observation for `--grace`, recorded
+ * unless `dryRun` (a dry run writes nothing).
+ */
+export const prepareCaps = Effect.fn("Purge.prepareCaps")(function* (
+  couch: CouchClientShape,
+  store: CheckpointStoreShape,
+  counter: Counter,
+  run: {
+    readonly db: string
+    readonly updateSeq: string
+    readonly observedAt: number
+    readonly dryRun: boolean
+  },
+  settings: CapsSettings,
+) {
+  const { db } = run
+  const holds = noHolds()
+  let tail: string | undefined
+  let tailReason: HeldReason | undefined
+
+  /** Holds the deleted documents of `_changes?since=since` for `reason`; returns where it ended. */
+  const readIds = (since: string, reason: HeldReason) =>
+    Effect.gen(function* () {
+      let from = since
+      for (;;) {
+        const page = yield* counter.retried(
+          couch.changes(db, { since: from, limit: idsPage, style: "main_only", seqInterval: idsPage }),
+        )
+        for (const row of page.results) if (row.deleted === true) holdId(holds, row.id, reason)
+        from = page.last_seq
+        if (page.results.length < idsPage || page.pending === 0) return from
+      }
+    })
+
+  let report: CapsReport = {}
+  if (settings.respectReplications === true) {
+    const all = settings.replications ?? (yield* readReplications(couch, counter.retried))
+    const { watched, broken, ignored } = replicationsOf(db, all, settings.ignoreReplications ?? [])
+    for (const r of broken) {
+      yield* Effect.logWarning(
+        `replication ${replicationName(r)} reads ${db} and is ${r.state}${r.error !== undefined ? ` (${r.error})` : ""}: nothing in ${db} is purged until it replicates again; fix it, or pass --ignore-replication ${replicationName(r)} to purge regardless`,
+      ).pipe(Effect.annotateLogs({ db, replication: replicationName(r), state: r.state }))
+    }
+    for (const r of ignored) {
+      yield* Effect.logInfo(`replication ${replicationName(r)} reads ${db}; ignored (--ignore-replication)`)
+    }
+    if (broken.length > 0) holds.all = "replication-error"
+    else if (watched.some(checkpointsNothing)) holds.all = "replication"
+    if (outranks("replication", holds.all)) {
+      const seqs = new Set(watched.map((r) => r.checkpoint as string))
+      for (const seq of seqs) {
+        tail = yield* readIds(seq, "replication").pipe(
+          // A seq this database refuses (a replication of a same-named database elsewhere, say):
+          // what it has replicated is unknown, so it holds back everything.
+          Effect.catchTag("CouchBadRequest", (e) =>
+            Effect.logWarning(
+              `replication checkpoint ${seq} is not a seq ${db} accepts (${e.reason}): holding back every tombstone of ${db}`,
+            ).pipe(
+              Effect.andThen(() => {
+                holds.all = "replication"
+                return Effect.succeed(tail)
+              }),
+            ),
+          ),
+        )
+      }
+    }
+    if (watched.length > 0) tailReason = "replication"
+    report = {
+      ...report,
+      replications: {
+        watched: watched.map(replicationName),
+        broken: broken.map(replicationName),
+        ignored: ignored.map(replicationName),
+      },
+    }
+  }
+
+  if (settings.graceMs !== undefined) {
+    const graceMs = settings.graceMs
+    const observations = store.observations
+    if (observations === undefined) {
+      return yield* new ConfigError({
+        message: `--grace keeps its history in the database's _local checkpoint document; ${store.describe(db)} cannot hold it: leave out --checkpoint-file`,
+      })
+    }
+    const history = yield* counter.retried(observations.load(db))
+    const current = { at: run.observedAt, seq: run.updateSeq }
+    const start = graceStart(history, run.observedAt, graceMs, current)
+    if (!run.dryRun) yield* counter.retried(observations.record(db, current))
+    if (start.kind === "none") {
+      holds.all ??= "grace"
+      yield* Effect.logWarning(
+        `--grace: no observation of ${db} is old enough yet, so nothing is purged; the first purge is possible from ${iso(start.from)} (each run records one)`,
+      ).pipe(Effect.annotateLogs({ db, purge_possible_from: iso(start.from) }))
+      report = { ...report, grace: { ms: graceMs, waitUntil: iso(start.from) } }
+    } else {
+      if (outranks("grace", holds.all)) tail = yield* readIds(start.seq, "grace")
+      tailReason ??= "grace"
+      report = { ...report, grace: { ms: graceMs, since: iso(start.at) } }
+    }
+  }
+
+  const catchUp: Effect.Effect<void, CouchError> = Effect.suspend(() => {
+    const reason = tailReason
+    const from = tail
+    if (reason === undefined || from === undefined || !outranks(reason, holds.all)) return Effect.void
+    return Effect.flatMap(readIds(from, reason), (end) =>
+      Effect.sync(() => {
+        tail = end
+      }),
+    )
+  })
+  const caps: Caps = { holds, report, catchUp }
+  return caps
+})
