@@ -115,6 +115,17 @@ describe("chaos soak: dbsweep purge under faults, SIGKILLed and restarted", () =
   test(`5 databases, ${databases * (perDb.tombstones + perDb.conflictedTombstones)} tombstones, 20% errors, drops, slow answers, ${kills} kills`, async () => {
     const startedAt = Date.now()
     const log = server.purgeLog()
+    const total = databases * (perDb.tombstones + perDb.conflictedTombstones)
+    const purged = new Set<string>()
+    let seen = 0
+    /** Distinct documents the server has purged so far. */
+    const purgedSoFar = () => {
+      for (; seen < log.length; seen++) {
+        const r = log[seen]!
+        if (r.purged.length > 0) purged.add(`${r.db}/${r.id}`)
+      }
+      return purged.size
+    }
     const story: Array<string> = []
     const problems: Array<string> = []
     server.setFaults(faults)
@@ -125,8 +136,11 @@ describe("chaos soak: dbsweep purge under faults, SIGKILLed and restarted", () =
         // A moment in this run: once the server has acted on `more` documents since it started
         // (0: while it reads its checkpoints and feeds), all but the first kill then wait for the
         // next checkpoint write to reach the server and strike just after it, where a checkpoint
-        // that ran ahead of unfinished work would show.
-        const more = Math.floor(random() * 6_000)
+        // that ran ahead of unfinished work would show. Each kill has a share of the tombstones
+        // still there (the rest are left for the kills after it and the final run), and strikes
+        // once the run has acted on that many documents even if no checkpoint write came.
+        const share = Math.floor((total - purgedSoFar()) / (kills - k + 1))
+        const more = Math.floor(random() * share * 0.5)
         const afterCheckpoint = k > 0
         const extraMs = (afterCheckpoint ? 15 : 0) + Math.floor(random() * 100)
         const proc = start(lease.killed)
@@ -139,7 +153,8 @@ describe("chaos soak: dbsweep purge under faults, SIGKILLed and restarted", () =
         })
         await until(() => exited || log.length - from >= more, 30_000)
         const writes = checkpointWrites()
-        if (afterCheckpoint) await until(() => exited || checkpointWrites() > writes, 30_000)
+        if (afterCheckpoint)
+          await until(() => exited || checkpointWrites() > writes || log.length - from >= share, 30_000)
         await Bun.sleep(extraMs)
         proc.kill("SIGKILL")
         await proc.exited
