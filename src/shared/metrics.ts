@@ -84,10 +84,11 @@ export const registerMetrics = (jobs: ReadonlyArray<string>, heldReasons: Readon
     { discard: true },
   )
 
-const by = (counter: typeof failures, kind: string) => Metric.tagged(counter, "kind", kind)
-
 /** The label a counter is tagged with: as declared (`kind` for one declared without). */
 const labelOf = (counter: Metric.Metric.Counter<number>) => labelKeys.get(counter) ?? "kind"
+
+const by = (counter: Metric.Metric.Counter<number>, label: string) =>
+  Metric.tagged(counter, labelOf(counter), label)
 
 /**
  * Adds `n` to `counter` (tagged with `label` when given: its `kind`, or its `reason` for
@@ -99,11 +100,11 @@ export const countNow = (counter: Metric.Metric.Counter<number>, n: number | und
     counter.unsafeUpdate(n, label === undefined ? [] : [MetricLabel.make(labelOf(counter), label)])
 }
 
-/** Adds `n` to `counter` (tagged with `kind` when given); nothing for zero. */
-export const count = (counter: Metric.Metric.Counter<number>, n: number | undefined, kind?: string) =>
+/** Adds `n` to `counter` (tagged with `label` when given, as `countNow`); nothing for zero. */
+export const count = (counter: Metric.Metric.Counter<number>, n: number | undefined, label?: string) =>
   n === undefined || n === 0
     ? Effect.void
-    : Metric.incrementBy(kind === undefined ? counter : by(counter, kind), n)
+    : Metric.incrementBy(label === undefined ? counter : by(counter, label), n)
 
 const escapeLabel = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")
 
