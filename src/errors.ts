@@ -34,6 +34,7 @@ import {
   PgStatementTimeout,
   isRetryable as pgRetryable,
 } from "./pg/errors.ts"
+import { LeaseStoreError } from "./purge/lease-errors.ts"
 import { ConfigError, JobFailed } from "./shared/errors.ts"
 import { UntrustedCertificate } from "./shared/tls.ts"
 
@@ -113,6 +114,7 @@ export type AppError =
   | DocsError
   | CouchNeedsAdmin
   | BadInputFile
+  | LeaseStoreError
   | HttpError
 
 /** dbsweep's exit codes: the contract with scripts and schedulers. */
@@ -187,6 +189,9 @@ export const meanings = {
   InvalidDocument: meaning(false, ExitCode.usage, 400),
   CouchNeedsAdmin: meaning(true, ExitCode.connect, 502),
   BadInputFile: meaning(true, ExitCode.usage, 400),
+  // The lease database refused to this account is an access problem (3) no later run gets past;
+  // a server failing on one database's lease is that database's failure (1).
+  LeaseStoreError: (e) => meaning(e.refused, e.refused ? ExitCode.connect : ExitCode.failures, 502),
   // A server that may come back is a connection problem (3); a file that cannot be read or is
   // damaged is the user's to fix (2).
   StoreUnavailable: (e) => meaning(false, e.retryable ? ExitCode.connect : ExitCode.usage, 503),
@@ -262,6 +267,7 @@ export const AppErrorSchema = Schema.Union(
   StoreUnavailable,
   CouchNeedsAdmin,
   BadInputFile,
+  LeaseStoreError,
   Unauthorized,
   Forbidden,
   NotFound,

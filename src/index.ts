@@ -14,7 +14,7 @@ export { describeSchedule, type JobSchedule } from "./jobs/schedule.ts"
 export type { RunProgress, RunState, RunStatus, ScheduleStatus } from "./jobs/status.ts"
 export { PgClient } from "./pg/client.ts"
 export { loadPgSettings } from "./pg/config.ts"
-export { PurgeJob, PurgeOptions } from "./purge/job.ts"
+export { isSkipped, PurgeJob, PurgeOptions, type PurgeOutcome, type SkippedPurge } from "./purge/job.ts"
 export type { PurgeSummary } from "./purge/purge.ts"
 export { logProgress, Progress, silentProgress } from "./shared/progress.ts"
 export {

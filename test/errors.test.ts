@@ -10,6 +10,7 @@ import * as CouchErrors from "../src/couch/errors.ts"
 import * as DocsErrors from "../src/docs/errors.ts"
 import { classify, classifyUnknown, ExitCode, meanings } from "../src/errors.ts"
 import * as PgErrors from "../src/pg/errors.ts"
+import { LeaseStoreError } from "../src/purge/lease-errors.ts"
 import * as SharedErrors from "../src/shared/errors.ts"
 
 /** The tags of every Schema.TaggedError class a module exports. */
@@ -55,6 +56,23 @@ describe("the error table", () => {
     expect(classify(new PgErrors.PgAuthError({ target: "t", reason: "r" })).exitCode).toBe(ExitCode.connect)
     expect(classify(new SharedErrors.JobFailed({ message: "x" })).exitCode).toBe(ExitCode.failures)
     expect(classifyUnknown(new Error("boom")).exitCode).toBe(ExitCode.failures)
+  })
+
+  test("the lease database refused to this account is 3 and stops a schedule; a server failing on it is 1", () => {
+    const lease = (refused: boolean) =>
+      new LeaseStoreError({
+        server: "s",
+        db: "d",
+        operation: "PUT /dbsweep_leases/purge:d",
+        reason: "r",
+        refused,
+      })
+    expect(classify(lease(true))).toMatchObject({
+      exitCode: ExitCode.connect,
+      stopsSchedule: true,
+      retryable: false,
+    })
+    expect(classify(lease(false))).toMatchObject({ exitCode: ExitCode.failures, stopsSchedule: false })
   })
 
   test("a refused login stops a schedule and is never retried; an unreachable server is retried", () => {

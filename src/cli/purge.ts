@@ -5,7 +5,8 @@ import { isGlob } from "../couch/all-dbs.ts"
 import { checkDatabaseName } from "../couch/names.ts"
 import { bytes } from "../couch/reports.ts"
 import { showHeld, totalHeld } from "../purge/holds.ts"
-import { PurgeJob, type PurgeOptions } from "../purge/job.ts"
+import { isSkipped, PurgeJob, type PurgeOptions, type PurgeOutcome, type SkippedPurge } from "../purge/job.ts"
+import { leasesDb } from "../purge/lease-doc.ts"
 import { PurgeManyJob, type PurgeManyOptions, type PurgeManySummary } from "../purge/many.ts"
 import { type Partition, resolvePartition } from "../purge/partition.ts"
 import type { PurgeSummary } from "../purge/purge.ts"
@@ -57,7 +58,7 @@ const options = {
   ),
   allDbs: Options.boolean("all-dbs").pipe(
     Options.withDescription(
-      "purge every database of the server, except _users, _replicator and _global_changes unless named with --db",
+      "purge every database of the server, except _users, _replicator, _global_changes and dbsweep_leases (the purge leases) unless named with --db",
     ),
   ),
   dbConcurrency: integerOption("db-concurrency", {
@@ -138,6 +139,13 @@ const options = {
     ),
     Options.repeated,
   ),
+  leaseTtl: durationOption("lease-ttl", {
+    env: "DBSWEEP_LEASE_TTL",
+    fallback: "2m",
+    min: Duration.seconds(1),
+    max: Duration.days(1),
+    description: `each database is purged under a lease (a document in the ${leasesDb} database) so that one purger works on it at a time across hosts; the holder renews it every third of this time. A purger that crashed holds its databases this long at most: a later run then takes over. A database another purger holds is skipped and reported as held. A dry run takes no lease`,
+  }),
   pageSize: integerOption("page-size", {
     min: 0,
     max: 100_000,
@@ -146,7 +154,13 @@ const options = {
   }),
 }
 
-const humanSummary = (s: PurgeSummary): string => {
+/** A database another purger holds: who, until when, and where the lease is. */
+const skippedLine = (s: SkippedPurge) =>
+  `${s.db}: skipped, ${s.reason} (${s.holder}, lease until ${s.expiresAt}; ${s.lease})`
+
+const humanSummary = (outcome: PurgeOutcome): string => {
+  if (isSkipped(outcome)) return skippedLine(outcome)
+  const s = outcome
   const verb = s.dryRun ? "would purge" : "purged"
   const lines = [
     `${s.db}: ${verb} ${s.dryRun ? s.revs : s.purgedRevs} revs of ${s.tombstones} deleted documents in ${(s.durationMs / 1000).toFixed(1)}s`,
@@ -169,7 +183,8 @@ const humanSummary = (s: PurgeSummary): string => {
         : `  compacted in ${(s.compaction.durationMs / 1000).toFixed(1)}s: file size ${bytes(s.compaction.fileBefore)} -> ${bytes(s.compaction.fileAfter)} (reclaimed ${bytes(s.compaction.reclaimed)})`,
     )
   }
-  if (s.interrupted) lines.push("  interrupted: run again to continue from the checkpoint")
+  if (s.leaseLost !== undefined) lines.push(`  lease lost (${s.leaseLost}): stopped, checkpoint left alone`)
+  else if (s.interrupted) lines.push("  interrupted: run again to continue from the checkpoint")
   return lines.join("\n")
 }
 
@@ -213,15 +228,18 @@ const summaryLine = (s: PurgeSummary): string =>
 const humanManySummary = (s: PurgeManySummary): string => {
   const verb = s.dryRun ? "would purge" : "purged"
   const notStarted = s.databases.filter((d) => d.state === "not started").length
+  const skipped = s.databases.filter((d) => d.state === "skipped").length
   const interrupted = s.databases.filter((d) => d.state === "interrupted").length
   const lines = [
-    `${s.databases.length} databases (${s.selection}${s.partition !== undefined ? `; partition ${s.partition}: ${s.databases.length} of ${s.selectedInAllPartitions ?? 0}` : ""}): ${verb} ${s.dryRun ? s.revs : s.purgedRevs} revs of ${s.tombstones} deleted documents in ${(s.durationMs / 1000).toFixed(1)}s; ${s.succeeded} succeeded, ${s.failed} failed${interrupted > 0 ? `, ${interrupted} interrupted` : ""}${notStarted > 0 ? `, ${notStarted} not started` : ""}`,
+    `${s.databases.length} databases (${s.selection}${s.partition !== undefined ? `; partition ${s.partition}: ${s.databases.length} of ${s.selectedInAllPartitions ?? 0}` : ""}): ${verb} ${s.dryRun ? s.revs : s.purgedRevs} revs of ${s.tombstones} deleted documents in ${(s.durationMs / 1000).toFixed(1)}s; ${s.succeeded} succeeded, ${s.failed} failed${skipped > 0 ? `, ${skipped} skipped (held by another purger)` : ""}${interrupted > 0 ? `, ${interrupted} interrupted` : ""}${notStarted > 0 ? `, ${notStarted} not started` : ""}`,
   ]
   if (totalHeld(s.heldBack) > 0)
     lines.push(`  held back ${showHeld(s.heldBack)} tombstones in all (see each database)`)
   for (const glob of s.unmatched) lines.push(`  ${glob} matched no database`)
   for (const d of s.databases) {
-    if (!("tombstones" in d)) {
+    if (d.state === "skipped") {
+      lines.push(`  ${skippedLine(d)}`)
+    } else if (!("tombstones" in d)) {
       lines.push(
         `  ${d.db}: ${d.state === "failed" ? `FAILED: ${d.error ?? ""}` : "not started (the run was stopped)"}`,
       )
@@ -340,6 +358,7 @@ export const purgeCommand = Command.make("purge", options, (o) =>
         maxRate: o.maxRate,
         checkpointFile: o.checkpointFile,
         compact: o.compact,
+        leaseTtl: o.leaseTtl,
         ...caps,
       }
       return yield* runOnce(job, options, { json: o.json, human: humanSummary })
@@ -378,6 +397,7 @@ export const purgeCommand = Command.make("purge", options, (o) =>
       pageSize: o.pageSize,
       maxRate: o.maxRate,
       compact: o.compact,
+      leaseTtl: o.leaseTtl,
       ...caps,
     }
     yield* runOnce(job, options, { json: o.json, human: humanManySummary })

@@ -68,7 +68,12 @@ const options = {
   purgeDb: optionalText("purge-db", {
     env: "DBSWEEP_PURGE_DB",
     description:
-      "the databases the purge schedule purges: a name, several separated by commas, or a glob such as 'userdb-*' ('*' for all but _users, _replicator and _global_changes)",
+      "the databases the purge schedule purges: a name, several separated by commas, or a glob such as 'userdb-*' ('*' for all but _users, _replicator, _global_changes and dbsweep_leases)",
+  }),
+  purgeLeaseTtl: optionalText("purge-lease-ttl", {
+    env: "DBSWEEP_PURGE_LEASE_TTL",
+    description:
+      "the purge schedule's lease TTL, as purge --lease-ttl (default 2m): a purger that crashed holds its databases this long at most",
   }),
   purgeGrace: optionalText("purge-grace", {
     env: "DBSWEEP_PURGE_GRACE",
@@ -122,6 +127,18 @@ const scheduleOf = (name: string, everyRaw: Option.Option<string>, cronRaw: Opti
       return yield* bad(`--${name}-every must be at least ${Duration.format(minimumInterval)}`)
     }
     return Option.some(every(interval))
+  })
+
+/** `--purge-lease-ttl`, checked here so a bad value names the flag. */
+const leaseTtlOf = (raw: Option.Option<string>) =>
+  Effect.gen(function* () {
+    if (Option.isNone(raw)) return raw
+    const name = "--purge-lease-ttl / DBSWEEP_PURGE_LEASE_TTL"
+    const ttl = yield* Either.mapLeft(parseDuration(raw.value), (why) => bad(`${name}: ${why}`))
+    if (Duration.lessThan(ttl, Duration.seconds(1)) || Duration.greaterThan(ttl, Duration.days(1))) {
+      return yield* bad(`${name} must be from 1s to 1d, such as 2m (got ${raw.value.trim()})`)
+    }
+    return Option.some(raw.value.trim())
   })
 
 /** DBSWEEP_TOKEN, or the file named by --token-file / DBSWEEP_TOKEN_FILE (not both). */
@@ -214,6 +231,7 @@ export const serveCommand = Command.make("serve", options, (o) =>
     const schedules: ServeSchedules = {
       purge: yield* scheduleOf("purge", o.purgeEvery, o.purgeCron),
       purgeDb: o.purgeDb,
+      purgeLeaseTtl: yield* leaseTtlOf(o.purgeLeaseTtl),
       purgeCaps: {
         ...(Option.isSome(o.purgeGrace) ? { grace: o.purgeGrace.value.trim() } : {}),
         respectReplications:

@@ -52,10 +52,21 @@ const PurgeView = Schema.Struct({
   databases: Schema.optional(Schema.Array(Schema.Unknown)),
   succeeded: Schema.optional(n),
   failed: Schema.optional(n),
+  /** Databases another purger held (their lease), left alone. */
+  skipped: Schema.optional(n),
   /** Tombstones the safety caps held back, by reason. */
   heldBack: Schema.optional(Schema.Record({ key: Schema.String, value: n })),
 })
 export type PurgeView = typeof PurgeView.Type
+
+/** A one-database purge that left the database alone: another purger holds its lease. */
+const SkippedPurgeView = Schema.Struct({
+  state: Schema.Literal("skipped"),
+  reason: Schema.String,
+  holder: Schema.String,
+  expiresAt: Schema.String,
+  lease: Schema.String,
+})
 
 const CleanupView = Schema.Struct({
   target: Schema.String,
@@ -93,6 +104,16 @@ export type Field = readonly [label: string, value: string]
 
 /** A finished run's summary as labelled fields, for any job; none before it has one. */
 export const summaryFields = (r: RunStatus): ReadonlyArray<Field> => {
+  const skipped = r.job === "purge" ? Schema.decodeUnknownOption(SkippedPurgeView)(r.summary) : Option.none()
+  if (Option.isSome(skipped)) {
+    const s = skipped.value
+    return [
+      ["skipped", s.reason],
+      ["holder", s.holder],
+      ["lease until", s.expiresAt],
+      ["lease", s.lease],
+    ]
+  }
   const purge = purgeView(r)
   if (Option.isSome(purge)) {
     const p = purge.value
@@ -102,7 +123,7 @@ export const summaryFields = (r: RunStatus): ReadonlyArray<Field> => {
         : [
             [
               "databases",
-              `${count(p.databases.length)} (${count(p.succeeded ?? 0)} succeeded, ${count(p.failed ?? 0)} failed)`,
+              `${count(p.databases.length)} (${count(p.succeeded ?? 0)} succeeded, ${count(p.failed ?? 0)} failed${p.skipped ? `, ${count(p.skipped)} skipped: held by another purger` : ""})`,
             ],
           ]
     const heldTotal = Object.values(p.heldBack ?? {}).reduce((a, b) => a + b, 0)

@@ -139,6 +139,7 @@ function restoreResults() { for (const [db, text] of results) rowResult(db, text
 function outcome(s, dryRun) {
   const m = s.summary || {};
   if (s.state === "failed") return "failed: " + (s.error || "see the history");
+  if (m.state === "skipped") return "skipped: " + m.reason + " (" + m.holder + ", until " + m.expiresAt + ")";
   if (dryRun) {
     const ids = (m.listed || []).join(", ");
     return "would purge " + fmt(m.tombstones || 0) + " tombstones (" + fmt(m.revs || 0) + " revisions)" +

@@ -11,6 +11,8 @@ import { needs } from "./jobs.ts"
 export interface ServeSchedules {
   readonly purge: Option.Option<JobSchedule>
   readonly purgeDb: Option.Option<string>
+  /** `--purge-lease-ttl`: the purge runs' lease TTL (the job's default when absent). */
+  readonly purgeLeaseTtl?: Option.Option<string>
   /** The purge schedule's safety caps (`--purge-grace`, `--purge-respect-replications`, `--purge-ignore-replication`), as the job's options take them. */
   readonly purgeCaps?: {
     readonly grace?: string
@@ -43,6 +45,8 @@ export const scheduleJobs = Effect.fn("Http.scheduleJobs")(function* (s: ServeSc
       .split(",")
       .map((t) => t.trim())
       .filter((t) => t !== "")
+    const leaseTtl = Option.getOrUndefined(s.purgeLeaseTtl ?? Option.none())?.trim()
+    const common = leaseTtl === undefined ? {} : { leaseTtl }
     if (targets.length === 1 && !isGlob(targets[0]!)) {
       const job = yield* Option.match(services.purge, {
         onNone: () => Effect.fail(unavailable("purge")),
@@ -50,7 +54,7 @@ export const scheduleJobs = Effect.fn("Http.scheduleJobs")(function* (s: ServeSc
       })
       yield* runner.schedule(
         job,
-        yield* decodeOptions(job, { db: targets[0], ...s.purgeCaps }),
+        yield* decodeOptions(job, { db: targets[0], ...s.purgeCaps, ...common }),
         s.purge.value,
       )
     } else {
@@ -58,7 +62,11 @@ export const scheduleJobs = Effect.fn("Http.scheduleJobs")(function* (s: ServeSc
         onNone: () => Effect.fail(unavailable("purge")),
         onSome: Effect.succeed,
       })
-      yield* runner.schedule(job, yield* decodeOptions(job, { dbs: targets, ...s.purgeCaps }), s.purge.value)
+      yield* runner.schedule(
+        job,
+        yield* decodeOptions(job, { dbs: targets, ...s.purgeCaps, ...common }),
+        s.purge.value,
+      )
     }
   }
   if (Option.isSome(s.cleanup)) {

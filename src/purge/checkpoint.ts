@@ -2,6 +2,7 @@ import { Context, type Effect, type Option } from "effect"
 import type { CouchError } from "../couch/errors.ts"
 import type { ConfigError } from "../shared/errors.ts"
 import type { Observation } from "./grace.ts"
+import type { LeaseLost } from "./lease-errors.ts"
 
 /**
  * Where purge remembers the last seq it fully handled, per database. Seqs are opaque: stored and
@@ -16,7 +17,8 @@ export interface CheckpointStoreShape {
    */
   readonly check: (db: string) => Effect.Effect<void, CouchError | ConfigError>
   readonly load: (db: string) => Effect.Effect<Option.Option<string>, CouchError | ConfigError>
-  readonly save: (db: string, seq: string) => Effect.Effect<void, CouchError | ConfigError>
+  /** Fails with LeaseLost when this purger no longer holds the database's lease (lease.ts). */
+  readonly save: (db: string, seq: string) => Effect.Effect<void, CouchError | ConfigError | LeaseLost>
   /**
    * `--grace`'s history of (time, update_seq) observations kept beside the checkpoint; absent on
    * a store that cannot keep one (a checkpoint file holds the bare seq).

@@ -9,7 +9,16 @@ import { defaultRetryPolicy, withRetry } from "../shared/retry.ts"
 import type { CheckpointStoreShape } from "./checkpoint.ts"
 import { makeLocalDocCheckpointStore } from "./checkpoint-local.ts"
 import { addCounts, type PurgeCounts, zeroCounts } from "./counts.ts"
-import { capsOf, type PurgeError, PurgeOptions, purgeProblems, purgeThenCompact } from "./job.ts"
+import {
+  capsOf,
+  isSkipped,
+  leasedPurge,
+  type PurgeError,
+  PurgeOptions,
+  purgeProblems,
+  type SkippedPurge,
+} from "./job.ts"
+import { type Leases, makeLeases, type RunLeases } from "./lease.ts"
 import { inPartition, maxPartitions, showPartition } from "./partition.ts"
 import type { PurgeSettings, PurgeSummary } from "./purge.ts"
 import { describeTargets, selectDbs, targetProblem } from "./targets.ts"
@@ -51,8 +60,9 @@ export const PurgeManyOptions = Schema.Struct({
 )
 export type PurgeManyOptions = typeof PurgeManyOptions.Type
 
-/** How one database of the run ended. */
+/** How one database of the run ended (skipped: another purger holds its lease). */
 export type DbOutcome =
+  | SkippedPurge
   | ({ readonly state: "succeeded" | "failed" | "interrupted" } & PurgeSummary & {
         /** For a run that finished with failures inside it: what failed. */
         readonly error?: string
@@ -76,13 +86,15 @@ export interface PurgeManySummary extends PurgeCounts {
   readonly selectedInAllPartitions?: number
   readonly succeeded: number
   readonly failed: number
+  /** Databases left alone because another purger holds their lease. */
+  readonly skipped: number
   readonly interrupted: boolean
   readonly durationMs: number
 }
 
 /** The databases that failed, each with why: names every one in the summary, the first ten here. */
 export const manyProblems = (s: PurgeManySummary): Option.Option<string> => {
-  const failed = s.databases.filter((d) => d.state === "failed")
+  const failed = s.databases.filter((d): d is Exclude<DbOutcome, SkippedPurge> => d.state === "failed")
   if (failed.length === 0) return Option.none()
   const named = failed.slice(0, 10).map((d) => `${d.db} (${d.error ?? "failed"})`)
   const more = failed.length > 10 ? `; and ${failed.length - 10} more (see the summary)` : ""
@@ -93,12 +105,14 @@ export const manyProblems = (s: PurgeManySummary): Option.Option<string> => {
 
 /** Whether a failure of one database is one every other would meet too (stop the run instead). */
 const stopsRun = (e: PurgeError): boolean =>
-  e._tag === "CouchUnauthorized" ||
-  e._tag === "CouchForbidden" ||
-  e._tag === "CouchUnavailable" ||
-  e._tag === "UntrustedCertificate"
-    ? concernsServer(e)
-    : false
+  e._tag === "LeaseStoreError"
+    ? e.refused
+    : e._tag === "CouchUnauthorized" ||
+        e._tag === "CouchForbidden" ||
+        e._tag === "CouchUnavailable" ||
+        e._tag === "UntrustedCertificate"
+      ? concernsServer(e)
+      : false
 
 /** One database of the run, purged as a one-database run would be; its failure is its own. */
 const purgeOne = Effect.fn("Purge.many.one")(function* (
@@ -107,6 +121,7 @@ const purgeOne = Effect.fn("Purge.many.one")(function* (
   o: PurgeManyOptions,
   context: RunContext,
   server: ServerInfo,
+  leases: RunLeases,
   db: string,
   replications: ReadonlyArray<ReplicationInfo> | undefined,
 ) {
@@ -130,12 +145,12 @@ const purgeOne = Effect.fn("Purge.many.one")(function* (
     ...(o.maxRate > 0 ? { maxRate: o.maxRate } : {}),
     ...capsOf(o, replications),
   }
-  const ran = yield* purgeThenCompact(
+  const ran = yield* leasedPurge(
     couch,
     store,
     settings,
     { stopping: context.stopping, progress },
-    o.compact,
+    { leases, ttl: o.leaseTtl, compact: o.compact },
   ).pipe(
     Effect.either,
     // What every other database would meet too ends the run (one line, as for one database).
@@ -150,6 +165,7 @@ const purgeOne = Effect.fn("Purge.many.one")(function* (
     return failed
   }
   const summary = ran.right
+  if (isSkipped(summary)) return summary
   const problem = Option.getOrUndefined(purgeProblems(summary))
   const state = problem !== undefined ? "failed" : summary.interrupted ? "interrupted" : "succeeded"
   yield* Effect.logInfo(`${db}: ${state}`).pipe(
@@ -169,14 +185,15 @@ const purgeOne = Effect.fn("Purge.many.one")(function* (
 const runMany = Effect.fn("Purge.many.run")(function* (
   couch: CouchClientShape,
   store: CheckpointStoreShape,
+  leasesOf: Leases,
   o: PurgeManyOptions,
   context: RunContext,
 ) {
   const startedAt = yield* Clock.currentTimeMillis
+  const retry = { ...defaultRetryPolicy, retries: o.retries, base: o.retryBase }
+  const leases = yield* leasesOf.forRun(retry)
   // Asked once for the run (the version picks the batch size), not once per database.
-  const server = yield* couch.serverInfo.pipe(
-    withRetry({ ...defaultRetryPolicy, retries: o.retries, base: o.retryBase }, isRetryable),
-  )
+  const server = yield* couch.serverInfo.pipe(withRetry(retry, isRetryable))
   const selected = yield* selectDbs(couch, o)
   for (const glob of selected.unmatched) {
     yield* Effect.logWarning(`${glob} matches no database on ${couch.server}`)
@@ -201,14 +218,11 @@ const runMany = Effect.fn("Purge.many.run")(function* (
   )
   // --respect-replications: the server's replications are read once for the run, not per database.
   const replications = o.respectReplications
-    ? yield* readReplications(
-        couch,
-        withRetry({ ...defaultRetryPolicy, retries: o.retries, base: o.retryBase }, isRetryable),
-      )
+    ? yield* readReplications(couch, withRetry(retry, isRetryable))
     : undefined
   const databases = yield* Effect.forEach(
     mine,
-    (db) => purgeOne(couch, store, o, context, server, db, replications),
+    (db) => purgeOne(couch, store, o, context, server, leases, db, replications),
     { concurrency: o.dbConcurrency },
   ).pipe(Effect.ensuring(context.progress.stop))
   const summary: PurgeManySummary = {
@@ -222,6 +236,7 @@ const runMany = Effect.fn("Purge.many.run")(function* (
       : {}),
     succeeded: databases.filter((d) => d.state === "succeeded").length,
     failed: databases.filter((d) => d.state === "failed").length,
+    skipped: databases.filter((d) => d.state === "skipped").length,
     interrupted: yield* context.stopping,
     durationMs: (yield* Clock.currentTimeMillis) - startedAt,
   }
@@ -238,12 +253,13 @@ export class PurgeManyJob extends Context.Tag("dbsweep/PurgeManyJob")<
     Effect.gen(function* () {
       const couch = yield* CouchClient
       const local = yield* makeLocalDocCheckpointStore(couch)
+      const leases = yield* makeLeases(couch)
       return PurgeManyJob.of({
         name: "purge",
         options: PurgeManyOptions,
         target: describeTargets,
         problems: manyProblems,
-        run: (o, context) => runMany(couch, local, o, context),
+        run: (o, context) => runMany(couch, local, leases, o, context),
       })
     }),
   )

@@ -2,11 +2,13 @@ import { Effect, Either, Stream } from "effect"
 import { isGlob, matchingDbs } from "../couch/all-dbs.ts"
 import type { CouchClientShape } from "../couch/client.ts"
 import { checkDatabaseName, systemDatabaseNames } from "../couch/names.ts"
+import { leasesDb } from "./lease-doc.ts"
 
 /**
  * Which databases a purge of many works on: names, globs matched against `_all_dbs` (read in
  * pages), or every database. CouchDB's own system databases are left out of globs and of "all"
- * unless named: purging `_users` or `_replicator` is a decision to make by name.
+ * unless named: purging `_users` or `_replicator` is a decision to make by name. So is dbsweep's
+ * own lease database (`dbsweep_leases`): bookkeeping that appears while the run selects.
  */
 
 export interface Targets {
@@ -55,7 +57,7 @@ export const selectDbs = Effect.fn("Purge.selectDbs")(function* (
     let matched = 0
     yield* Stream.runForEach(matchingDbs(couch, glob, pageSize), (db) =>
       Effect.sync(() => {
-        if (systemDatabaseNames.includes(db) && !named.has(db)) return
+        if ((systemDatabaseNames.includes(db) || db === leasesDb) && !named.has(db)) return
         matched += 1
         chosen.add(db)
       }),

@@ -1,0 +1,143 @@
+import { HttpClientRequest } from "@effect/platform"
+import { Effect, Either, Option, Schema } from "effect"
+import type { CouchClientShape } from "../couch/client.ts"
+import { type CouchError, concernsServer, isRetryable } from "../couch/errors.ts"
+import { PutAnswer } from "../couch/schema.ts"
+import { type RetryPolicy, withRetry } from "../shared/retry.ts"
+import { type LeaseDoc, LeaseDoc as LeaseDocSchema, leaseDocId, leaseDocPath, leasesDb } from "./lease-doc.ts"
+import { LeaseStoreError } from "./lease-errors.ts"
+
+/**
+ * The requests a lease is made of, each one request (retried only for what is worth it): the
+ * lease document's PUT (a 409 is the compare-and-set saying no), GET and DELETE, and the lease
+ * database's creation. Answers as CouchDB 3.5 gives them (COUCHDB-FACTS §1, §2).
+ */
+
+/** A write refused because the document changed (409), or because the lease database is missing. */
+export type WriteRefusal = "conflict" | "no-database"
+
+/** What a GET of a lease found: the lease, or none (missing, or released: deleted). */
+export type ReadLease = Option.Option<Pick<LeaseDoc, "_rev" | "holder" | "expires_at">>
+
+const dbMissing = (e: CouchError) =>
+  e._tag === "CouchNotFound" && e.reason.includes("Database does not exist")
+
+/**
+ * What a failed lease request means to a user. The server's own errors (credentials refused, an
+ * account locked, a server not reached or too slow, an answer that is not CouchDB's, a certificate
+ * not trusted) pass as they are: they say what to fix, and stop a run of many at once. A 403 on
+ * the lease database, or a server failing on it, is told as the lease that could not be taken.
+ */
+const storeError =
+  (couch: CouchClientShape, db: string, operation: string) =>
+  (e: CouchError): CouchError | LeaseStoreError => {
+    if (
+      concernsServer(e) ||
+      e._tag === "CouchProtocolError" ||
+      (e._tag === "CouchUnavailable" && e.kind === "timeout")
+    ) {
+      return e
+    }
+    const reason =
+      e._tag === "CouchForbidden"
+        ? `403 ${e.reason}`
+        : e._tag === "CouchConflict"
+          ? "409 conflict"
+          : e.message
+    return new LeaseStoreError({
+      server: couch.server,
+      db,
+      operation,
+      reason,
+      refused: e._tag === "CouchForbidden",
+    })
+  }
+
+/** A lease document that does not read as one still has a rev: it is taken over as expired. */
+const RevOnly = Schema.Struct({ _rev: Schema.String })
+
+export const makeLeaseStore = (couch: CouchClientShape, retry: RetryPolicy) => {
+  const retried = <A>(self: Effect.Effect<A, CouchError>) => self.pipe(withRetry(retry, isRetryable))
+  const doc = (method: "GET" | "PUT" | "DELETE", db: string) => `${method} /${leasesDb}/${leaseDocId(db)}`
+
+  /** PUT of the lease (with `_rev` in the body to replace one): the new rev, or why not. */
+  const put = (db: string, body: Record<string, unknown>) =>
+    retried(
+      couch.request(
+        doc("PUT", db),
+        leasesDb,
+        HttpClientRequest.put(leaseDocPath(db)).pipe(HttpClientRequest.bodyUnsafeJson(body)),
+        PutAnswer,
+      ),
+    ).pipe(
+      Effect.map((r): Either.Either<string, WriteRefusal> => Either.right(r.body.rev)),
+      Effect.catchAll((e) =>
+        e._tag === "CouchConflict"
+          ? Effect.succeed(Either.left<WriteRefusal>("conflict"))
+          : dbMissing(e)
+            ? Effect.succeed(Either.left<WriteRefusal>("no-database"))
+            : Effect.fail(storeError(couch, db, doc("PUT", db))(e)),
+      ),
+    )
+
+  /** The lease as it stands; a document that is not a lease reads as an expired one. */
+  const get = (db: string) =>
+    retried(
+      couch.request(doc("GET", db), leasesDb, HttpClientRequest.get(leaseDocPath(db)), Schema.Unknown),
+    ).pipe(
+      Effect.map((r): ReadLease => {
+        const lease = Schema.decodeUnknownOption(LeaseDocSchema)(r.body)
+        if (Option.isSome(lease)) return lease
+        return Option.map(Schema.decodeUnknownOption(RevOnly)(r.body), ({ _rev }) => ({
+          _rev,
+          holder: "(not a dbsweep lease)",
+          expires_at: "",
+        }))
+      }),
+      Effect.catchAll((e) =>
+        e._tag === "CouchNotFound" && !dbMissing(e)
+          ? Effect.succeed<ReadLease>(Option.none())
+          : Effect.fail(storeError(couch, db, doc("GET", db))(e)),
+      ),
+    )
+
+  /** DELETE with the rev: true when deleted, false when it was not ours to delete (409) or gone. */
+  const remove = (db: string, rev: string) =>
+    retried(
+      couch.request(
+        doc("DELETE", db),
+        leasesDb,
+        HttpClientRequest.del(leaseDocPath(db), { urlParams: { rev } }),
+        Schema.Unknown,
+      ),
+    ).pipe(
+      Effect.as(true),
+      Effect.catchAll((e) =>
+        e._tag === "CouchConflict" || e._tag === "CouchNotFound"
+          ? Effect.succeed(false)
+          : Effect.fail(storeError(couch, db, doc("DELETE", db))(e)),
+      ),
+    )
+
+  /** Creates the lease database; a 412 (another purger created it first) is as good (§1). */
+  const createDb = (db: string) =>
+    retried(
+      couch.request(
+        `PUT /${leasesDb}`,
+        leasesDb,
+        HttpClientRequest.put(`/${leasesDb}`),
+        Schema.Struct({ ok: Schema.Boolean }),
+      ),
+    ).pipe(
+      Effect.asVoid,
+      Effect.catchAll((e) =>
+        e._tag === "CouchProtocolError" && e.reason.startsWith("HTTP 412")
+          ? Effect.void
+          : Effect.fail(storeError(couch, db, `PUT /${leasesDb}`)(e)),
+      ),
+    )
+
+  return { put, get, remove, createDb }
+}
+
+export type LeaseStore = ReturnType<typeof makeLeaseStore>
