@@ -24,6 +24,7 @@ import { offThread } from "./jobs/off-thread.ts"
 import { JobRunner } from "./jobs/runner.ts"
 import { PgClient, type PgClientShape } from "./pg/client.ts"
 import type { PgSettings } from "./pg/config.ts"
+import { heldReasons } from "./purge/holds.ts"
 import { PurgeJob } from "./purge/job.ts"
 import { PurgeManyJob } from "./purge/many.ts"
 import { ConfigError } from "./shared/errors.ts"
@@ -134,6 +135,7 @@ const serveServices = (cleanupHistory: Option.Option<CleanupHistoryTable>) =>
           Option.map(cleanup, (j) => j.name),
           Option.map(migrate, (j) => j.name),
         ].flatMap(Option.toArray),
+        Option.isSome(purge) ? heldReasons : [],
       )
       return {
         purge: Option.map(purge, measured),

@@ -1,8 +1,8 @@
 import { Effect } from "effect"
 import { isRetryable } from "../couch/errors.ts"
-import { countNow, failures, purgedRevs, purgeRequests, retries } from "../shared/metrics.ts"
+import { countNow, failures, heldBack, purgedRevs, purgeRequests, retries } from "../shared/metrics.ts"
 import { type RetryPolicy, withRetry } from "../shared/retry.ts"
-import { addHeld, type HeldCounts, zeroHeld } from "./holds.ts"
+import { addHeld, type HeldCounts, heldReasons, zeroHeld } from "./holds.ts"
 
 /** What a purge run counted; the summary carries them as they are. */
 export interface PurgeCounts {
@@ -55,13 +55,16 @@ export const addCounts = (
 /** A change to the counts. */
 export type CountsDelta = Parameters<typeof addCounts>[1]
 
-/** The same counts as process-wide metrics (for `/metrics`). */
-const measure = (d: CountsDelta) => {
+/** The same counts as process-wide metrics (for `/metrics`); a dry run's held-back ones are not. */
+const measure = (d: CountsDelta, dryRun: boolean) => {
   countNow(purgedRevs, d.purgedRevs)
   countNow(purgeRequests, d.requests)
   countNow(retries, d.retries)
   countNow(failures, d.failedDocs, "purge_doc")
   countNow(failures, d.failedBatches, "purge_batch")
+  const held = d.heldBack
+  if (held !== undefined && !dryRun)
+    for (const reason of heldReasons) countNow(heldBack, held[reason], reason)
 }
 
 /** The run's counts, shared by its steps (which run on many fibers of one thread). */
@@ -75,13 +78,15 @@ export interface Counter {
   ) => Effect.Effect<A, E>
 }
 
-export const makeCounter = (policy: RetryPolicy) =>
+/** The counts of one run; a dry run (`dryRun`) adds no held-back tombstones to the metrics. */
+export const makeCounter = (policy: RetryPolicy, run: { readonly dryRun?: boolean } = {}) =>
   Effect.sync((): Counter => {
     let counts = zeroCounts
+    const dryRun = run.dryRun ?? false
     const bump = (delta: CountsDelta) =>
       Effect.sync(() => {
         counts = addCounts(counts, delta)
-        measure(delta)
+        measure(delta, dryRun)
       })
     const onRetry = (e: { readonly _tag: string; readonly message: string }) =>
       bump({ retries: 1 }).pipe(Effect.zipRight(Effect.logDebug(`retrying after: ${e.message}`)))

@@ -250,7 +250,7 @@ export const runPurge = Effect.fn("Purge.run")(function* (
 ) {
   const startedAt = yield* Clock.currentTimeMillis
   const db = options.db
-  const counter = yield* makeCounter(options.retry)
+  const counter = yield* makeCounter(options.retry, { dryRun: options.dryRun })
   const { server, info, stored } = yield* lookUp(couch, store, counter, options)
   // After the database's info arrived: every change from now on is after its update_seq.
   const observedAt = yield* Clock.currentTimeMillis

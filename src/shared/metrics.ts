@@ -16,9 +16,14 @@ const declare = (family: Family) => {
   return family
 }
 
+/** The label each labelled counter is tagged with, as declared. */
+const labelKeys = new Map<Metric.Metric.Counter<number>, string>()
+
 const counter = (name: string, help: string, label?: string) => {
   declare({ name, help, type: "counter", ...(label === undefined ? {} : { label }) })
-  return Metric.counter(name, { description: help, incremental: true })
+  const metric = Metric.counter(name, { description: help, incremental: true })
+  if (label !== undefined) labelKeys.set(metric, label)
+  return metric
 }
 
 /**
@@ -33,6 +38,16 @@ export const retries = counter(
 )
 /** Tagged with `kind`: purge_doc, purge_batch, cleanup_batch, or the error tag a run ended in. */
 export const failures = counter("dbsweep_failures_total", "failures by kind", "kind")
+/**
+ * Tagged with `reason` (grace, replication, replication-error): tombstones a purge held back, in
+ * each run that held them (a tombstone held for a week by `--grace 7d` is counted by every run of
+ * that week). Dry runs are not counted: they hold nothing back from a purge.
+ */
+export const heldBack = counter(
+  "dbsweep_purge_held_back_total",
+  "tombstones the safety caps held back, by reason, in each run that held them (dry runs not counted)",
+  "reason",
+)
 export const cleanupDeleted = counter(
   "dbsweep_cleanup_rows_deleted_total",
   "pending rows deleted by the cleanup",
@@ -48,11 +63,12 @@ declare({ name: "dbsweep_jobs_running", help: "runs in progress", type: "gauge",
 export const jobsRunning = Metric.gauge("dbsweep_jobs_running", { description: "runs in progress" })
 
 /**
- * Puts every series known at start in the registry at zero: the unlabelled counters, and the
- * running gauge and duration histogram of each job the server can run. Alerts and dashboards then
- * have series to start from before the first run.
+ * Puts every series known at start in the registry at zero: the unlabelled counters, the running
+ * gauge and duration histogram of each job the server can run, and (when it can purge) the
+ * held-back count of each reason in `heldReasons`. Alerts and dashboards then have series to start
+ * from before the first run.
  */
-export const registerMetrics = (jobs: ReadonlyArray<string>) =>
+export const registerMetrics = (jobs: ReadonlyArray<string>, heldReasons: ReadonlyArray<string> = []) =>
   Effect.all(
     [
       Metric.value(purgedRevs),
@@ -63,26 +79,32 @@ export const registerMetrics = (jobs: ReadonlyArray<string>) =>
         Metric.value(Metric.tagged(jobsRunning, "job", job)),
         Metric.value(Metric.tagged(jobDuration, "job", job)),
       ]),
+      ...heldReasons.map((reason) => Metric.value(Metric.tagged(heldBack, "reason", reason))),
     ],
     { discard: true },
   )
 
-const by = (counter: typeof failures, kind: string) => Metric.tagged(counter, "kind", kind)
+/** The label a counter is tagged with: as declared (`kind` for one declared without). */
+const labelOf = (counter: Metric.Metric.Counter<number>) => labelKeys.get(counter) ?? "kind"
+
+const by = (counter: Metric.Metric.Counter<number>, label: string) =>
+  Metric.tagged(counter, labelOf(counter), label)
 
 /**
- * Adds `n` to `counter` (tagged with `kind` when given) at once, outside any effect: for the hot
- * paths that count once per request. Nothing for zero.
+ * Adds `n` to `counter` (tagged with `label` when given: its `kind`, or its `reason` for
+ * `heldBack`) at once, outside any effect: for the hot paths that count once per request.
+ * Nothing for zero.
  */
-export const countNow = (counter: Metric.Metric.Counter<number>, n: number | undefined, kind?: string) => {
+export const countNow = (counter: Metric.Metric.Counter<number>, n: number | undefined, label?: string) => {
   if (n !== undefined && n !== 0)
-    counter.unsafeUpdate(n, kind === undefined ? [] : [MetricLabel.make("kind", kind)])
+    counter.unsafeUpdate(n, label === undefined ? [] : [MetricLabel.make(labelOf(counter), label)])
 }
 
-/** Adds `n` to `counter` (tagged with `kind` when given); nothing for zero. */
-export const count = (counter: Metric.Metric.Counter<number>, n: number | undefined, kind?: string) =>
+/** Adds `n` to `counter` (tagged with `label` when given, as `countNow`); nothing for zero. */
+export const count = (counter: Metric.Metric.Counter<number>, n: number | undefined, label?: string) =>
   n === undefined || n === 0
     ? Effect.void
-    : Metric.incrementBy(kind === undefined ? counter : by(counter, kind), n)
+    : Metric.incrementBy(label === undefined ? counter : by(counter, label), n)
 
 const escapeLabel = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")
 
@@ -128,10 +150,11 @@ export const prometheusText = Effect.gen(function* () {
     .concat("\n")
 })
 
-/** Every dbsweep counter's value by name and `kind`: what a job worker sends back to be added here. */
+/** Every dbsweep counter's value by name and label: what a job worker sends back to be added here. */
 export interface CounterTotal {
   readonly name: string
-  readonly kind: string | undefined
+  /** The value of its label (`kind`, or `reason` for the held-back count), when it has one. */
+  readonly label: string | undefined
   readonly count: number
 }
 
@@ -141,6 +164,7 @@ const jobCounters: ReadonlyMap<string, Metric.Metric.Counter<number>> = new Map(
   ["dbsweep_purge_requests_total", purgeRequests],
   ["dbsweep_retries_total", retries],
   ["dbsweep_failures_total", failures],
+  ["dbsweep_purge_held_back_total", heldBack],
   ["dbsweep_cleanup_rows_deleted_total", cleanupDeleted],
 ])
 
@@ -151,8 +175,10 @@ export const counterTotals = (): ReadonlyArray<CounterTotal> =>
     .flatMap((pair) => {
       const state: unknown = pair.metricState
       if (!MetricState.isCounterState(state)) return []
-      const kind = pair.metricKey.tags.find((t) => t.key === "kind")?.value
-      return [{ name: pair.metricKey.name, kind, count: Number(state.count) }]
+      const counter = jobCounters.get(pair.metricKey.name)
+      const label =
+        counter === undefined ? undefined : pair.metricKey.tags.find((t) => t.key === labelOf(counter))?.value
+      return [{ name: pair.metricKey.name, label, count: Number(state.count) }]
     })
 
 /**
@@ -163,8 +189,8 @@ export const addCounterTotals = (totals: ReadonlyArray<CounterTotal>, seen: Map<
   for (const t of totals) {
     const counter = jobCounters.get(t.name)
     if (counter === undefined) continue
-    const key = `${t.name}\u0000${t.kind ?? ""}`
-    countNow(counter, t.count - (seen.get(key) ?? 0), t.kind)
+    const key = `${t.name}\u0000${t.label ?? ""}`
+    countNow(counter, t.count - (seen.get(key) ?? 0), t.label)
     seen.set(key, t.count)
   }
 }

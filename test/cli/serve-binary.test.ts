@@ -53,6 +53,7 @@ describe("dbsweep serve (the binary)", () => {
           "dbsweep_failures_total",
           "dbsweep_job_duration_seconds",
           "dbsweep_jobs_running",
+          "dbsweep_purge_held_back_total",
           "dbsweep_purge_requests_total",
           "dbsweep_purge_revs_purged_total",
           "dbsweep_retries_total",
@@ -73,6 +74,9 @@ describe("dbsweep serve (the binary)", () => {
       // The jobs this server can run have their series too; cleanup (no PostgreSQL here) has none.
       expect(lines).toContain('dbsweep_jobs_running{job="purge"} 0')
       expect(lines).toContain('dbsweep_job_duration_seconds_count{job="purge"} 0')
+      // A server that can purge has a held-back series for each reason of the safety caps.
+      for (const reason of ["grace", "replication", "replication-error"])
+        expect(lines).toContain(`dbsweep_purge_held_back_total{reason="${reason}"} 0`)
       expect(text).not.toContain('job="cleanup"')
     } finally {
       proc.kill("SIGTERM")

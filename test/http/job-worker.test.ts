@@ -136,7 +136,7 @@ describe("the job worker's error table", () => {
 })
 
 describe("dbsweep serve runs purges on a job worker (the binary)", () => {
-  test("the safety caps' held-back counts cross from the worker: progress.held and summary.heldBack", async () => {
+  test("the safety caps' held-back counts cross from the worker: progress.held, summary.heldBack and /metrics", async () => {
     const db = await createDb(t)
     await seed(t, db, { live: 2, tombstones: 6 })
     const server = await startServer()
@@ -151,6 +151,9 @@ describe("dbsweep serve runs purges on a job worker (the binary)", () => {
       expect(run.summary.heldBack.grace).toBe(6)
       expect(run.progress.held?.grace).toBe(6)
       expect((await dbInfo(t, db)).doc_del_count).toBe(6)
+      // The worker's held-back counter crosses to /metrics too.
+      expect(await metric(server.url, 'dbsweep_purge_held_back_total{reason="grace"}')).toBe(6)
+      expect(await metric(server.url, 'dbsweep_purge_held_back_total{reason="replication"}')).toBe(0)
     } finally {
       server.proc.kill("SIGTERM")
       await server.proc.exited

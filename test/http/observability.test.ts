@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
-import { type CouchTarget, createDb, seed, startCouchTarget } from "../support/couch-target.ts"
+import { type CouchTarget, couch, createDb, seed, startCouchTarget } from "../support/couch-target.ts"
 import { post, type Serve, startServe, waitForRun } from "./serve-harness.ts"
 
 let t: CouchTarget
@@ -34,6 +34,27 @@ const parseProm = (text: string) => {
     samples.set(m[1]!, Number(m[2]))
   }
   return { samples, types }
+}
+
+/** The URL of database `db` of the target with its admin credentials (what a `_replicator` document names). */
+const withCredentials = (db: string) => {
+  const url = new URL(t.url)
+  url.username = encodeURIComponent(t.user)
+  url.password = encodeURIComponent(t.password)
+  return `${url.toString().replace(/\/+$/, "")}/${encodeURIComponent(db)}`
+}
+
+/** Waits until the scheduler shows the `_replicator` document `id` in one of `states`. */
+const waitForState = async (id: string, states: ReadonlyArray<string>, timeoutMs = 90_000) => {
+  const end = Date.now() + timeoutMs
+  let last: unknown
+  while (Date.now() < end) {
+    const r = await couch(t, "GET", `/_scheduler/docs/_replicator/${id}`)
+    last = r.body
+    if (r.status === 200 && states.includes((r.body as { state?: string }).state ?? "")) return
+    await Bun.sleep(250)
+  }
+  throw new Error(`replication ${id} never reached ${states.join("/")}: ${JSON.stringify(last)}`)
 }
 
 describe("observability", () => {
@@ -71,6 +92,59 @@ describe("observability", () => {
     expect(types.get("dbsweep_job_duration_seconds")).toBe("histogram")
     expect(delta('dbsweep_job_duration_seconds_count{job="purge"}')).toBe(1)
     expect(samples.get('dbsweep_jobs_running{job="purge"}')).toBe(0)
+  })
+
+  test("/metrics counts what the safety caps held back, by reason, as the run's summary does; a dry run adds nothing", async () => {
+    const metrics = async () => parseProm(await (await s.request("/metrics")).text()).samples
+    const held = (reason: string) => `dbsweep_purge_held_back_total{reason="${reason}"}`
+    const reasons = ["grace", "replication", "replication-error"]
+    const run = async (body: Record<string, unknown>) => {
+      const before = await metrics()
+      const id = ((await (await post(s, "/jobs/purge", body)).json()) as { id: string }).id
+      const end = await waitForRun(s, id)
+      const after = await metrics()
+      const moved = Object.fromEntries(
+        reasons.map((r) => [r, (after.get(held(r)) ?? 0) - (before.get(held(r)) ?? 0)]),
+      )
+      return { summary: end.summary as { heldBack: Record<string, number>; purgedRevs: number }, moved }
+    }
+    const types = parseProm(await (await s.request("/metrics")).text()).types
+    expect(types.get("dbsweep_purge_held_back_total")).toBe("counter")
+    // Every reason has its series from the start.
+    for (const r of reasons) expect((await metrics()).has(held(r))).toBe(true)
+
+    // A first run with --grace holds every tombstone back (no observation old enough yet).
+    const db = await createDb(t)
+    await seed(t, db, { tombstones: 40, live: 3 })
+    const dry = await run({ db, grace: "1d", dryRun: true })
+    expect(dry.summary.heldBack.grace).toBe(40)
+    expect(dry.moved).toEqual({ grace: 0, replication: 0, "replication-error": 0 })
+    const graced = await run({ db, grace: "1d" })
+    expect(graced.summary.purgedRevs).toBe(0)
+    expect(graced.summary.heldBack.grace).toBe(40)
+    expect(graced.moved).toEqual(graced.summary.heldBack)
+
+    // A replication from the database in an error state holds it all back as replication-error
+    // (which outranks the grace: each tombstone is counted once, under its first reason).
+    await couch(t, "PUT", "/_replicator")
+    const replicationDb = await createDb(t)
+    await seed(t, replicationDb, { tombstones: 12 })
+    const doc = `dbsweep-metrics-${replicationDb}`
+    const { id: repId, rev } = (
+      await couch(t, "PUT", `/_replicator/${doc}`, {
+        source: withCredentials(replicationDb),
+        target: withCredentials(`${replicationDb}-nosuch`),
+      })
+    ).body as { id: string; rev: string }
+    try {
+      await waitForState(doc, ["crashing", "error", "failed"])
+      const broken = await run({ db: replicationDb, grace: "1d", respectReplications: true })
+      expect(broken.summary.purgedRevs).toBe(0)
+      expect(broken.summary.heldBack).toEqual({ grace: 0, replication: 0, "replication-error": 12 })
+      expect(broken.moved).toEqual(broken.summary.heldBack)
+    } finally {
+      await couch(t, "DELETE", `/_replicator/${repId}?rev=${rev}`)
+    }
   })
 
   test("/openapi.json is an OpenAPI 3 document listing every route, with the jobs' Schemas", async () => {

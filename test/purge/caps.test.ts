@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { FetchHttpClient } from "@effect/platform"
 import { Duration, Effect, Layer, Option, Redacted } from "effect"
-import { CouchClient } from "../../src/couch/client.ts"
+import { CouchClient, type CouchClientShape } from "../../src/couch/client.ts"
 import { readReplications } from "../../src/couch/replications.ts"
 import { checkpointDocId, makeLocalDocCheckpointStore } from "../../src/purge/checkpoint-local.ts"
 import {
@@ -245,6 +245,147 @@ describe("--respect-replications", () => {
       }
     },
   )
+})
+
+/**
+ * A run's view of the server in which the test deletes documents at fixed points of the run, with
+ * no timing involved: `afterPage1` runs once the run has read the first page of its main feed and
+ * before it reads anything else (the caps' catch-up after that page sees what it does);
+ * `beforePage2` runs when the run asks for the second page, after that catch-up (so only a later
+ * catch-up can see what it does). `seen` records, per page of the main feed, the ids it showed as
+ * deleted.
+ */
+const interleaved = (events: { afterPage1: () => Promise<void>; beforePage2: () => Promise<void> }) => {
+  const seen: Array<ReadonlyArray<string>> = []
+  const wrapCouch = (c: CouchClientShape): CouchClientShape => ({
+    ...c,
+    changes: (db, params) =>
+      params.style !== "all_docs"
+        ? c.changes(db, params)
+        : Effect.gen(function* () {
+            const n = seen.length + 1
+            if (n === 2) yield* Effect.promise(events.beforePage2)
+            const page = yield* c.changes(db, params)
+            seen.push(page.results.filter((r) => r.deleted === true).map((r) => r.id))
+            if (n === 1) yield* Effect.promise(events.afterPage1)
+            return page
+          }),
+  })
+  return { seen, wrapCouch }
+}
+
+/** Deletes the live document `id` (its current rev). */
+const deleteDoc = async (db: string, id: string) => {
+  const doc = (await couch(t, "GET", `/${db}/${id}`)).body as { _rev: string }
+  const r = await couch(t, "DELETE", `/${db}/${id}?rev=${doc._rev}`)
+  if (r.status !== 200) throw new Error(`DELETE ${db}/${id}: ${r.status} ${JSON.stringify(r.body)}`)
+}
+
+/** The ids `_changes?since=seq` shows. */
+const changedSince = async (db: string, seq: string) =>
+  (
+    (await couch(t, "GET", `/${db}/_changes?since=${encodeURIComponent(seq)}`)).body as {
+      results: Array<{ id: string }>
+    }
+  ).results.map((r) => r.id)
+
+describe("a document deleted during the run (the caps' catch-up after each page)", () => {
+  // Small pages (2 ids a request, 4 rows a page) so the main feed spans several pages.
+  const paged = { batch: 2, pageSize: 4, concurrency: 2 } as const
+  const late = ["late-a", "late-b"]
+
+  /** A database with 10 old tombstones and the live documents `late`, deleted during a run. */
+  const withLateDeletions = async (prefix: string) => {
+    const db = await newDb(prefix)
+    for (const id of late) await couch(t, "PUT", `/${db}/${id}`, { v: 1 })
+    await couch(t, "PUT", `/${db}/live`, { v: 1 })
+    await deleted(db, range("old", 10))
+    const run = interleaved({
+      afterPage1: () => deleteDoc(db, "late-a"),
+      beforePage2: () => deleteDoc(db, "late-b"),
+    })
+    return { db, run }
+  }
+
+  /** What the run met: several pages, the late tombstones on a page after the first. */
+  const expectLateOnLaterPages = (seen: ReadonlyArray<ReadonlyArray<string>>) => {
+    expect(seen.length).toBeGreaterThanOrEqual(3)
+    for (const id of late) {
+      const page = seen.findIndex((ids) => ids.includes(id))
+      expect(page).toBeGreaterThan(0)
+    }
+  }
+
+  test("--grace holds it (newer than any observation), the checkpoint stays before it, and a run a grace after one that observed it purges it", async () => {
+    const { db, run } = await withLateDeletions("late-grace")
+    const grace = { caps: { graceMs: day } }
+    // An observation two days old, after the old deletions: they are past the grace.
+    await purgeIn(t, db, { ...grace, clockOffsetMs: -2 * day })
+
+    const first = await purgeIn(t, db, { ...grace, ...paged, wrapCouch: run.wrapCouch })
+    expectLateOnLaterPages(run.seen)
+    expect(first.purgedRevs).toBe(10)
+    expect(first.heldBack).toEqual({ grace: 2, replication: 0, "replication-error": 0 })
+    expect(await deletedLeft(db)).toEqual(late)
+    // The checkpoint moved over the purged ones and stopped before the held ones.
+    expect(first.checkpoint).toBeDefined()
+    expect(await changedSince(db, first.checkpoint!)).toEqual(expect.arrayContaining(late))
+    const doc = (await couch(t, "GET", `/${db}/_local/${checkpointDocId}`)).body as { seq: string }
+    expect(doc.seq).toBe(first.checkpoint!)
+
+    // A grace after that run: the newest observation old enough is its own, made before the
+    // deletions, so they are still held (no observation shows when they happened).
+    const second = await purgeIn(t, db, { ...grace, ...paged, clockOffsetMs: day + 3_600_000 })
+    expect(second.purgedRevs).toBe(0)
+    expect(second.heldBack.grace).toBe(2)
+    expect(await deletedLeft(db)).toEqual(late)
+    // A grace after the second run, which observed the database after the deletions: purged.
+    const third = await purgeIn(t, db, { ...grace, ...paged, clockOffsetMs: 2 * day + 7_200_000 })
+    expect(third.purgedRevs).toBe(2)
+    expect(third.heldBack.grace).toBe(0)
+    expect(await deletedLeft(db)).toEqual([])
+    expect((await couch(t, "GET", `/${db}/live`)).status).toBe(200)
+  })
+
+  test("--respect-replications holds it (changed after the replication's checkpoint) until the replication has copied the deletion", async () => {
+    const { db, run } = await withLateDeletions("late-rep")
+    const target = `${db}-copy`
+    created.push(target)
+    const replicate = async (id: string) => {
+      replicatorDocs.push(id)
+      await couch(t, "PUT", `/_replicator/${id}`, {
+        source: withCredentials(db),
+        target: withCredentials(target),
+        create_target: true,
+      })
+      await waitForState(id, ["completed"])
+    }
+    const firstReplication = `dbsweep-caps-late-${db}`
+    await replicate(firstReplication)
+
+    const reps = { caps: { respectReplications: true } }
+    const first = await purgeIn(t, db, { ...reps, ...paged, wrapCouch: run.wrapCouch })
+    expectLateOnLaterPages(run.seen)
+    expect(first.caps?.replications?.watched).toEqual([firstReplication])
+    expect(first.purgedRevs).toBe(10)
+    expect(first.heldBack).toEqual({ grace: 0, replication: 2, "replication-error": 0 })
+    expect(await deletedLeft(db)).toEqual(late)
+    expect(first.checkpoint).toBeDefined()
+    expect(await changedSince(db, first.checkpoint!)).toEqual(expect.arrayContaining(late))
+    // The replica has not seen the deletions: it still has the documents.
+    for (const id of late) expect((await couch(t, "GET", `/${target}/${id}`)).status).toBe(200)
+
+    // The replication runs again (a new document for it, the old one removed) and copies the
+    // deletions; the next purge lets them go.
+    const old = (await couch(t, "GET", `/_replicator/${firstReplication}`)).body as { _rev: string }
+    await couch(t, "DELETE", `/_replicator/${firstReplication}?rev=${old._rev}`)
+    await replicate(`${firstReplication}-again`)
+    for (const id of late) expect((await couch(t, "GET", `/${target}/${id}`)).status).toBe(404)
+    const next = await purgeIn(t, db, { ...reps, ...paged })
+    expect(next.heldBack.replication).toBe(0)
+    expect(next.purgedRevs).toBe(2)
+    expect(await deletedLeft(db)).toEqual([])
+  })
 })
 
 /** Runs `f` with a CouchDB client of `t`. */

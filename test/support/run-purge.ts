@@ -1,7 +1,7 @@
 import { FetchHttpClient } from "@effect/platform"
 import { BunContext } from "@effect/platform-bun"
 import { Clock, Duration, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
-import { CouchClient } from "../../src/couch/client.ts"
+import { CouchClient, type CouchClientShape } from "../../src/couch/client.ts"
 import { CheckpointStore } from "../../src/purge/checkpoint.ts"
 import { FileCheckpointStore } from "../../src/purge/checkpoint-file.ts"
 import { LocalDocCheckpointStore } from "../../src/purge/checkpoint-local.ts"
@@ -18,9 +18,11 @@ export const purgeIn = (
     stopping?: Effect.Effect<boolean>
     /** The run's clock reads this much ahead of the real one (an injected time; sleeps stay real). */
     clockOffsetMs?: number
+    /** What the run talks to instead of the client itself (a test interleaves its own writes). */
+    wrapCouch?: (couch: CouchClientShape) => CouchClientShape
   } = {},
 ) => {
-  const { checkpointFile, stopping, clockOffsetMs, ...rest } = overrides
+  const { checkpointFile, stopping, clockOffsetMs, wrapCouch, ...rest } = overrides
   const settings: PurgeSettings = {
     db,
     batch: "auto",
@@ -44,7 +46,7 @@ export const purgeIn = (
     const couch = yield* CouchClient
     const checkpoints = yield* CheckpointStore
     const progress = yield* Progress
-    return yield* runPurge(couch, checkpoints, settings, {
+    return yield* runPurge(wrapCouch === undefined ? couch : wrapCouch(couch), checkpoints, settings, {
       stopping: stopping ?? Effect.succeed(false),
       progress,
     })
