@@ -21,7 +21,7 @@ import {
 } from "./job.ts"
 import { type Leases, makeLeases, type RunLeases } from "./lease.ts"
 import { inPartition, maxPartitions, showPartition } from "./partition.ts"
-import type { PurgeSettings, PurgeSummary } from "./purge.ts"
+import { limitsFor, type PurgeSettings, type PurgeSummary } from "./purge.ts"
 import { describeTargets, selectDbs, targetProblem } from "./targets.ts"
 
 const NameOrGlob = Schema.String.pipe(
@@ -74,6 +74,11 @@ export type DbOutcome =
   | ({ readonly state: "succeeded" | "failed" | "interrupted" } & DbSummary & {
         /** For a run that finished with failures inside it: what failed. */
         readonly error?: string
+        /**
+         * The database held no deleted document when the run looked (`doc_del_count` 0): nothing
+         * was read or written in it; its checkpoint, not read (`checkpoint` absent), stays.
+         */
+        readonly nothingToPurge?: true
       })
   | {
       readonly db: string
@@ -154,6 +159,29 @@ const purgeOne = Effect.fn("Purge.many.one")(function* (
     ...(info !== undefined ? { info } : {}),
     ...(o.maxRate > 0 ? { maxRate: o.maxRate } : {}),
     ...capsOf(o, replications),
+  }
+  // Nothing to purge, provably: doc_del_count counts the documents whose winning revision is a
+  // deletion, and those are exactly the ones a purge takes (a deleted winner means every leaf is
+  // deleted). One deleted after the count is in the feed after the stored checkpoint, which stays
+  // where it is: the next run finds it. So no lease, checkpoint, feed or write for the database.
+  // Not where the run must write (--since moves the checkpoint; --grace records an observation
+  // every run), compact, or read the feed (--respect-replications).
+  if (info?.doc_del_count === 0 && Option.isNone(o.since) && !o.compact && settings.caps === undefined) {
+    const idle: DbOutcome = {
+      state: "succeeded",
+      db,
+      ...zeroCounts,
+      since: "checkpoint",
+      checkpoint: undefined,
+      checkpointSaved: true,
+      checkpointError: undefined,
+      batchLimit: limitsFor(settings, server.version),
+      ...(o.maxRate > 0 ? { maxRate: o.maxRate } : {}),
+      interrupted: false,
+      durationMs: 0,
+      nothingToPurge: true,
+    }
+    return idle
   }
   const ran = yield* leasedPurge(
     couch,

@@ -141,7 +141,7 @@ const pump = <E1, E2>(
   })
 
 /** The batch limits a run starts with: `--batch` or the server's, and under --max-rate a request holds at most a second's worth, so the pace is even, not bursts. */
-const limitsFor = (options: PurgeSettings, version: string): BatchLimits => {
+export const limitsFor = (options: PurgeSettings, version: string): BatchLimits => {
   const asked = options.batch === "auto" ? autoLimits(version) : { maxIds: options.batch, maxRevs: 1000 }
   return options.maxRate !== undefined && !options.dryRun
     ? { ...asked, maxIds: Math.max(1, Math.min(asked.maxIds, Math.floor(options.maxRate))) }

@@ -2,9 +2,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { leasesDb } from "../../src/purge/lease-doc.ts"
 import { runBinary } from "../support/binary.ts"
 import { type CouchServer, startCouchServer } from "../support/couch-server.ts"
 import {
+  allChanges,
   type CouchTarget,
   checkPurged,
   couch,
@@ -273,4 +275,57 @@ describe("dbsweep purge --all-dbs and a failing database (own test server)", () 
     expect(await checkPurged(own, broken, seeded.get(broken)!)).toBe("")
     expect((await dbInfo(own, "_replicator")).doc_del_count).toBe(2)
   }, 180_000)
+
+  test("a database without deleted documents costs no request of its own; one deleted after is purged by the next run", async () => {
+    const [busy, idleA, idleB] = [
+      await make(own, "idle-busy"),
+      await make(own, "idle-a"),
+      await make(own, "idle-b"),
+    ]
+    const seededBusy = await seed(own, busy, { live: 2, tombstones: 4 })
+    const seededA = await seed(own, idleA, { live: 3, liveConflicts: 1 })
+    await seed(own, idleB, { live: 2 })
+    // A control: the same busy database alone, its requests by kind (the lease database made
+    // first, so that neither run pays for its creation).
+    expect([201, 412]).toContain((await couch(own, "PUT", `/${leasesDb}`)).status)
+    const control = await make(own, "control-busy")
+    await seed(own, control, { live: 2, tombstones: 4 })
+    const requestsOf = async (args: Array<string>) => {
+      const before = server.requestCounts()
+      const run = await runBinary(["purge", "--no-env-file", ...args, "--json"], { env: envOf(own), cwd })
+      const after = server.requestCounts()
+      const kinds = Object.keys(after).filter((k) => k.includes("{db}/") || k.startsWith("PUT /{db}/{id}"))
+      return { run, byKind: Object.fromEntries(kinds.map((k) => [k, (after[k] ?? 0) - (before[k] ?? 0)])) }
+    }
+    const alone = await requestsOf(["--db", control, "--db", "no-such-*"])
+    expect(alone.run.code).toBe(0)
+    const { run: r, byKind } = await requestsOf(["--db", "idle-*"])
+    expect(r.code).toBe(0)
+    const summary = JSON.parse(r.stdout) as { databases: Array<DbEntry & { nothingToPurge?: true }> }
+    expect(summary.databases.map((d) => [d.db, d.state, d.tombstones, d.nothingToPurge])).toEqual([
+      [idleA, "succeeded", 0, true],
+      [idleB, "succeeded", 0, true],
+      [busy, "succeeded", 4, undefined],
+    ])
+    expect(await checkPurged(own, busy, seededBusy)).toBe("")
+    // The idle ones: neither read (no feed, no checkpoint) nor written (no checkpoint, no lease):
+    // the run asked of databases exactly what the busy one alone costs.
+    expect(byKind).toEqual(alone.byKind)
+    expect(byKind["GET /{db}/_changes"]).toBeGreaterThan(0)
+    expect(await checkpointOf(own, idleA)).toBeUndefined()
+
+    // A document deleted afterwards is in the feed past the (unmoved) checkpoint: the next run purges it.
+    const [live] = [...seededA.live]
+    const gone = await couch(own, "DELETE", `/${idleA}/${live![0]}?rev=${live![1]}`)
+    expect(gone.status).toBe(200)
+    const again = await runBinary(["purge", "--no-env-file", "--db", "idle-*", "--json"], {
+      env: envOf(own),
+      cwd,
+    })
+    expect(again.code).toBe(0)
+    const next = JSON.parse(again.stdout) as ManySummary
+    expect(next.databases.find((d) => d.db === idleA)?.tombstones).toBe(1)
+    expect((await dbInfo(own, idleA)).doc_del_count).toBe(0)
+    expect((await allChanges(own, idleA)).map((row) => row.id)).not.toContain(live![0])
+  }, 60_000)
 })
