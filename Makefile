@@ -57,6 +57,7 @@ demo: build
 
 bench: build
 	$(BUN) bench/startup.ts
+	$(BUN) bench/requests.ts
 	$(BUN) bench/purge.ts
 	$(BUN) bench/purge-many.ts
 	$(BUN) bench/cleanup.ts

@@ -1,0 +1,148 @@
+/**
+ * `make bench` (per-request part). The client CPU one small CouchDB request costs through dbsweep's
+ * couch client (src/couch/client.ts, run on the Effect runtime as a purge runs it) against a bare
+ * `fetch` loop sending the same request and parsing the same answer: GET /{db}, GET of a `_local`
+ * doc, PUT of a `_local` doc, POST `_purge` of 100 ids, a 100-row `_changes` page. Each N times in
+ * sequence and N times with 10 in flight; CPU is this process's own (process.cpuUsage, user+sys),
+ * the server runs in a process of its own (or is a real CouchDB: COUCHDB_URL, COUCHDB_USER,
+ * COUCHDB_PASSWORD). Prints µs per request, cold (the first 200) and warm (the rest), and the
+ * ratio client/bare. Flags: --requests N (1000 per case).
+ */
+import { Duration, Effect, Option, Redacted } from "effect"
+import { makeCouchClient } from "../src/couch/client.ts"
+import { arg, couchTarget } from "./support.ts"
+
+const N = Math.max(arg("requests", 1000), 400)
+const COLD = 200
+const INFLIGHT = 10
+
+const target = await couchTarget(["--version", "3.5.0"])
+const { url, call, real } = target
+const db = `dbsweep-bench-req-${Date.now().toString(36)}`
+await call("PUT", real ? `/${db}?q=2` : `/${db}`)
+await target.setLatency(0)
+
+const authorization = `Basic ${btoa(`${target.user}:${target.password}`)}`
+try {
+  await call("POST", `/${db}/_bulk_docs`, {
+    docs: Array.from({ length: 150 }, (_, k) => ({ _id: `doc-${k}`, v: k })),
+  })
+  const ids = Object.fromEntries(
+    Array.from({ length: 100 }, (_, k) => [`absent-${k}`, ["1-0123456789abcdef"]]),
+  )
+
+  const client = await Effect.runPromise(
+    makeCouchClient({
+      url,
+      user: Option.some(target.user),
+      password: Option.some(Redacted.make(target.password)),
+      timeout: Duration.seconds(30),
+    }),
+  )
+  await Effect.runPromise(client.putLocal(db, "bench", { v: 0 }))
+  let localRev = ((await call("GET", `/${db}/_local/bench`)) as { _rev: string })._rev
+
+  interface Case {
+    readonly name: string
+    readonly viaClient: () => Effect.Effect<unknown, unknown>
+    readonly bare: () => { method: string; path: string; body?: string }
+  }
+  const cases: ReadonlyArray<Case> = [
+    {
+      name: "GET /{db}",
+      viaClient: () => client.dbInfo(db),
+      bare: () => ({ method: "GET", path: `/${db}` }),
+    },
+    {
+      name: "GET _local doc",
+      viaClient: () => client.getLocal(db, "bench"),
+      bare: () => ({ method: "GET", path: `/${db}/_local/bench` }),
+    },
+    {
+      name: "PUT _local doc",
+      // A real CouchDB takes any rev for a _local doc (COUCHDB-FACTS §8); the test server too.
+      viaClient: () => client.putLocal(db, "bench", { _rev: localRev, v: 1 }),
+      bare: () => ({
+        method: "PUT",
+        path: `/${db}/_local/bench`,
+        body: JSON.stringify({ _rev: localRev, v: 1 }),
+      }),
+    },
+    {
+      name: "POST _purge 100 ids",
+      viaClient: () => client.purge(db, ids),
+      bare: () => ({ method: "POST", path: `/${db}/_purge`, body: JSON.stringify(ids) }),
+    },
+    {
+      name: "_changes 100 rows",
+      viaClient: () => client.changes(db, { since: "0", limit: 100, style: "all_docs" }),
+      bare: () => ({ method: "GET", path: `/${db}/_changes?feed=normal&style=all_docs&since=0&limit=100` }),
+    },
+  ]
+
+  const bareOnce = async (c: Case) => {
+    const r = c.bare()
+    const res = await fetch(`${url}${r.path}`, {
+      method: r.method,
+      headers:
+        r.body === undefined
+          ? { accept: "application/json", authorization }
+          : { accept: "application/json", authorization, "content-type": "application/json" },
+      body: r.body,
+    })
+    const json = JSON.parse(await res.text()) as unknown
+    if (res.status >= 300) throw new Error(`${c.name}: ${res.status}`)
+    return json
+  }
+
+  const cpuNow = () => {
+    const u = process.cpuUsage()
+    return u.user + u.system
+  }
+  /** µs of CPU per request for the first `COLD` and for the rest. */
+  const measure = async (run: (count: number) => Promise<void>) => {
+    const t0 = cpuNow()
+    await run(COLD)
+    const t1 = cpuNow()
+    await run(N - COLD)
+    const t2 = cpuNow()
+    return { cold: (t1 - t0) / COLD, warm: (t2 - t1) / (N - COLD) }
+  }
+  const clientRun = (c: Case, inflight: number) => (count: number) =>
+    Effect.runPromise(
+      Effect.forEach(Array.from({ length: count }), () => c.viaClient(), {
+        concurrency: inflight,
+        discard: true,
+      }),
+    )
+  const bareRun = (c: Case, inflight: number) => async (count: number) => {
+    let next = 0
+    const worker = async () => {
+      while (next < count) {
+        next += 1
+        await bareOnce(c)
+      }
+    }
+    await Promise.all(Array.from({ length: inflight }, worker))
+  }
+
+  console.log(
+    `Per-request client CPU (µs, user+sys of this process), ${N} requests per case, against ${target.where}`,
+  )
+  console.log("case                          in flight   client cold/warm     bare cold/warm   warm ratio")
+  const fmt = (n: number) => n.toFixed(0).padStart(5)
+  for (const inflight of [1, INFLIGHT]) {
+    for (const c of cases) {
+      // Alternated, bare first: neither side gets a warmer JIT or server from going second each time.
+      const bare = await measure(bareRun(c, inflight))
+      const viaClient = await measure(clientRun(c, inflight))
+      console.log(
+        `${c.name.padEnd(30)}${String(inflight).padStart(9)}   ${fmt(viaClient.cold)} / ${fmt(viaClient.warm)}     ${fmt(bare.cold)} / ${fmt(bare.warm)}   ${(viaClient.warm / bare.warm).toFixed(2)}x`,
+      )
+    }
+  }
+  localRev = ""
+} finally {
+  await call("DELETE", `/${db}`).catch(() => {})
+  await target.stop()
+}
