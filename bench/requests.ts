@@ -115,6 +115,14 @@ try {
         discard: true,
       }),
     )
+  /** The bare request as one `Effect.promise`: what the Effect runtime alone adds to a request. */
+  const wrappedRun = (c: Case, inflight: number) => (count: number) =>
+    Effect.runPromise(
+      Effect.forEach(Array.from({ length: count }), () => Effect.promise(() => bareOnce(c)), {
+        concurrency: inflight,
+        discard: true,
+      }),
+    )
   const bareRun = (c: Case, inflight: number) => async (count: number) => {
     let next = 0
     const worker = async () => {
@@ -129,15 +137,18 @@ try {
   console.log(
     `Per-request client CPU (µs, user+sys of this process), ${N} requests per case, against ${target.where}`,
   )
-  console.log("case                          in flight   client cold/warm     bare cold/warm   warm ratio")
+  console.log(
+    "case                          in flight   client cold/warm   Effect.promise(fetch)   bare cold/warm   warm client/bare",
+  )
   const fmt = (n: number) => n.toFixed(0).padStart(5)
   for (const inflight of [1, INFLIGHT]) {
     for (const c of cases) {
       // Alternated, bare first: neither side gets a warmer JIT or server from going second each time.
       const bare = await measure(bareRun(c, inflight))
+      const wrapped = await measure(wrappedRun(c, inflight))
       const viaClient = await measure(clientRun(c, inflight))
       console.log(
-        `${c.name.padEnd(30)}${String(inflight).padStart(9)}   ${fmt(viaClient.cold)} / ${fmt(viaClient.warm)}     ${fmt(bare.cold)} / ${fmt(bare.warm)}   ${(viaClient.warm / bare.warm).toFixed(2)}x`,
+        `${c.name.padEnd(30)}${String(inflight).padStart(9)}   ${fmt(viaClient.cold)} / ${fmt(viaClient.warm)}      ${fmt(wrapped.cold)} / ${fmt(wrapped.warm)}         ${fmt(bare.cold)} / ${fmt(bare.warm)}   ${(viaClient.warm / bare.warm).toFixed(2)}x`,
       )
     }
   }

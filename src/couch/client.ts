@@ -1,4 +1,4 @@
-import { type HttpBody, HttpClientRequest } from "@effect/platform"
+import type { HttpBody, HttpClientRequest } from "@effect/platform"
 import { Context, Duration, Effect, Either, Layer, Option, Redacted, Schema } from "effect"
 import { ConfigError } from "../shared/errors.ts"
 import { UntrustedCertificate } from "../shared/tls.ts"
@@ -17,9 +17,9 @@ import {
 import {
   type ExchangeLimits,
   type ExchangeProblem,
-  exchange,
   type Incoming,
   type Outgoing,
+  startExchange,
 } from "./exchange.ts"
 import {
   AllDbs,
@@ -126,6 +126,18 @@ const dbPath = (db: string) => `/${encodeURIComponent(db)}`
 const utf8 = new TextDecoder()
 
 const anyJson = schemaDecoder(Schema.Unknown)
+
+const putAnswer = schemaDecoder(PutAnswer)
+
+/** Each Schema's decoder, made once: the stores and admin calls pass the same few schemas. */
+const decoders = new WeakMap<object, Decoder<unknown>>()
+const decoderOf = <A, I>(schema: Schema.Schema<A, I>): Decoder<A> => {
+  const known = decoders.get(schema) as Decoder<A> | undefined
+  if (known !== undefined) return known
+  const made = schemaDecoder(schema)
+  decoders.set(schema, made as Decoder<unknown>)
+  return made
+}
 
 /** The body of a request description, as `fetch` sends it (dbsweep only ever sends JSON). */
 const fetchBody = (body: HttpBody.HttpBody): Outgoing["body"] => {
@@ -269,19 +281,49 @@ export const makeCouchClient = Effect.fn("Couch.make")(function* (connection: Co
   }
 
   /**
-   * The one way out: sends one request under the timeout and decodes a 2xx answer with `decode`;
-   * every other outcome is a typed error.
+   * The one way out: sends one request under the timeout and hands its answer to `onAnswer`; an
+   * exchange that got no answer is a typed error. One `Effect.async` per request and nothing else
+   * on the happy path: what the answer means (decoded body or typed error) is settled in the
+   * exchange's own callback, not in further effects. Interrupting it aborts the request.
    */
+  const run = <B>(
+    operation: string,
+    out: Outgoing,
+    onAnswer: (res: Incoming) => Either.Either<B, CouchError>,
+  ): Effect.Effect<B, CouchError> =>
+    Effect.async<B, CouchError>((resume) => {
+      const abort = startExchange(out, limits, (result) => {
+        if (Either.isLeft(result))
+          return resume(Either.left(unreachable(server, operation, result.left, clean)))
+        let settled: Either.Either<B, CouchError>
+        try {
+          settled = onAnswer(result.right)
+        } catch (defect) {
+          // A bug in a decoder, not a user's error: the fiber dies with it instead of hanging.
+          return resume(Effect.die(defect))
+        }
+        resume(settled)
+      })
+      return Effect.sync(abort)
+    })
+
+  /** `run` with a 2xx answer decoded by `decode`; every other outcome a typed error. */
   const call = <A>(
     operation: string,
     db: string | undefined,
     out: Outgoing,
     decode: Decoder<A>,
   ): Effect.Effect<{ readonly status: number; readonly body: A }, CouchError> =>
-    Effect.flatMap(
-      Effect.mapError(exchange(out, limits), (problem) => unreachable(server, operation, problem, clean)),
-      (res) => settle(operation, db, res, decode),
-    )
+    run(operation, out, (res) => settle(operation, db, res, decode))
+
+  /** `call` answering the decoded body alone. */
+  const callBody = <A>(
+    operation: string,
+    db: string | undefined,
+    out: Outgoing,
+    decode: Decoder<A>,
+  ): Effect.Effect<A, CouchError> =>
+    run(operation, out, (res) => Either.map(settle(operation, db, res, decode), (r) => r.body))
 
   /** A request description (the stores' and admin calls') sent through `call`. */
   const send = <A, I>(
@@ -292,11 +334,18 @@ export const makeCouchClient = Effect.fn("Couch.make")(function* (connection: Co
   ): Effect.Effect<{ readonly status: number; readonly body: A }, CouchError> => {
     // No caller streams a request body; one that did would be a programming error, not a user's.
     if (request.body._tag === "Stream") return Effect.dieMessage("CouchDB requests take no streamed body")
-    return call(operation, db, outgoingOf(base, headers, request), schemaDecoder(schema))
+    return call(operation, db, outgoingOf(base, headers, request), decoderOf(schema))
   }
 
+  const getOut = (path: string): Outgoing => ({
+    method: "GET",
+    url: `${base}${path}`,
+    headers,
+    body: undefined,
+  })
+
   const get = <A, I>(operation: string, db: string | undefined, path: string, schema: Schema.Schema<A, I>) =>
-    send(operation, db, HttpClientRequest.get(path), schema).pipe(Effect.map((r) => r.body))
+    callBody(operation, db, getOut(path), decoderOf(schema))
 
   const client: CouchClientShape = {
     server,
@@ -305,7 +354,7 @@ export const makeCouchClient = Effect.fn("Couch.make")(function* (connection: Co
     dbInfo: (db) => get(`GET /${db}`, db, dbPath(db), DbInfo),
     allDbs: get("GET /_all_dbs", undefined, "/_all_dbs", AllDbs),
     changes: (db, params) =>
-      call(
+      callBody(
         `GET /${db}/_changes`,
         db,
         {
@@ -321,19 +370,22 @@ export const makeCouchClient = Effect.fn("Couch.make")(function* (connection: Co
           body: undefined,
         },
         decodeChangesPage,
-      ).pipe(Effect.map((r) => r.body)),
-    purge: (db, revs) =>
-      call(
-        `POST /${db}/_purge`,
-        db,
-        {
-          method: "POST",
-          url: `${base}${dbPath(db)}/_purge`,
-          headers: jsonHeaders,
-          body: JSON.stringify(revs),
-        },
-        decodePurgeAnswer,
-      ).pipe(Effect.map((r) => ({ status: r.status, answer: r.body }))),
+      ),
+    purge: (db, revs) => {
+      const operation = `POST /${db}/_purge`
+      const out: Outgoing = {
+        method: "POST",
+        url: `${base}${dbPath(db)}/_purge`,
+        headers: jsonHeaders,
+        body: JSON.stringify(revs),
+      }
+      return run(operation, out, (res) =>
+        Either.map(settle(operation, db, res, decodePurgeAnswer), (r) => ({
+          status: r.status,
+          answer: r.body,
+        })),
+      )
+    },
     getLocal: (db, id) => {
       const operation = `GET /${db}/_local/${id}`
       const out: Outgoing = {
@@ -344,23 +396,24 @@ export const makeCouchClient = Effect.fn("Couch.make")(function* (connection: Co
       }
       // A missing document is the usual answer (a database never purged): none, without the
       // typed error a 404 makes elsewhere. A missing database is that error, as always.
-      return Effect.flatMap(
-        Effect.mapError(exchange(out, limits), (problem) => unreachable(server, operation, problem, clean)),
-        (res) =>
-          res.status === 404 && !res.text.includes("Database does not exist")
-            ? Effect.succeedNone
-            : Effect.map(settle(operation, db, res, anyJson), (r) => Option.some(r.body)),
+      return run(operation, out, (res) =>
+        res.status === 404 && !res.text.includes("Database does not exist")
+          ? Either.right(Option.none())
+          : Either.map(settle(operation, db, res, anyJson), (r) => Option.some(r.body)),
       )
     },
-    putLocal: (db, id, body) =>
-      send(
-        `PUT /${db}/_local/${id}`,
-        db,
-        HttpClientRequest.put(`${dbPath(db)}/_local/${encodeURIComponent(id)}`).pipe(
-          HttpClientRequest.bodyUnsafeJson(body),
-        ),
-        PutAnswer,
-      ).pipe(Effect.map((r) => r.body.rev)),
+    putLocal: (db, id, body) => {
+      const operation = `PUT /${db}/_local/${id}`
+      const out: Outgoing = {
+        method: "PUT",
+        url: `${base}${dbPath(db)}/_local/${encodeURIComponent(id)}`,
+        headers: jsonHeaders,
+        body: JSON.stringify(body),
+      }
+      return run(operation, out, (res) =>
+        Either.map(settle(operation, db, res, putAnswer), (r) => r.body.rev),
+      )
+    },
   }
   return client
 })

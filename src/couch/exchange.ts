@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import { Effect, Either } from "effect"
 import { certificateProblem } from "../shared/tls.ts"
 import { networkReason } from "./answer.ts"
 
@@ -81,40 +81,54 @@ const readBounded = async (res: Response, max: number): Promise<string | TooLarg
 
 /**
  * One request and its whole answer in one promise: `fetch`, then the body read within its bound,
- * all under the timeout, and aborted when the fiber is interrupted. No effect runs per chunk or
- * per step: this is the path every CouchDB request takes, thousands of times a run.
+ * all under the timeout. `done` is called once, with the answer or the problem, unless the
+ * returned abort is called first (then never). No effect runs per chunk or per step: this is the
+ * path every CouchDB request takes, thousands of times a run.
  */
+export const startExchange = (
+  out: Outgoing,
+  limits: ExchangeLimits,
+  done: (result: Either.Either<Incoming, ExchangeProblem>) => void,
+): (() => void) => {
+  const abort = new AbortController()
+  let timedOut = false
+  let settled = false
+  const timer = setTimeout(() => {
+    timedOut = true
+    abort.abort()
+  }, limits.timeoutMs)
+  const settle = (result: Either.Either<Incoming, ExchangeProblem>) => {
+    clearTimeout(timer)
+    if (settled) return
+    settled = true
+    done(result)
+  }
+  fetch(out.url, { method: out.method, headers: out.headers, body: out.body, signal: abort.signal })
+    .then(async (res) => {
+      const contentType = res.headers.get("content-type") ?? undefined
+      if (res.status < 200 || res.status >= 300) {
+        // An error body is read for its reason only: when it is too large or breaks off, the
+        // status alone says what happened.
+        const text = await readBounded(res, limits.errorBytes).catch(() => "")
+        return settle(
+          Either.right({ status: res.status, contentType, text: typeof text === "string" ? text : "" }),
+        )
+      }
+      const text = await readBounded(res, limits.maxBytes)
+      if (typeof text !== "string") return settle(Either.left(text))
+      settle(Either.right({ status: res.status, contentType, text }))
+    })
+    .catch((error: unknown) => settle(Either.left(timedOut ? { _tag: "Timeout" } : network(error))))
+  return () => {
+    clearTimeout(timer)
+    settled = true
+    abort.abort()
+  }
+}
+
+/** `startExchange` as an effect: interrupting it (the run stops, a sibling failed) aborts the request. */
 export const exchange = (out: Outgoing, limits: ExchangeLimits): Effect.Effect<Incoming, ExchangeProblem> =>
   Effect.async<Incoming, ExchangeProblem>((resume) => {
-    const abort = new AbortController()
-    let timedOut = false
-    const timer = setTimeout(() => {
-      timedOut = true
-      abort.abort()
-    }, limits.timeoutMs)
-    const settle = (result: Effect.Effect<Incoming, ExchangeProblem>) => {
-      clearTimeout(timer)
-      resume(result)
-    }
-    fetch(out.url, { method: out.method, headers: out.headers, body: out.body, signal: abort.signal })
-      .then(async (res) => {
-        const contentType = res.headers.get("content-type") ?? undefined
-        if (res.status < 200 || res.status >= 300) {
-          // An error body is read for its reason only: when it is too large or breaks off, the
-          // status alone says what happened.
-          const text = await readBounded(res, limits.errorBytes).catch(() => "")
-          return settle(
-            Effect.succeed({ status: res.status, contentType, text: typeof text === "string" ? text : "" }),
-          )
-        }
-        const text = await readBounded(res, limits.maxBytes)
-        if (typeof text !== "string") return settle(Effect.fail(text))
-        settle(Effect.succeed({ status: res.status, contentType, text }))
-      })
-      .catch((error: unknown) => settle(Effect.fail(timedOut ? { _tag: "Timeout" } : network(error))))
-    // Interrupted (the run stops, or a sibling failed): the request is aborted, not left running.
-    return Effect.sync(() => {
-      clearTimeout(timer)
-      abort.abort()
-    })
+    const abort = startExchange(out, limits, resume)
+    return Effect.sync(abort)
   })
