@@ -103,6 +103,9 @@ export const runCli = (platform: Platform) => {
     )
     return 0
   }).pipe(
+    // No tracer is ever read (no exporter, and a failure prints one line, never a span trace):
+    // spans off, so each Effect.fn call and withSpan costs nothing at run time.
+    Effect.withTracerEnabled(false),
     Effect.provide(
       configProviderLayer(envFileChoice(platform.argv)).pipe(Layer.provideMerge(platform.context)),
     ),
