@@ -1,11 +1,13 @@
 /**
  * `make bench` (per-request part). The client CPU one small CouchDB request costs through dbsweep's
  * couch client (src/couch/client.ts, run on the Effect runtime as a purge runs it) against a bare
- * `fetch` loop sending the same request and parsing the same answer: GET /{db}, GET of a `_local`
- * doc, PUT of a `_local` doc, POST `_purge` of 100 ids, a 100-row `_changes` page. Each N times in
- * sequence and N times with 10 in flight; CPU is this process's own (process.cpuUsage, user+sys),
- * the server runs in a process of its own (or is a real CouchDB: COUCHDB_URL, COUCHDB_USER,
- * COUCHDB_PASSWORD). Prints µs per request, cold (the first 200) and warm (the median of 7 rounds of the rest, the three paths taking turns), and the
+ * `fetch` loop sending the same request and parsing the same answer, and against that bare request
+ * as one `Effect.promise` (what the Effect runtime alone adds): GET /{db}, GET and PUT of a `_local`
+ * doc (the PUT also through the generic `request()` the lease store uses), POST `_purge` of 100
+ * ids, a 100-row `_changes` page. Each N times in sequence and N times with 10 in flight. CPU is
+ * this process's own (process.cpuUsage, user+sys); the server runs in a process of its own (or is
+ * a real CouchDB: COUCHDB_URL, COUCHDB_USER, COUCHDB_PASSWORD). Prints µs per request, cold (the
+ * first 200) and warm (the median of 7 rounds of the rest, the paths taking turns), and the
  * ratio client/bare. Flags: --requests N (2000 per case).
  */
 import { HttpClientRequest } from "@effect/platform"
