@@ -15,7 +15,7 @@ export type { RunProgress, RunState, RunStatus, ScheduleStatus } from "./jobs/st
 export { PgClient } from "./pg/client.ts"
 export { loadPgSettings } from "./pg/config.ts"
 export { isSkipped, PurgeJob, PurgeOptions, type PurgeOutcome, type SkippedPurge } from "./purge/job.ts"
-export type { PurgeSummary } from "./purge/purge.ts"
+export type { PurgeSummary } from "./purge/summary.ts"
 export { logProgress, Progress, silentProgress } from "./shared/progress.ts"
 export {
   type CleanupWorker,

@@ -9,7 +9,7 @@ import { isSkipped, PurgeJob, type PurgeOptions, type PurgeOutcome, type Skipped
 import { leasesDb } from "../purge/lease-doc.ts"
 import { PurgeManyJob, type PurgeManyOptions, type PurgeManySummary } from "../purge/many.ts"
 import { type Partition, resolvePartition } from "../purge/partition.ts"
-import type { PurgeSummary } from "../purge/purge.ts"
+import type { PurgeSummary } from "../purge/summary.ts"
 import { targetProblem } from "../purge/targets.ts"
 import { ConfigError } from "../shared/errors.ts"
 import { logProgress } from "../shared/progress.ts"

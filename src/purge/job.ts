@@ -14,7 +14,9 @@ import { makeFileCheckpointStore } from "./checkpoint-file.ts"
 import { makeLocalDocCheckpointStore } from "./checkpoint-local.ts"
 import { type HeldElsewhere, type Lease, makeLeases, type RunLeases } from "./lease.ts"
 import { LeaseLost } from "./lease-errors.ts"
-import { type PurgeCompaction, type PurgeSettings, type PurgeSummary, runPurge } from "./purge.ts"
+import { runPurge } from "./purge.ts"
+import type { PurgeSettings } from "./settings.ts"
+import type { PurgeCompaction, PurgeSummary } from "./summary.ts"
 
 const whole = (min: number, max: number) => Schema.Int.pipe(Schema.between(min, max))
 

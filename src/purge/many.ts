@@ -21,7 +21,8 @@ import {
 } from "./job.ts"
 import { type Leases, makeLeases, type RunLeases } from "./lease.ts"
 import { inPartition, maxPartitions, showPartition } from "./partition.ts"
-import { limitsFor, type PurgeSettings, type PurgeSummary } from "./purge.ts"
+import { limitsFor, type PurgeSettings } from "./settings.ts"
+import type { PurgeSummary } from "./summary.ts"
 import { describeTargets, selectDbs, targetProblem } from "./targets.ts"
 
 const NameOrGlob = Schema.String.pipe(
