@@ -10,16 +10,10 @@ import { defaultRetryPolicy, withRetry } from "../shared/retry.ts"
 import type { CheckpointStoreShape } from "./checkpoint.ts"
 import { makeLocalDocCheckpointStore } from "./checkpoint-local.ts"
 import { addCounts, type PurgeCounts, zeroCounts } from "./counts.ts"
-import {
-  capsOf,
-  isSkipped,
-  leasedPurge,
-  type PurgeError,
-  PurgeOptions,
-  purgeProblems,
-  type SkippedPurge,
-} from "./job.ts"
 import { type Leases, makeLeases, type RunLeases } from "./lease.ts"
+import { leasedPurge, type PurgeError } from "./leased.ts"
+import { capsOf, PurgeOptions } from "./options.ts"
+import { isSkipped, purgeProblems, type SkippedPurge } from "./outcome.ts"
 import { inPartition, maxPartitions, showPartition } from "./partition.ts"
 import { limitsFor, type PurgeSettings } from "./settings.ts"
 import type { PurgeSummary } from "./summary.ts"
