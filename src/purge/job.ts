@@ -3,7 +3,7 @@
  * library): builds its checkpoint store and leases once, and turns decoded options into settings.
  */
 import { FileSystem } from "@effect/platform"
-import { Context, Duration, Effect, Layer, Option } from "effect"
+import { Context, Effect, Layer, Option } from "effect"
 import { CouchClient } from "../couch/client.ts"
 import type { Job } from "../jobs/job.ts"
 import { defaultRetryPolicy } from "../shared/retry.ts"
@@ -11,7 +11,7 @@ import { makeFileCheckpointStore } from "./checkpoint-file.ts"
 import { makeLocalDocCheckpointStore } from "./checkpoint-local.ts"
 import { makeLeases } from "./lease.ts"
 import { leasedPurge, type PurgeError } from "./leased.ts"
-import { capsOf, PurgeOptions } from "./options.ts"
+import { PurgeOptions, settingsOf } from "./options.ts"
 import { type PurgeOutcome, purgeProblems } from "./outcome.ts"
 
 export class PurgeJob extends Context.Tag("dbsweep/PurgeJob")<
@@ -41,19 +41,7 @@ export class PurgeJob extends Context.Tag("dbsweep/PurgeJob")<
                   onNone: () => local,
                   onSome: (path) => makeFileCheckpointStore(fs, path),
                 }),
-                {
-                  db: o.db,
-                  batch: o.batch,
-                  concurrency: o.concurrency,
-                  retry: { ...defaultRetryPolicy, retries: o.retries, base: o.retryBase },
-                  since: o.since,
-                  dryRun: o.dryRun,
-                  list: o.list,
-                  pageSize: o.pageSize,
-                  checkpointEveryMs: Duration.toMillis("2 seconds"),
-                  ...(o.maxRate > 0 ? { maxRate: o.maxRate } : {}),
-                  ...capsOf(o),
-                },
+                settingsOf(o, o.db),
                 context,
                 { leases: run, ttl: o.leaseTtl, compact: o.compact },
               ),

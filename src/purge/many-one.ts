@@ -3,21 +3,20 @@
  * database provably holds nothing to purge, else the leased purge; its failure stays its own
  * unless every other database would meet it too.
  */
-import { Duration, Effect, Either, Option } from "effect"
+import { Effect, Either, Option } from "effect"
 import type { CouchClientShape } from "../couch/client.ts"
 import { concernsServer } from "../couch/errors.ts"
 import type { ReplicationInfo } from "../couch/replications.ts"
 import type { DbInfo, ServerInfo } from "../couch/schema.ts"
 import type { RunContext } from "../jobs/job.ts"
 import { partOf } from "../shared/progress.ts"
-import { defaultRetryPolicy } from "../shared/retry.ts"
 import type { CheckpointStoreShape } from "./checkpoint.ts"
 import { zeroCounts } from "./counts.ts"
 import type { RunLeases } from "./lease.ts"
 import { leasedPurge, type PurgeError } from "./leased.ts"
 import type { PurgeManyOptions } from "./many-options.ts"
 import type { DbOutcome } from "./many-summary.ts"
-import { capsOf } from "./options.ts"
+import { settingsOf } from "./options.ts"
 import { isSkipped, purgeProblems } from "./outcome.ts"
 import { limitsFor, type PurgeSettings } from "./settings.ts"
 
@@ -50,20 +49,10 @@ export const purgeOne = Effect.fn("Purge.many.one")(function* (
   }
   const progress = yield* partOf(context.progress, db)
   const settings: PurgeSettings = {
-    db,
-    batch: o.batch,
-    concurrency: o.concurrency,
-    retry: { ...defaultRetryPolicy, retries: o.retries, base: o.retryBase },
-    since: o.since,
-    dryRun: o.dryRun,
-    list: o.list,
+    ...settingsOf(o, db, replications),
     listDb: true,
-    pageSize: o.pageSize,
-    checkpointEveryMs: Duration.toMillis("2 seconds"),
     server,
     ...(info !== undefined ? { info } : {}),
-    ...(o.maxRate > 0 ? { maxRate: o.maxRate } : {}),
-    ...capsOf(o, replications),
   }
   // Nothing to purge, provably: doc_del_count counts the documents whose winning revision is a
   // deletion, and those are exactly the ones a purge takes (a deleted winner means every leaf is

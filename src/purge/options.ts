@@ -8,6 +8,7 @@ import type { ReplicationInfo } from "../couch/replications.ts"
 import { DurationFromString } from "../shared/duration.ts"
 import { defaultRetryPolicy } from "../shared/retry.ts"
 import type { CapsSettings } from "./caps.ts"
+import type { PurgeSettings } from "./settings.ts"
 
 const whole = (min: number, max: number) => Schema.Int.pipe(Schema.between(min, max))
 
@@ -86,3 +87,25 @@ export const capsOf = (
           ...(replications !== undefined ? { replications } : {}),
         },
       }
+
+/**
+ * The settings of one database's purge from a job's options (a run of many gives each of its
+ * databases the same ones): checkpoints written at most every 2 s while running.
+ */
+export const settingsOf = (
+  o: Omit<PurgeOptions, "db" | "checkpointFile">,
+  db: string,
+  replications?: ReadonlyArray<ReplicationInfo>,
+): PurgeSettings => ({
+  db,
+  batch: o.batch,
+  concurrency: o.concurrency,
+  retry: { ...defaultRetryPolicy, retries: o.retries, base: o.retryBase },
+  since: o.since,
+  dryRun: o.dryRun,
+  list: o.list,
+  pageSize: o.pageSize,
+  checkpointEveryMs: Duration.toMillis("2 seconds"),
+  ...(o.maxRate > 0 ? { maxRate: o.maxRate } : {}),
+  ...capsOf(o, replications),
+})
