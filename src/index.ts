@@ -14,8 +14,10 @@ export { describeSchedule, type JobSchedule } from "./jobs/schedule.ts"
 export type { RunProgress, RunState, RunStatus, ScheduleStatus } from "./jobs/status.ts"
 export { PgClient } from "./pg/client.ts"
 export { loadPgSettings } from "./pg/config.ts"
-export { isSkipped, PurgeJob, PurgeOptions, type PurgeOutcome, type SkippedPurge } from "./purge/job.ts"
-export type { PurgeSummary } from "./purge/purge.ts"
+export { PurgeJob } from "./purge/job.ts"
+export { PurgeOptions } from "./purge/options.ts"
+export { isSkipped, type PurgeOutcome, type SkippedPurge } from "./purge/outcome.ts"
+export type { PurgeSummary } from "./purge/summary.ts"
 export { logProgress, Progress, silentProgress } from "./shared/progress.ts"
 export {
   type CleanupWorker,

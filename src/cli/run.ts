@@ -15,7 +15,8 @@ import { wantsColour, withCliConsole } from "./console.ts"
 import { couchCommand } from "./couch.ts"
 import { docsCommand } from "./docs.ts"
 import { CleanStop, outcomeOf } from "./exit.ts"
-import { dbFlagProblem, purgeCommand } from "./purge.ts"
+import { purgeCommand } from "./purge.ts"
+import { dbFlagProblem } from "./purge-targets.ts"
 import { serveCommand } from "./serve.ts"
 
 export const dbsweep = Command.make("dbsweep").pipe(

@@ -1,79 +1,24 @@
-import { Clock, Console, Effect, Option, Queue } from "effect"
+/**
+ * The purge of one database from start to end: look up what it needs, set up its checkpointer,
+ * sender, caps and pacer, pump the feed's units through the workers, and sum up. The parts it
+ * wires live beside it (settings, summary, pump, unit-processor).
+ */
+import { Clock, Effect, Option } from "effect"
 import type { CouchClientShape } from "../couch/client.ts"
-import type { DbInfo, ServerInfo } from "../couch/schema.ts"
 import type { RunContext } from "../jobs/job.ts"
-import type { RetryPolicy } from "../shared/retry.ts"
-import { type BatchLimits, revsOf } from "./batches.ts"
-import { type Caps, type CapsReport, type CapsSettings, prepareCaps } from "./caps.ts"
+import { type Caps, prepareCaps } from "./caps.ts"
 import type { CheckpointStoreShape } from "./checkpoint.ts"
 import { makeCheckpointer } from "./checkpointer.ts"
-import { type Counter, makeCounter, type PurgeCounts } from "./counts.ts"
+import { type Counter, makeCounter } from "./counts.ts"
 import { readFeed } from "./feed.ts"
-import { type HeldReason, heldFor, showHeld } from "./holds.ts"
-import { makePacer, type Pacer } from "./pacer.ts"
-import { makeSender, ndjsonLine } from "./sender.ts"
-import { autoLimits, type Unit, unitsOf } from "./units.ts"
-
-export interface PurgeSettings {
-  readonly db: string
-  /** Most ids per `_purge` request, or "auto" (from the server's version). */
-  readonly batch: number | "auto"
-  readonly concurrency: number
-  readonly retry: RetryPolicy
-  /** Where to start: the stored checkpoint, or an explicit "0", "now" or seq. */
-  readonly since: Option.Option<string>
-  readonly dryRun: boolean
-  /** Print each selected (dry run) or purged document as an NDJSON line on stdout. */
-  readonly list: boolean
-  /** List lines name the database (a run of many databases). */
-  readonly listDb?: boolean
-  /** Rows per `_changes` page; 0 picks one from the batch size. */
-  readonly pageSize: number
-  /** Least time between checkpoint writes while running (the last one is always written). */
-  readonly checkpointEveryMs: number
-  /** The server's `GET /` answer when the caller has it (a run of many databases asks once). */
-  readonly server?: ServerInfo
-  /** The database's info when the caller has it (a run of many reads 100 at a time). */
-  readonly info?: DbInfo
-  /** `--max-rate`: most tombstones purged a second in this database (none: as fast as it goes). */
-  readonly maxRate?: number
-  /** The safety caps (`--grace`, `--respect-replications`); none: every tombstone found is purged. */
-  readonly caps?: CapsSettings
-}
-
-export interface PurgeSummary extends PurgeCounts {
-  readonly db: string
-  readonly dryRun: boolean
-  readonly since: string
-  /** The seq the store holds at the end (what the next run starts from). */
-  readonly checkpoint: string | undefined
-  readonly checkpointStore: string
-  /** False when the last checkpoint write failed: the next run repeats work, nothing is skipped. */
-  readonly checkpointSaved: boolean
-  /** Why the last checkpoint write failed. */
-  readonly checkpointError: string | undefined
-  readonly batchLimit: BatchLimits
-  /** `--max-rate` when one was set: most tombstones purged a second. */
-  readonly maxRate?: number
-  /** What the safety caps found (with `--grace` / `--respect-replications`). */
-  readonly caps?: CapsReport
-  readonly interrupted: boolean
-  readonly durationMs: number
-  /**
-   * With `compact`: the compaction run after the purge (a purge frees no disk until then): the
-   * file size before and after, or why it failed. Absent when not asked for, or on a dry run.
-   */
-  readonly compaction?: PurgeCompaction
-}
-
-export type PurgeCompaction =
-  | {
-      readonly fileBefore: number
-      readonly fileAfter: number
-      readonly reclaimed: number
-      readonly durationMs: number
-    }
-  | { readonly error: string }
+import { heldFor, showHeld } from "./holds.ts"
+import { makePacer } from "./pacer.ts"
+import { pump } from "./pump.ts"
+import { makeSender } from "./sender.ts"
+import { limitsFor, type PurgeSettings } from "./settings.ts"
+import type { PurgeSummary } from "./summary.ts"
+import { unitProcessor } from "./unit-processor.ts"
+import { type Unit, unitsOf } from "./units.ts"
 
 const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, n))
 
@@ -105,49 +50,6 @@ const lookUp = (
   )
 }
 
-/**
- * The run's two sides: `readPages` turns feed pages into units and hands them to a bounded queue
- * (`capacity`: it waits while the queue is full, so memory does not grow with the feed), and
- * `workers` workers take units from it and process them. A failure on either side (the feed, or a
- * server gone) interrupts the other.
- */
-const pump = <E1, E2>(
-  readPages: (offer: (units: ReadonlyArray<Unit>) => Effect.Effect<void>) => Effect.Effect<void, E1>,
-  processUnit: (unit: Unit) => Effect.Effect<void, E2>,
-  workers: number,
-  capacity: number,
-) =>
-  Effect.gen(function* () {
-    const queue = yield* Queue.bounded<Unit | undefined>(capacity)
-    const reader = readPages((units) => queue.offerAll(units)).pipe(
-      // One end mark per worker: each stops when it takes one.
-      Effect.zipRight(queue.offerAll(Array.from({ length: workers }, () => undefined))),
-    )
-    const worker = Effect.gen(function* () {
-      for (let unit = yield* queue.take; unit !== undefined; unit = yield* queue.take) {
-        yield* processUnit(unit)
-      }
-    })
-    yield* Effect.all(
-      [
-        reader,
-        Effect.all(
-          Array.from({ length: workers }, () => worker),
-          { concurrency: "unbounded", discard: true },
-        ),
-      ],
-      { concurrency: "unbounded", discard: true },
-    )
-  })
-
-/** The batch limits a run starts with: `--batch` or the server's, and under --max-rate a request holds at most a second's worth, so the pace is even, not bursts. */
-export const limitsFor = (options: PurgeSettings, version: string): BatchLimits => {
-  const asked = options.batch === "auto" ? autoLimits(version) : { maxIds: options.batch, maxRevs: 1000 }
-  return options.maxRate !== undefined && !options.dryRun
-    ? { ...asked, maxIds: Math.max(1, Math.min(asked.maxIds, Math.floor(options.maxRate))) }
-    : asked
-}
-
 /** The run's first log line: where it purges, from where, and how. */
 const logStart = (
   couch: CouchClientShape,
@@ -171,71 +73,6 @@ const logStart = (
       ...(options.maxRate !== undefined ? { max_rate: options.maxRate } : {}),
     }),
   )
-
-/** Counts the tombstones a unit holds back, by reason; a dry run's `--list` shows them, marked. */
-const holdBack = (
-  run: {
-    readonly counter: Counter
-    readonly options: PurgeSettings
-    readonly context: RunContext
-  },
-  held: NonNullable<Unit["held"]>,
-) =>
-  Effect.gen(function* () {
-    const { counter, options, context } = run
-    const by: Partial<Record<HeldReason, number>> = {}
-    for (const t of held) by[t.reason] = (by[t.reason] ?? 0) + 1
-    yield* counter.bump({ heldBack: by })
-    for (const [reason, n] of Object.entries(by)) yield* context.progress.hold?.(reason, n) ?? Effect.void
-    if (options.dryRun && options.list)
-      yield* Console.log(
-        held
-          .map((t) => ndjsonLine(t.id, t.revs, options.listDb ? options.db : undefined, t.reason))
-          .join("\n"),
-      )
-  })
-
-/** Purges (or in a dry run, lists) one unit; leaves it undone when stopping or when it failed. */
-const unitProcessor =
-  (run: {
-    readonly counter: Counter
-    readonly checkpointer: Effect.Effect.Success<ReturnType<typeof makeCheckpointer>>
-    readonly sender: Effect.Effect.Success<ReturnType<typeof makeSender>>
-    readonly pacer: Pacer
-    readonly options: PurgeSettings
-    readonly context: RunContext
-  }) =>
-  (unit: Unit) =>
-    Effect.gen(function* () {
-      const { counter, checkpointer, sender, pacer, options, context } = run
-      if (yield* context.stopping) return
-      const held = unit.held
-      if (held !== undefined) yield* holdBack(run, held)
-      // A unit holding a tombstone back is never done: the checkpoint stays before it.
-      const done = held === undefined ? checkpointer.complete(unit) : Effect.void
-      const docs = unit.tombstones.length
-      if (docs === 0) return yield* done
-      if (!options.dryRun) {
-        // --max-rate: wait for this unit's slot; a stop during the wait leaves the unit undone.
-        const waited = yield* pacer.take(docs, context.stopping)
-        if (waited > 0 && (yield* context.stopping)) return
-      }
-      yield* counter.bump({ tombstones: docs, revs: revsOf(unit.tombstones) })
-      if (options.dryRun) {
-        if (options.list)
-          yield* Console.log(
-            unit.tombstones
-              .map((t) => ndjsonLine(t.id, t.revs, options.listDb ? options.db : undefined))
-              .join("\n"),
-          )
-        yield* done
-      } else if (yield* sender.sendAll(unit.tombstones)) {
-        yield* done
-      } else {
-        yield* counter.bump({ failedBatches: 1 })
-      }
-      yield* context.progress.advance(docs)
-    })
 
 /**
  * One purge of one database: read the feed from the checkpoint, purge the tombstones of each page

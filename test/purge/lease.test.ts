@@ -22,8 +22,9 @@ import {
 import { CouchClient, type CouchClientShape } from "../../src/couch/client.ts"
 import { CouchConflict, CouchNotFound, CouchUnavailable } from "../../src/couch/errors.ts"
 import type { CheckpointStoreShape } from "../../src/purge/checkpoint.ts"
-import { isSkipped, leasedPurge, type PurgeOutcome, purgeProblems } from "../../src/purge/job.ts"
 import { makeLeases } from "../../src/purge/lease.ts"
+import { leasedPurge } from "../../src/purge/leased.ts"
+import { isSkipped, type PurgeOutcome, purgeProblems } from "../../src/purge/outcome.ts"
 
 const server = "http://fake"
 const leaseId = "purge:db"

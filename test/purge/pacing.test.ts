@@ -8,7 +8,8 @@ import { Clock, Duration, Effect, Fiber, Logger, LogLevel, Option, Ref, TestCloc
 import { CouchClient, type CouchClientShape } from "../../src/couch/client.ts"
 import type { CheckpointStoreShape } from "../../src/purge/checkpoint.ts"
 import { makePacer, slot } from "../../src/purge/pacer.ts"
-import { type PurgeSummary, runPurge } from "../../src/purge/purge.ts"
+import { runPurge } from "../../src/purge/purge.ts"
+import type { PurgeSummary } from "../../src/purge/summary.ts"
 
 const run = <A, E>(effect: Effect.Effect<A, E>) =>
   Effect.runPromise(effect.pipe(Effect.provide(TestContext.TestContext)))
