@@ -13,10 +13,10 @@
  * --big N (0: skip; e.g. 500000 to compare peak RSS with the first size).
  */
 import { createHash } from "node:crypto"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { arg, bin, couchTarget, root } from "./support.ts"
+import { arg, couchTarget, root, runBinary } from "./support.ts"
 
 const N = arg("docs", 50_000)
 const SAMPLE = arg("sample", 2_000)
@@ -92,10 +92,8 @@ const env = { PATH: process.env.PATH ?? "", COUCHDB_URL: url, COUCHDB_USER: user
 
 /** Runs dbsweep's migration into `db`, sampling its peak RSS (VmHWM) while it runs. */
 const migrate = async (dir: string, collection: string, db: string) => {
-  const started = performance.now()
-  const proc = Bun.spawn(
+  const run = await runBinary(
     [
-      bin,
       "docs",
       "migrate",
       "--from",
@@ -109,24 +107,9 @@ const migrate = async (dir: string, collection: string, db: string) => {
       "--log-level",
       "warning",
     ],
-    { env, stdout: "pipe", stderr: "inherit" },
+    env,
   )
-  let peakKb = 0
-  const sampler = setInterval(() => {
-    try {
-      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, "utf8"))
-      if (m) peakKb = Math.max(peakKb, Number(m[1]))
-    } catch {}
-  }, 20)
-  const out = await new Response(proc.stdout).text()
-  const code = await proc.exited
-  clearInterval(sampler)
-  const seconds = (performance.now() - started) / 1000
-  if (code !== 0) throw new Error(`dbsweep exited ${code}: ${out}`)
-  const cpu = proc.resourceUsage()?.cpuTime
-  const cpuSeconds = cpu === undefined ? Number.NaN : Number(cpu.user + cpu.system) / 1e6
-  const s = JSON.parse(out) as { written: number; skipped: number }
-  return { seconds, cpuSeconds, peakMb: peakKb / 1024, ...s }
+  return { ...run, ...(JSON.parse(run.out) as { written: number; skipped: number }) }
 }
 
 /** The original service's save, per doc: check the database, read the current rev, PUT. */

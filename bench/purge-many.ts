@@ -16,7 +16,7 @@ import { FetchHttpClient } from "@effect/platform"
 import { Duration, Effect, Layer, Option, Redacted } from "effect"
 import { CouchClient } from "../src/couch/client.ts"
 import { selectDbs } from "../src/purge/targets.ts"
-import { arg, bin, couchTarget } from "./support.ts"
+import { arg, couchTarget, runBinary } from "./support.ts"
 
 const DBS = arg("dbs", 2_000)
 const PER_DB = arg("per-db", 50)
@@ -77,33 +77,13 @@ const runDbsweep = async (args: ReadonlyArray<string>) => {
   const before = await requestCounts()
   await target.setLatency(LATENCY)
   const serverBefore = serverCpu()
-  const started = performance.now()
-  const proc = Bun.spawn([bin, "purge", ...args, "--json", "--no-env-file", "--log-level", "warning"], {
-    env: {
-      PATH: process.env.PATH ?? "",
-      COUCHDB_URL: url,
-      COUCHDB_USER: target.user,
-      COUCHDB_PASSWORD: target.password,
-    },
-    stdout: "pipe",
-    stderr: "inherit",
-  })
-  let peakKb = 0
-  const sampler = setInterval(() => {
-    try {
-      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, "utf8"))
-      if (m) peakKb = Math.max(peakKb, Number(m[1]))
-    } catch {}
-  }, 20)
-  const out = await new Response(proc.stdout).text()
-  const code = await proc.exited
-  clearInterval(sampler)
-  const seconds = (performance.now() - started) / 1000
+  const run = await runBinary(["purge", ...args, "--json", "--no-env-file", "--log-level", "warning"], {
+    COUCHDB_URL: url,
+    COUCHDB_USER: target.user,
+    COUCHDB_PASSWORD: target.password,
+  }).finally(() => target.setLatency(0))
   const serverSeconds = serverCpu() - serverBefore
-  await target.setLatency(0)
-  if (code !== 0) throw new Error(`dbsweep exited ${code}: ${out.slice(0, 2000)}`)
-  const summary = JSON.parse(out) as { durationMs: number; tombstones: number; purgedRevs: number }
-  const cpu = proc.resourceUsage()?.cpuTime
+  const summary = JSON.parse(run.out) as { durationMs: number; tombstones: number; purgedRevs: number }
   const after = await requestCounts()
   const requests = Object.fromEntries(
     Object.entries(after)
@@ -111,11 +91,11 @@ const runDbsweep = async (args: ReadonlyArray<string>) => {
       .filter(([k, v]) => v > 0 && !k.includes("_dbsweep_test")),
   )
   return {
-    seconds,
+    seconds: run.seconds,
     inside: summary.durationMs / 1000,
     purged: summary.purgedRevs,
-    peakMb: peakKb / 1024,
-    cpuSeconds: cpu === undefined ? Number.NaN : Number(cpu.user + cpu.system) / 1e6,
+    peakMb: run.peakMb,
+    cpuSeconds: run.cpuSeconds,
     requests,
     serverSeconds,
   }

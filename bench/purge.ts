@@ -10,8 +10,7 @@
  * databases made with q=2 and removed at the end. Flags: --tombstones N (default 20000), --small N
  * and --big N for the memory figures (100000 and 1000000), --latency MS (2, test server only).
  */
-import { readFileSync } from "node:fs"
-import { arg, bin, couchTarget } from "./support.ts"
+import { arg, bin, couchTarget, runBinary } from "./support.ts"
 
 const N = arg("tombstones", 20_000)
 const SMALL = arg("small", 100_000)
@@ -53,37 +52,13 @@ const tombstoneDb = async (n: number) => {
 const remaining = async (db: string) =>
   ((await call("GET", `/${db}`)) as { doc_del_count: number }).doc_del_count
 
-/** Runs the binary, sampling its peak RSS (VmHWM) while it runs. */
+/** Runs the binary on one database: its time, peak RSS and CPU, and its own time inside the job. */
 const runDbsweep = async (db: string) => {
-  const started = performance.now()
-  const proc = Bun.spawn([bin, "purge", "--db", db, "--json", "--no-env-file", "--log-level", "warning"], {
-    env: { PATH: process.env.PATH ?? "", COUCHDB_URL: url, ...credentials },
-    stdout: "pipe",
-    stderr: "inherit",
+  const run = await runBinary(["purge", "--db", db, "--json", "--no-env-file", "--log-level", "warning"], {
+    COUCHDB_URL: url,
+    ...credentials,
   })
-  let peakKb = 0
-  const sampler = setInterval(() => {
-    try {
-      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, "utf8"))
-      if (m) peakKb = Math.max(peakKb, Number(m[1]))
-    } catch {}
-  }, 20)
-  const out = await new Response(proc.stdout).text()
-  const code = await proc.exited
-  clearInterval(sampler)
-  if (code !== 0) throw new Error(`dbsweep exited ${code}: ${out}`)
-  const inside = (JSON.parse(out) as { durationMs: number }).durationMs / 1000
-  // CPU from the child's own resource usage (user + sys); maxRSS there would also count the fork.
-  const cpu = proc.resourceUsage()?.cpuTime
-  const cpuSeconds = cpu === undefined ? Number.NaN : Number(cpu.user + cpu.system) / 1e6
-  const userSeconds = cpu === undefined ? Number.NaN : Number(cpu.user) / 1e6
-  return {
-    seconds: (performance.now() - started) / 1000,
-    inside,
-    peakMb: peakKb / 1024,
-    cpuSeconds,
-    userSeconds,
-  }
+  return { ...run, inside: (JSON.parse(run.out) as { durationMs: number }).durationMs / 1000 }
 }
 
 /** The original script: changes feed, then one _purge per doc, 10 concurrent, each group awaited. */

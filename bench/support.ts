@@ -1,4 +1,5 @@
 /** What the benchmarks share: their flags, and the CouchDB-API test server in a process of its own. */
+import { readFileSync } from "node:fs"
 import { join } from "node:path"
 
 export const root = join(import.meta.dir, "..")
@@ -128,5 +129,39 @@ export const couchTarget = async (extraArgs: ReadonlyArray<string> = []) => {
       await couch.proc.exited
     },
     where: "the CouchDB-API test server in its own process",
+  }
+}
+
+/**
+ * Runs dbsweep's binary with `args` and `env` to its end, sampling its peak RSS (VmHWM) while it
+ * runs; CPU from the child's own resource usage (user + sys; maxRSS there would also count the
+ * fork). Throws with its output when it exits non-zero.
+ */
+export const runBinary = async (args: ReadonlyArray<string>, env: Record<string, string>) => {
+  const started = performance.now()
+  const proc = Bun.spawn([bin, ...args], {
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdout: "pipe",
+    stderr: "inherit",
+  })
+  let peakKb = 0
+  const sampler = setInterval(() => {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, "utf8"))
+      if (m) peakKb = Math.max(peakKb, Number(m[1]))
+    } catch {}
+  }, 20)
+  const out = await new Response(proc.stdout).text()
+  const code = await proc.exited
+  clearInterval(sampler)
+  const seconds = (performance.now() - started) / 1000
+  if (code !== 0) throw new Error(`dbsweep exited ${code}: ${out.slice(0, 2000)}`)
+  const cpu = proc.resourceUsage()?.cpuTime
+  return {
+    out,
+    seconds,
+    peakMb: peakKb / 1024,
+    cpuSeconds: cpu === undefined ? Number.NaN : Number(cpu.user + cpu.system) / 1e6,
+    userSeconds: cpu === undefined ? Number.NaN : Number(cpu.user) / 1e6,
   }
 }
