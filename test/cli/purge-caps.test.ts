@@ -9,12 +9,16 @@ import { checkpointDocId } from "../../src/purge/checkpoint-local.ts"
 import { post, type Serve, startServe, waitForRun } from "../http/serve-harness.ts"
 import { runBinary } from "../support/binary.ts"
 import {
-  allChanges,
   type CouchTarget,
   couch,
   createDb,
+  dbUrlWithCredentials,
   deleteDb,
+  deleteDocs,
+  deletedIds,
+  removeReplicatorDocs,
   startCouchTarget,
+  waitForReplication,
 } from "../support/couch-target.ts"
 
 /**
@@ -37,11 +41,7 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await s.close()
-  for (const id of replicatorDocs) {
-    const doc = await couch(t, "GET", `/_replicator/${id}`)
-    if (doc.status === 200)
-      await couch(t, "DELETE", `/_replicator/${id}?rev=${(doc.body as { _rev: string })._rev}`)
-  }
+  await removeReplicatorDocs(t, replicatorDocs)
   for (const db of created) await deleteDb(t, db)
   await t.stop()
   rmSync(cwd, { recursive: true, force: true })
@@ -60,20 +60,6 @@ const newDb = async (prefix: string) => {
 }
 
 const range = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`)
-
-const deleted = async (db: string, ids: ReadonlyArray<string>) => {
-  const made = (await couch(t, "POST", `/${db}/_bulk_docs`, { docs: ids.map((_id) => ({ _id, v: 1 })) }))
-    .body as Array<{ id: string; rev: string }>
-  await couch(t, "POST", `/${db}/_bulk_docs`, {
-    docs: made.map((r) => ({ _id: r.id, _rev: r.rev, _deleted: true })),
-  })
-}
-
-const deletedLeft = async (db: string) =>
-  (await allChanges(t, db))
-    .filter((r) => r.deleted === true)
-    .map((r) => r.id)
-    .sort()
 
 /** Moves every observation in the checkpoint document `ms` into the past: time passing, for a separate process. */
 const ageObservations = async (db: string, ms: number) => {
@@ -110,17 +96,17 @@ interface Summary {
 describe("purge --grace from the binary", () => {
   test("first run purges nothing and says when; once the observation is old enough, only what changed within the grace waits; dry run and real run agree", async () => {
     const db = await newDb("grace")
-    await deleted(db, range("old", 4))
+    await deleteDocs(t, db, range("old", 4))
     const first = await run("--db", db, "--grace", "7d")
     expect(first.code).toBe(0)
     expect(first.stderr).toContain("no observation")
     // The summary (on stderr, as every human summary) says what waits and until when.
     expect(first.stderr).toMatch(/held back 4 \(grace 4\) tombstones/)
     expect(first.stderr).toMatch(/nothing is purged before \d{4}-\d\d-\d\dT/)
-    expect(await deletedLeft(db)).toEqual(range("old", 4).sort())
+    expect(await deletedIds(t, db)).toEqual(range("old", 4).sort())
 
     await ageObservations(db, 8 * day)
-    await deleted(db, range("new", 3))
+    await deleteDocs(t, db, range("new", 3))
     const dry = await run("--db", db, "--grace", "7d", "--dry-run", "--list")
     expect(dry.code).toBe(0)
     const lines = listed(dry.stdout)
@@ -150,7 +136,7 @@ describe("purge --grace from the binary", () => {
         .sort(),
     ).toEqual(range("old", 4).sort())
     expect(listed(real.stdout).some((l) => l.held !== undefined)).toBe(false)
-    expect(await deletedLeft(db)).toEqual(range("new", 3).sort())
+    expect(await deletedIds(t, db)).toEqual(range("new", 3).sort())
     expect(real.stderr).toMatch(/"held_grace":3/)
   })
 
@@ -168,38 +154,21 @@ describe("purge --grace from the binary", () => {
   })
 })
 
-const withCredentials = (db: string) => {
-  const url = new URL(t.url)
-  url.username = encodeURIComponent(t.user)
-  url.password = encodeURIComponent(t.password)
-  return `${url.toString().replace(/\/+$/, "")}/${encodeURIComponent(db)}`
-}
-
-const waitForState = async (id: string, states: ReadonlyArray<string>) => {
-  const end = Date.now() + 90_000
-  for (;;) {
-    const r = await couch(t, "GET", `/_scheduler/docs/_replicator/${id}`)
-    if (r.status === 200 && states.includes((r.body as { state: string }).state)) return
-    if (Date.now() > end) throw new Error(`replication ${id}: ${JSON.stringify(r.body)}`)
-    await Bun.sleep(250)
-  }
-}
-
 describe("purge --respect-replications from the binary, many databases", () => {
   test("ids changed after a replication's checkpoint survive, the rest go: marked in a dry run's --list, counted in --json", async () => {
     const src = await newDb("rep")
     const copy = `${src}-copy`
     created.push(copy)
-    await deleted(src, range("before", 5))
+    await deleteDocs(t, src, range("before", 5))
     const id = `dbsweep-capsbin-rep-${src}`
     replicatorDocs.push(id)
     await couch(t, "PUT", `/_replicator/${id}`, {
-      source: withCredentials(src),
-      target: withCredentials(copy),
+      source: dbUrlWithCredentials(t, src),
+      target: dbUrlWithCredentials(t, copy),
       create_target: true,
     })
-    await waitForState(id, ["completed"])
-    await deleted(src, range("after", 2))
+    await waitForReplication(t, id, ["completed"])
+    await deleteDocs(t, src, range("after", 2))
 
     const dry = await run("--db", src, "--respect-replications", "--dry-run", "--list")
     expect(dry.code).toBe(0)
@@ -223,21 +192,21 @@ describe("purge --respect-replications from the binary, many databases", () => {
     expect(summary.purgedRevs).toBe(5)
     expect(summary.heldBack).toEqual({ grace: 0, replication: 2, "replication-error": 0 })
     expect(summary.caps.replications.watched).toEqual([id])
-    expect(await deletedLeft(src)).toEqual(range("after", 2).sort())
+    expect(await deletedIds(t, src)).toEqual(range("after", 2).sort())
   })
 
   test("a crashing replication holds its database back with a warning naming it; the other database is purged; --ignore-replication lets it go", async () => {
     const held = await newDb("crash")
     const free = await newDb("free")
-    await deleted(held, range("h", 3))
-    await deleted(free, range("f", 2))
+    await deleteDocs(t, held, range("h", 3))
+    await deleteDocs(t, free, range("f", 2))
     const id = `dbsweep-capsbin-${held}`
     replicatorDocs.push(id)
     await couch(t, "PUT", `/_replicator/${id}`, {
-      source: withCredentials(held),
-      target: withCredentials(`${held}-nosuch`),
+      source: dbUrlWithCredentials(t, held),
+      target: dbUrlWithCredentials(t, `${held}-nosuch`),
     })
-    await waitForState(id, ["crashing", "error", "failed"])
+    await waitForReplication(t, id, ["crashing", "error", "failed"])
 
     const dry = await run("--db", held, "--db", free, "--respect-replications", "--dry-run", "--list")
     expect(dry.code).toBe(0)
@@ -256,19 +225,19 @@ describe("purge --respect-replications from the binary, many databases", () => {
     expect(byDb.get(held)?.caps?.replications?.broken).toEqual([id])
     expect(byDb.get(held)?.purgedRevs).toBe(0)
     expect(byDb.get(free)?.purgedRevs).toBe(2)
-    expect(await deletedLeft(held)).toEqual(range("h", 3).sort())
+    expect(await deletedIds(t, held)).toEqual(range("h", 3).sort())
 
     const ignored = await run("--db", held, "--respect-replications", "--ignore-replication", id, "--json")
     expect(ignored.code).toBe(0)
     expect((JSON.parse(ignored.stdout) as Summary).purgedRevs).toBe(3)
-    expect(await deletedLeft(held)).toEqual([])
+    expect(await deletedIds(t, held)).toEqual([])
   })
 })
 
 describe("the caps in the HTTP mode", () => {
   test("POST /jobs/purge takes grace, respectReplications and ignoreReplications; the held-back counts are in /jobs", async () => {
     const db = await newDb("http")
-    await deleted(db, range("x", 3))
+    await deleteDocs(t, db, range("x", 3))
     const r = await post(s, "/jobs/purge", { db, grace: "7d", respectReplications: true })
     expect(r.status).toBe(202)
     const end = (await waitForRun(s, ((await r.json()) as { id: string }).id)) as unknown as {
@@ -289,7 +258,7 @@ describe("the caps in the HTTP mode", () => {
     const own = await startServe({ couch: t })
     try {
       const db = await newDb("sched")
-      await deleted(db, range("y", 2))
+      await deleteDocs(t, db, range("y", 2))
       await own.runtime.runPromise(
         scheduleJobs({
           purge: Option.some(every(Duration.hours(1))),
@@ -307,7 +276,7 @@ describe("the caps in the HTTP mode", () => {
       const done = runs.find((x) => x.trigger === "schedule")!
       expect(done.state).toBe("succeeded")
       expect(done.summary.heldBack.grace).toBe(2)
-      expect(await deletedLeft(db)).toEqual(range("y", 2).sort())
+      expect(await deletedIds(t, db)).toEqual(range("y", 2).sort())
     } finally {
       await own.close()
     }

@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
-import { type CouchTarget, couch, createDb, seed, startCouchTarget } from "../support/couch-target.ts"
+import {
+  type CouchTarget,
+  couch,
+  createDb,
+  dbUrlWithCredentials,
+  seed,
+  startCouchTarget,
+  waitForReplication,
+} from "../support/couch-target.ts"
 import { post, type Serve, startServe, waitForRun } from "./serve-harness.ts"
 
 let t: CouchTarget
@@ -34,27 +42,6 @@ const parseProm = (text: string) => {
     samples.set(m[1]!, Number(m[2]))
   }
   return { samples, types }
-}
-
-/** The URL of database `db` of the target with its admin credentials (what a `_replicator` document names). */
-const withCredentials = (db: string) => {
-  const url = new URL(t.url)
-  url.username = encodeURIComponent(t.user)
-  url.password = encodeURIComponent(t.password)
-  return `${url.toString().replace(/\/+$/, "")}/${encodeURIComponent(db)}`
-}
-
-/** Waits until the scheduler shows the `_replicator` document `id` in one of `states`. */
-const waitForState = async (id: string, states: ReadonlyArray<string>, timeoutMs = 90_000) => {
-  const end = Date.now() + timeoutMs
-  let last: unknown
-  while (Date.now() < end) {
-    const r = await couch(t, "GET", `/_scheduler/docs/_replicator/${id}`)
-    last = r.body
-    if (r.status === 200 && states.includes((r.body as { state?: string }).state ?? "")) return
-    await Bun.sleep(250)
-  }
-  throw new Error(`replication ${id} never reached ${states.join("/")}: ${JSON.stringify(last)}`)
 }
 
 describe("observability", () => {
@@ -132,12 +119,12 @@ describe("observability", () => {
     const doc = `dbsweep-metrics-${replicationDb}`
     const { id: repId, rev } = (
       await couch(t, "PUT", `/_replicator/${doc}`, {
-        source: withCredentials(replicationDb),
-        target: withCredentials(`${replicationDb}-nosuch`),
+        source: dbUrlWithCredentials(t, replicationDb),
+        target: dbUrlWithCredentials(t, `${replicationDb}-nosuch`),
       })
     ).body as { id: string; rev: string }
     try {
-      await waitForState(doc, ["crashing", "error", "failed"])
+      await waitForReplication(t, doc, ["crashing", "error", "failed"])
       const broken = await run({ db: replicationDb, grace: "1d", respectReplications: true })
       expect(broken.summary.purgedRevs).toBe(0)
       expect(broken.summary.heldBack).toEqual({ grace: 0, replication: 0, "replication-error": 12 })

@@ -5,13 +5,17 @@ import { CouchClient, type CouchClientShape } from "../../src/couch/client.ts"
 import { readReplications } from "../../src/couch/replications.ts"
 import { checkpointDocId, makeLocalDocCheckpointStore } from "../../src/purge/checkpoint-local.ts"
 import {
-  allChanges,
   type CouchTarget,
   couch,
   createDb,
   dbInfo,
+  dbUrlWithCredentials,
   deleteDb,
+  deleteDocs,
+  deletedIds,
+  removeReplicatorDocs,
   startCouchTarget,
+  waitForReplication,
 } from "../support/couch-target.ts"
 import { purgeIn } from "../support/run-purge.ts"
 
@@ -31,11 +35,7 @@ beforeAll(async () => {
   await couch(t, "PUT", "/_replicator")
 })
 afterAll(async () => {
-  for (const id of replicatorDocs) {
-    const doc = await couch(t, "GET", `/_replicator/${id}`)
-    if (doc.status === 200)
-      await couch(t, "DELETE", `/_replicator/${id}?rev=${(doc.body as { _rev: string })._rev}`)
-  }
+  await removeReplicatorDocs(t, replicatorDocs)
   for (const db of created) await deleteDb(t, db)
   await t.stop()
 })
@@ -46,31 +46,13 @@ const newDb = async (prefix: string) => {
   return db
 }
 
-/** Writes `ids` as live documents, then deletes them; returns nothing. */
-const deleted = async (db: string, ids: ReadonlyArray<string>) => {
-  const made = (await couch(t, "POST", `/${db}/_bulk_docs`, { docs: ids.map((_id) => ({ _id, v: 1 })) }))
-    .body as Array<{
-    id: string
-    rev: string
-  }>
-  await couch(t, "POST", `/${db}/_bulk_docs`, {
-    docs: made.map((r) => ({ _id: r.id, _rev: r.rev, _deleted: true })),
-  })
-}
-
-const deletedLeft = async (db: string) =>
-  (await allChanges(t, db))
-    .filter((r) => r.deleted === true)
-    .map((r) => r.id)
-    .sort()
-
 const range = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`)
 
 describe("--grace", () => {
   test("a tombstone newer than the grace survives this run and is purged by a later run once the time has passed", async () => {
     const db = await newDb("grace")
     await couch(t, "PUT", `/${db}/live`, { v: 1 })
-    await deleted(db, range("old", 5))
+    await deleteDocs(t, db, range("old", 5))
     const grace = { caps: { graceMs: Duration.toMillis("7 days") } }
 
     // First run: no observation yet, so nothing is purged, and it says from when a purge is possible.
@@ -79,14 +61,14 @@ describe("--grace", () => {
     expect(first.heldBack).toEqual({ grace: 5, replication: 0, "replication-error": 0 })
     expect(Date.parse(first.caps?.grace?.waitUntil ?? "") - Date.now()).toBeGreaterThan(7 * day - 60_000)
     expect(first.checkpoint).toBeUndefined()
-    expect(await deletedLeft(db)).toEqual(range("old", 5).sort())
+    expect(await deletedIds(t, db)).toEqual(range("old", 5).sort())
 
     // Deleted after that first observation: within the grace for the next week.
-    await deleted(db, range("new", 3))
+    await deleteDocs(t, db, range("new", 3))
     const second = await purgeIn(t, db, { ...grace, clockOffsetMs: 7 * day + 3_600_000 })
     expect(second.purgedRevs).toBe(5)
     expect(second.heldBack).toEqual({ grace: 3, replication: 0, "replication-error": 0 })
-    expect(await deletedLeft(db)).toEqual(range("new", 3).sort())
+    expect(await deletedIds(t, db)).toEqual(range("new", 3).sort())
 
     // A run before the new ones are a week old holds them still; one after purges them.
     const early = await purgeIn(t, db, { ...grace, clockOffsetMs: 10 * day })
@@ -95,7 +77,7 @@ describe("--grace", () => {
     const third = await purgeIn(t, db, { ...grace, clockOffsetMs: 14 * day + 7_200_000 })
     expect(third.purgedRevs).toBe(3)
     expect(third.heldBack.grace).toBe(0)
-    expect(await deletedLeft(db)).toEqual([])
+    expect(await deletedIds(t, db)).toEqual([])
     expect((await couch(t, "GET", `/${db}/live`)).status).toBe(200)
 
     // The history is kept beside the checkpoint, one observation a run (a dry run records none).
@@ -112,9 +94,9 @@ describe("--grace", () => {
 
   test("the checkpoint stops before the first held tombstone, and a run without --grace keeps the history", async () => {
     const db = await newDb("grace-cp")
-    await deleted(db, range("a", 3))
+    await deleteDocs(t, db, range("a", 3))
     await purgeIn(t, db, { caps: { graceMs: day } })
-    await deleted(db, range("b", 2))
+    await deleteDocs(t, db, range("b", 2))
     const run = await purgeIn(t, db, { caps: { graceMs: day }, clockOffsetMs: 2 * day })
     expect(run.purgedRevs).toBe(3)
     expect(run.heldBack.grace).toBe(2)
@@ -135,43 +117,22 @@ describe("--grace", () => {
   })
 })
 
-/** Waits until the scheduler shows the `_replicator` document `id` in one of `states`. */
-const waitForState = async (id: string, states: ReadonlyArray<string>, timeoutMs = 90_000) => {
-  const end = Date.now() + timeoutMs
-  let last: unknown
-  while (Date.now() < end) {
-    const r = await couch(t, "GET", `/_scheduler/docs/_replicator/${id}`)
-    last = r.body
-    const body = r.body as { state?: string; info?: { checkpointed_source_seq?: string } | null }
-    if (r.status === 200 && states.includes(body.state ?? "")) return body
-    await Bun.sleep(250)
-  }
-  throw new Error(`replication ${id} never reached ${states.join("/")}: ${JSON.stringify(last)}`)
-}
-
-const withCredentials = (db: string) => {
-  const url = new URL(t.url)
-  url.username = encodeURIComponent(t.user)
-  url.password = encodeURIComponent(t.password)
-  return `${url.toString().replace(/\/+$/, "")}/${encodeURIComponent(db)}`
-}
-
 describe("--respect-replications", () => {
   test("ids changed after a replication's checkpoint survive, the rest go; without the replication they go too", async () => {
     const src = await newDb("rep-src")
     const target = `${src}-copy`
     created.push(target)
-    await deleted(src, range("before", 6))
+    await deleteDocs(t, src, range("before", 6))
     const id = `dbsweep-caps-${src}`
     replicatorDocs.push(id)
     await couch(t, "PUT", `/_replicator/${id}`, {
-      source: withCredentials(src),
-      target: withCredentials(target),
+      source: dbUrlWithCredentials(t, src),
+      target: dbUrlWithCredentials(t, target),
       create_target: true,
     })
-    const state = await waitForState(id, ["completed"])
+    const state = await waitForReplication(t, id, ["completed"])
     expect(state.info?.checkpointed_source_seq).not.toBe("0")
-    await deleted(src, range("after", 4))
+    await deleteDocs(t, src, range("after", 4))
 
     const dry = await purgeIn(t, src, { dryRun: true, caps: { respectReplications: true } })
     const run = await purgeIn(t, src, { caps: { respectReplications: true } })
@@ -181,26 +142,26 @@ describe("--respect-replications", () => {
     // The dry run selected exactly what the real run purged, and held the same.
     expect(dry.revs).toBe(run.revs)
     expect(dry.heldBack).toEqual(run.heldBack)
-    expect(await deletedLeft(src)).toEqual(range("after", 4).sort())
+    expect(await deletedIds(t, src)).toEqual(range("after", 4).sort())
 
     // --ignore-replication lets it go.
     const ignored = await purgeIn(t, src, { caps: { respectReplications: true, ignoreReplications: [id] } })
     expect(ignored.purgedRevs).toBe(4)
     expect(ignored.caps?.replications?.ignored).toEqual([id])
-    expect(await deletedLeft(src)).toEqual([])
+    expect(await deletedIds(t, src)).toEqual([])
   })
 
   test("a crashing replication holds the whole database back; --ignore-replication lets it go", async () => {
     const src = await newDb("rep-crash")
-    await deleted(src, range("d", 5))
+    await deleteDocs(t, src, range("d", 5))
     const id = `dbsweep-caps-crash-${src}`
     replicatorDocs.push(id)
     // No such target and no create_target: the replication crashes (COUCHDB-FACTS §10).
     await couch(t, "PUT", `/_replicator/${id}`, {
-      source: withCredentials(src),
-      target: withCredentials(`${src}-nosuch`),
+      source: dbUrlWithCredentials(t, src),
+      target: dbUrlWithCredentials(t, `${src}-nosuch`),
     })
-    await waitForState(id, ["crashing", "error", "failed"])
+    await waitForReplication(t, id, ["crashing", "error", "failed"])
     const info = await dbInfo(t, src)
     const held = await purgeIn(t, src, { caps: { respectReplications: true } })
     expect(held.purgedRevs).toBe(0)
@@ -211,16 +172,16 @@ describe("--respect-replications", () => {
 
     const let_go = await purgeIn(t, src, { caps: { respectReplications: true, ignoreReplications: [id] } })
     expect(let_go.purgedRevs).toBe(5)
-    expect(await deletedLeft(src)).toEqual([])
+    expect(await deletedIds(t, src)).toEqual([])
   })
 
   test.skipIf(process.env.COUCHDB_URL !== undefined && process.env.COUCHDB_URL !== "")(
     "a replication with no document (_active_tasks) holds back what changed since its checkpoint [test server only: a real continuous replication checkpoints new changes within a second, so what it holds cannot be pinned]",
     async () => {
       const src = await newDb("rep-task")
-      await deleted(src, range("before", 3))
+      await deleteDocs(t, src, range("before", 3))
       const seq = (await dbInfo(t, src)).update_seq
-      await deleted(src, range("after", 2))
+      await deleteDocs(t, src, range("after", 2))
       await couch(t, "PUT", "/_dbsweep_test/replications", {
         tasks: [
           {
@@ -239,7 +200,7 @@ describe("--respect-replications", () => {
         const run = await purgeIn(t, src, { caps: { respectReplications: true } })
         expect(run.caps?.replications?.watched).toEqual(["abc123+continuous"])
         expect(run.heldBack.replication).toBe(2)
-        expect(await deletedLeft(src)).toEqual(range("after", 2).sort())
+        expect(await deletedIds(t, src)).toEqual(range("after", 2).sort())
       } finally {
         await couch(t, "PUT", "/_dbsweep_test/replications", {})
       }
@@ -299,7 +260,7 @@ describe("a document deleted during the run (the caps' catch-up after each page)
     const db = await newDb(prefix)
     for (const id of late) await couch(t, "PUT", `/${db}/${id}`, { v: 1 })
     await couch(t, "PUT", `/${db}/live`, { v: 1 })
-    await deleted(db, range("old", 10))
+    await deleteDocs(t, db, range("old", 10))
     const run = interleaved({
       afterPage1: () => deleteDoc(db, "late-a"),
       beforePage2: () => deleteDoc(db, "late-b"),
@@ -326,7 +287,7 @@ describe("a document deleted during the run (the caps' catch-up after each page)
     expectLateOnLaterPages(run.seen)
     expect(first.purgedRevs).toBe(10)
     expect(first.heldBack).toEqual({ grace: 2, replication: 0, "replication-error": 0 })
-    expect(await deletedLeft(db)).toEqual(late)
+    expect(await deletedIds(t, db)).toEqual(late)
     // The checkpoint moved over the purged ones and stopped before the held ones.
     expect(first.checkpoint).toBeDefined()
     expect(await changedSince(db, first.checkpoint!)).toEqual(expect.arrayContaining(late))
@@ -338,12 +299,12 @@ describe("a document deleted during the run (the caps' catch-up after each page)
     const second = await purgeIn(t, db, { ...grace, ...paged, clockOffsetMs: day + 3_600_000 })
     expect(second.purgedRevs).toBe(0)
     expect(second.heldBack.grace).toBe(2)
-    expect(await deletedLeft(db)).toEqual(late)
+    expect(await deletedIds(t, db)).toEqual(late)
     // A grace after the second run, which observed the database after the deletions: purged.
     const third = await purgeIn(t, db, { ...grace, ...paged, clockOffsetMs: 2 * day + 7_200_000 })
     expect(third.purgedRevs).toBe(2)
     expect(third.heldBack.grace).toBe(0)
-    expect(await deletedLeft(db)).toEqual([])
+    expect(await deletedIds(t, db)).toEqual([])
     expect((await couch(t, "GET", `/${db}/live`)).status).toBe(200)
   })
 
@@ -354,11 +315,11 @@ describe("a document deleted during the run (the caps' catch-up after each page)
     const replicate = async (id: string) => {
       replicatorDocs.push(id)
       await couch(t, "PUT", `/_replicator/${id}`, {
-        source: withCredentials(db),
-        target: withCredentials(target),
+        source: dbUrlWithCredentials(t, db),
+        target: dbUrlWithCredentials(t, target),
         create_target: true,
       })
-      await waitForState(id, ["completed"])
+      await waitForReplication(t, id, ["completed"])
     }
     const firstReplication = `dbsweep-caps-late-${db}`
     await replicate(firstReplication)
@@ -369,7 +330,7 @@ describe("a document deleted during the run (the caps' catch-up after each page)
     expect(first.caps?.replications?.watched).toEqual([firstReplication])
     expect(first.purgedRevs).toBe(10)
     expect(first.heldBack).toEqual({ grace: 0, replication: 2, "replication-error": 0 })
-    expect(await deletedLeft(db)).toEqual(late)
+    expect(await deletedIds(t, db)).toEqual(late)
     expect(first.checkpoint).toBeDefined()
     expect(await changedSince(db, first.checkpoint!)).toEqual(expect.arrayContaining(late))
     // The replica has not seen the deletions: it still has the documents.
@@ -384,7 +345,7 @@ describe("a document deleted during the run (the caps' catch-up after each page)
     const next = await purgeIn(t, db, { ...reps, ...paged })
     expect(next.heldBack.replication).toBe(0)
     expect(next.purgedRevs).toBe(2)
-    expect(await deletedLeft(db)).toEqual([])
+    expect(await deletedIds(t, db)).toEqual([])
   })
 })
 

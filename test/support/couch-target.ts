@@ -318,3 +318,60 @@ export const checkPurged = async (t: CouchTarget, db: string, seeded: Seeded): P
     problems.push(`doc_count is ${info.doc_count}`)
   return problems.join("; ")
 }
+
+/** Writes `ids` as live documents, then deletes them: one tombstone each (a failed write throws). */
+export const deleteDocs = async (t: CouchTarget, db: string, ids: ReadonlyArray<string>) => {
+  const made = await bulk(
+    t,
+    db,
+    ids.map((_id) => ({ _id, v: 1 })),
+  )
+  await bulk(
+    t,
+    db,
+    made.map((r) => ({ _id: r.id, _rev: r.rev, _deleted: true })),
+  )
+}
+
+/** The ids of the deleted documents still in the feed, sorted. */
+export const deletedIds = async (t: CouchTarget, db: string) =>
+  (await allChanges(t, db))
+    .filter((r) => r.deleted === true)
+    .map((r) => r.id)
+    .sort()
+
+/** The URL of database `db` with the target's admin credentials inside (what a `_replicator` document names). */
+export const dbUrlWithCredentials = (t: CouchTarget, db: string) => {
+  const url = new URL(t.url)
+  url.username = encodeURIComponent(t.user)
+  url.password = encodeURIComponent(t.password)
+  return `${url.toString().replace(/\/+$/, "")}/${encodeURIComponent(db)}`
+}
+
+/** Waits until the scheduler shows the `_replicator` document `id` in one of `states`; its scheduler entry. */
+export const waitForReplication = async (
+  t: CouchTarget,
+  id: string,
+  states: ReadonlyArray<string>,
+  timeoutMs = 90_000,
+) => {
+  const end = Date.now() + timeoutMs
+  let last: unknown
+  while (Date.now() < end) {
+    const r = await couch(t, "GET", `/_scheduler/docs/_replicator/${id}`)
+    last = r.body
+    const body = r.body as { state?: string; info?: { checkpointed_source_seq?: string } | null }
+    if (r.status === 200 && states.includes(body.state ?? "")) return body
+    await Bun.sleep(250)
+  }
+  throw new Error(`replication ${id} never reached ${states.join("/")}: ${JSON.stringify(last)}`)
+}
+
+/** Deletes the `_replicator` documents `ids` that are still there. */
+export const removeReplicatorDocs = async (t: CouchTarget, ids: ReadonlyArray<string>) => {
+  for (const id of ids) {
+    const doc = await couch(t, "GET", `/_replicator/${id}`)
+    if (doc.status === 200)
+      await couch(t, "DELETE", `/_replicator/${id}?rev=${(doc.body as { _rev: string })._rev}`)
+  }
+}
