@@ -25,6 +25,7 @@ import type { CheckpointStoreShape } from "../../src/purge/checkpoint.ts"
 import { makeLeases } from "../../src/purge/lease.ts"
 import { leasedPurge } from "../../src/purge/leased.ts"
 import { isSkipped, type PurgeOutcome, purgeProblems } from "../../src/purge/outcome.ts"
+import { tombstoneFeed } from "../support/fake-feed.ts"
 
 const server = "http://fake"
 const leaseId = "purge:db"
@@ -103,24 +104,8 @@ const fakeCouch = (
           }
         }
       }),
-    serverInfo: Effect.succeed({ couchdb: "Welcome", version: "3.5.0" }),
-    dbInfo: (db) => Effect.succeed({ db_name: db, doc_count: 0, doc_del_count: n, update_seq: `${n}-x` }),
+    ...tombstoneFeed(n),
     allDbs: Effect.die("not used"),
-    changes: (_db, params) =>
-      Effect.succeed(
-        params.since === "0"
-          ? {
-              results: Array.from({ length: n }, (_, i) => ({
-                seq: `${i + 1}-x`,
-                id: `d${i}`,
-                changes: [{ rev: `2-${i}` }],
-                deleted: true,
-              })),
-              last_seq: `${n}-x`,
-              pending: 0,
-            }
-          : { results: [], last_seq: `${n}-x`, pending: 0 },
-      ),
     getLocal: () => Effect.succeedNone,
     putLocal: () => Effect.succeed("0-1"),
     purge: (_db, revs) =>

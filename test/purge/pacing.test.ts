@@ -10,6 +10,7 @@ import type { CheckpointStoreShape } from "../../src/purge/checkpoint.ts"
 import { makePacer, slot } from "../../src/purge/pacer.ts"
 import { runPurge } from "../../src/purge/purge.ts"
 import type { PurgeSummary } from "../../src/purge/summary.ts"
+import { tombstoneFeed } from "../support/fake-feed.ts"
 
 const run = <A, E>(effect: Effect.Effect<A, E>) =>
   Effect.runPromise(effect.pipe(Effect.provide(TestContext.TestContext)))
@@ -80,24 +81,8 @@ const fakeCouch = (n: number, sent: Array<{ at: number; ids: number }>): CouchCl
   CouchClient.of({
     server: "http://fake",
     request: () => unused,
-    serverInfo: Effect.succeed({ couchdb: "Welcome", version: "3.5.0" }),
-    dbInfo: (db) => Effect.succeed({ db_name: db, doc_count: 0, doc_del_count: n, update_seq: `${n}-x` }),
+    ...tombstoneFeed(n),
     allDbs: unused,
-    changes: (_db, params) =>
-      Effect.succeed(
-        params.since === "0"
-          ? {
-              results: Array.from({ length: n }, (_, i) => ({
-                seq: `${i + 1}-x`,
-                id: `d${i}`,
-                changes: [{ rev: `2-${i}` }],
-                deleted: true,
-              })),
-              last_seq: `${n}-x`,
-              pending: 0,
-            }
-          : { results: [], last_seq: `${n}-x`, pending: 0 },
-      ),
     getLocal: () => Effect.succeedNone,
     putLocal: () => Effect.succeed("1-x"),
     purge: (_db, revs) =>
