@@ -54,44 +54,28 @@ const idsPage = 10_000
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z")
 
-/**
- * Reads what the caps hold back in `db` before its purge starts. `observedAt` is when `updateSeq`
- * (the database's update_seq) was known current: this run's observation for `--grace`, recorded
- * unless `dryRun` (a dry run writes nothing).
- */
-export const prepareCaps = Effect.fn("Purge.prepareCaps")(function* (
-  couch: CouchClientShape,
-  store: CheckpointStoreShape,
-  counter: Counter,
-  run: {
-    readonly db: string
-    readonly updateSeq: string
-    readonly observedAt: number
-    readonly dryRun: boolean
-  },
-  settings: CapsSettings,
-) {
-  const { db } = run
-  const holds = noHolds()
-  let tail: string | undefined
-  let tailReason: HeldReason | undefined
+/** What one cap's reads left: where its last `_changes` read ended (the catch-up goes on from there). */
+interface CapRead {
+  readonly tail?: string
+}
 
+/** The reads the caps of one database share: the holds they fill, and an ids-only feed reader. */
+interface CapsScope {
+  readonly couch: CouchClientShape
+  readonly counter: Counter
+  readonly db: string
+  readonly holds: Holds
   /** Holds the deleted documents of `_changes?since=since` for `reason`; returns where it ended. */
-  const readIds = (since: string, reason: HeldReason) =>
-    Effect.gen(function* () {
-      let from = since
-      for (;;) {
-        const page = yield* counter.retried(
-          couch.changes(db, { since: from, limit: idsPage, style: "main_only", seqInterval: idsPage }),
-        )
-        for (const row of page.results) if (row.deleted === true) holdId(holds, row.id, reason)
-        from = page.last_seq
-        if (page.results.length < idsPage || page.pending === 0) return from
-      }
-    })
+  readonly readIds: (since: string, reason: HeldReason) => Effect.Effect<string, CouchError>
+}
 
-  let report: CapsReport = {}
-  if (settings.respectReplications === true) {
+/**
+ * `--respect-replications`: a broken replication reading the database holds all of it; a working
+ * one holds what changed since its checkpoint.
+ */
+const replicationCap = (scope: CapsScope, settings: CapsSettings) =>
+  Effect.gen(function* () {
+    const { couch, counter, db, holds, readIds } = scope
     const all = settings.replications ?? (yield* readReplications(couch, counter.retried))
     const { watched, broken, ignored } = replicationsOf(db, all, settings.ignoreReplications ?? [])
     for (const r of broken) {
@@ -104,6 +88,7 @@ export const prepareCaps = Effect.fn("Purge.prepareCaps")(function* (
     }
     if (broken.length > 0) holds.all = "replication-error"
     else if (watched.some(checkpointsNothing)) holds.all = "replication"
+    let tail: string | undefined
     if (outranks("replication", holds.all)) {
       const seqs = new Set(watched.map((r) => r.checkpoint as string))
       for (const seq of seqs) {
@@ -123,19 +108,30 @@ export const prepareCaps = Effect.fn("Purge.prepareCaps")(function* (
         )
       }
     }
-    if (watched.length > 0) tailReason = "replication"
-    report = {
-      ...report,
-      replications: {
+    const read: CapRead & { readonly watching: boolean; readonly report: CapsReport["replications"] } = {
+      ...(tail !== undefined ? { tail } : {}),
+      watching: watched.length > 0,
+      report: {
         watched: watched.map(replicationName),
         broken: broken.map(replicationName),
         ignored: ignored.map(replicationName),
       },
     }
-  }
+    return read
+  })
 
-  if (settings.graceMs !== undefined) {
-    const graceMs = settings.graceMs
+/**
+ * `--grace`: records this run's observation (not in a dry run) and holds what changed since the
+ * newest observation at least the grace old; with none that old, all of the database.
+ */
+const graceCap = (
+  scope: CapsScope,
+  store: CheckpointStoreShape,
+  run: { readonly updateSeq: string; readonly observedAt: number; readonly dryRun: boolean },
+  graceMs: number,
+) =>
+  Effect.gen(function* () {
+    const { counter, db, holds, readIds } = scope
     const observations = store.observations
     if (observations === undefined) {
       return yield* new ConfigError({
@@ -151,12 +147,68 @@ export const prepareCaps = Effect.fn("Purge.prepareCaps")(function* (
       yield* Effect.logWarning(
         `--grace: no observation of ${db} is old enough yet, so nothing is purged; the first purge is possible from ${iso(start.from)} (each run records one)`,
       ).pipe(Effect.annotateLogs({ db, purge_possible_from: iso(start.from) }))
-      report = { ...report, grace: { ms: graceMs, waitUntil: iso(start.from) } }
-    } else {
-      if (outranks("grace", holds.all)) tail = yield* readIds(start.seq, "grace")
-      tailReason ??= "grace"
-      report = { ...report, grace: { ms: graceMs, since: iso(start.at) } }
+      const waiting: CapRead & { readonly report: CapsReport["grace"] } = {
+        report: { ms: graceMs, waitUntil: iso(start.from) },
+      }
+      return waiting
     }
+    const tail = outranks("grace", holds.all) ? yield* readIds(start.seq, "grace") : undefined
+    const read: CapRead & { readonly report: CapsReport["grace"] } = {
+      ...(tail !== undefined ? { tail } : {}),
+      report: { ms: graceMs, since: iso(start.at) },
+    }
+    return read
+  })
+
+/**
+ * Reads what the caps hold back in `db` before its purge starts. `observedAt` is when `updateSeq`
+ * (the database's update_seq) was known current: this run's observation for `--grace`, recorded
+ * unless `dryRun` (a dry run writes nothing).
+ */
+export const prepareCaps = Effect.fn("Purge.prepareCaps")(function* (
+  couch: CouchClientShape,
+  store: CheckpointStoreShape,
+  counter: Counter,
+  run: {
+    readonly db: string
+    readonly updateSeq: string
+    readonly observedAt: number
+    readonly dryRun: boolean
+  },
+  settings: CapsSettings,
+) {
+  const { db } = run
+  const holds = noHolds()
+  const readIds = (since: string, reason: HeldReason) =>
+    Effect.gen(function* () {
+      let from = since
+      for (;;) {
+        const page = yield* counter.retried(
+          couch.changes(db, { since: from, limit: idsPage, style: "main_only", seqInterval: idsPage }),
+        )
+        for (const row of page.results) if (row.deleted === true) holdId(holds, row.id, reason)
+        from = page.last_seq
+        if (page.results.length < idsPage || page.pending === 0) return from
+      }
+    })
+  const scope: CapsScope = { couch, counter, db, holds, readIds }
+
+  // Where the caps' reads ended and for which reason the catch-up holds what it finds (the first
+  // cap that reads the feed, in the order of the reasons).
+  let tail: string | undefined
+  let tailReason: HeldReason | undefined
+  let report: CapsReport = {}
+  if (settings.respectReplications === true) {
+    const replications = yield* replicationCap(scope, settings)
+    tail = replications.tail ?? tail
+    if (replications.watching) tailReason = "replication"
+    report = { ...report, replications: replications.report }
+  }
+  if (settings.graceMs !== undefined) {
+    const grace = yield* graceCap(scope, store, run, settings.graceMs)
+    tail = grace.tail ?? tail
+    if (grace.report?.since !== undefined) tailReason ??= "grace"
+    report = { ...report, grace: grace.report }
   }
 
   const catchUp: Effect.Effect<void, CouchError> = Effect.suspend(() => {
