@@ -37,6 +37,13 @@ export class CouchForbidden extends Schema.TaggedError<CouchForbidden>()("CouchF
   }
 }
 
+/** CouchDB's 404 reason when the database itself is missing, not a document in it. */
+const noDatabase = "Database does not exist"
+
+/** A 404 saying the database does not exist (a missing document says "missing" or "deleted"). */
+export const isDbMissing = (error: { readonly _tag: string }): boolean =>
+  error._tag === "CouchNotFound" && (error as CouchNotFound).reason.includes(noDatabase)
+
 export class CouchNotFound extends Schema.TaggedError<CouchNotFound>()("CouchNotFound", {
   server: Schema.String,
   database: Schema.optional(Schema.String),
@@ -44,7 +51,7 @@ export class CouchNotFound extends Schema.TaggedError<CouchNotFound>()("CouchNot
   reason: Schema.String,
 }) {
   override get message() {
-    return this.database !== undefined && this.reason.includes("Database does not exist")
+    return this.database !== undefined && isDbMissing(this)
       ? `database "${this.database}" does not exist on ${this.server}: check --db / COUCHDB_DB_NAME (GET /_all_dbs lists the databases)`
       : `${this.path} not found on ${this.server} (404 ${this.reason})`
   }

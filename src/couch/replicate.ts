@@ -4,6 +4,7 @@ import { ConfigError, JobFailed } from "../shared/errors.ts"
 import { needsAdmin, scrubbed } from "./admin-errors.ts"
 import { redactor } from "./answer.ts"
 import type { CouchClientShape } from "./client.ts"
+import { isDbMissing } from "./errors.ts"
 import { JsonObject, PutAnswer, SchedulerDoc } from "./schema.ts"
 
 /**
@@ -103,9 +104,7 @@ const writeDoc = (couch: CouchClientShape, id: string, doc: Record<string, unkno
     )
   return put.pipe(
     Effect.catchTag("CouchNotFound", (e) =>
-      e.reason.includes("Database does not exist")
-        ? createReplicatorDb.pipe(Effect.zipRight(put))
-        : Effect.fail(e),
+      isDbMissing(e) ? createReplicatorDb.pipe(Effect.zipRight(put)) : Effect.fail(e),
     ),
     needsAdmin,
     // The id is taken: writing over a running replication's document would restart it.

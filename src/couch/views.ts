@@ -1,6 +1,7 @@
 import { HttpClientRequest } from "@effect/platform"
 import { Effect, Option } from "effect"
 import type { CouchClientShape } from "./client.ts"
+import { isDbMissing } from "./errors.ts"
 import { JsonObject, PutAnswer } from "./schema.ts"
 
 /**
@@ -44,9 +45,7 @@ const ddocPath = (db: string, id: string) =>
 const current = (couch: CouchClientShape, db: string, id: string) =>
   couch.request(`GET /${db}/${id}`, db, HttpClientRequest.get(ddocPath(db, id)), JsonObject).pipe(
     Effect.map((r) => Option.some(r.body)),
-    Effect.catchTag("CouchNotFound", (e) =>
-      e.reason.includes("Database does not exist") ? Effect.fail(e) : Effect.succeedNone,
-    ),
+    Effect.catchTag("CouchNotFound", (e) => (isDbMissing(e) ? Effect.fail(e) : Effect.succeedNone)),
   )
 
 /** Creates or updates the design doc `doc` (its `_id` starts with `_design/`) only when it differs. */

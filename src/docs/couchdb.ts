@@ -1,7 +1,7 @@
 import { HttpBody, HttpClientRequest } from "@effect/platform"
 import { Chunk, Clock, Duration, Effect, Either, Option, Schema, Stream } from "effect"
 import type { CouchClientShape } from "../couch/client.ts"
-import { type CouchError, CouchProtocolError, isRetryable } from "../couch/errors.ts"
+import { type CouchError, CouchProtocolError, isDbMissing, isRetryable } from "../couch/errors.ts"
 import { defaultRetryPolicy, type RetryPolicy, withRetry } from "../shared/retry.ts"
 import { type BulkResult, checkAllDocs, checkBulkResults, checkDoc } from "./couch-answers.ts"
 import { DocConflict, DocNotFound, InvalidDocument } from "./errors.ts"
@@ -34,9 +34,6 @@ export const defaultCouchStoreSettings: CouchStoreSettings = {
     within: Duration.seconds(10),
   },
 }
-
-const dbMissing = (e: StoreError) =>
-  e._tag === "CouchNotFound" && e.reason.includes("Database does not exist")
 
 /**
  * A JSON body as text: a bulk body of hundreds of documents is stringified once and handed to
@@ -100,7 +97,7 @@ const couchRequests = (couch: CouchClientShape, settings: CouchStoreSettings) =>
     getDoc(db, id).pipe(
       Effect.map((doc) => Option.fromNullable(doc._rev)),
       Effect.catchIf(
-        (e) => e._tag === "CouchNotFound" && !dbMissing(e),
+        (e) => e._tag === "CouchNotFound" && !isDbMissing(e),
         () => Effect.succeedNone,
       ),
     )
@@ -137,7 +134,7 @@ const couchRequests = (couch: CouchClientShape, settings: CouchStoreSettings) =>
         return writeOnce(db, id, body, deleted)
       }).pipe(
         Effect.catchIf(
-          (e) => !deleted && e._tag === "CouchNotFound" && dbMissing(e),
+          (e) => !deleted && e._tag === "CouchNotFound" && isDbMissing(e),
           () => createDb(db).pipe(Effect.zipRight(writeOnce(db, id, body, deleted))),
         ),
       )
@@ -160,7 +157,7 @@ const couchRequests = (couch: CouchClientShape, settings: CouchStoreSettings) =>
               ),
             ),
           CouchNotFound: (e) =>
-            Effect.fail(new DocNotFound({ store: describe, collection, ...(dbMissing(e) ? {} : { id }) })),
+            Effect.fail(new DocNotFound({ store: describe, collection, ...(isDbMissing(e) ? {} : { id }) })),
         }),
         Effect.catchAll(refused(collection, id)),
       )
@@ -179,7 +176,9 @@ const couchRequests = (couch: CouchClientShape, settings: CouchStoreSettings) =>
         jsonText(newEdits ? { docs } : { docs, new_edits: false }),
       ),
       checkBulkResults,
-    ).pipe(Effect.catchIf(dbMissing, () => createDb(db).pipe(Effect.zipRight(bulkDocs(db, docs, newEdits)))))
+    ).pipe(
+      Effect.catchIf(isDbMissing, () => createDb(db).pipe(Effect.zipRight(bulkDocs(db, docs, newEdits)))),
+    )
 
   const allDocs = (db: string, params: Record<string, string>, keys?: ReadonlyArray<string>) =>
     sendChecked(
@@ -195,8 +194,8 @@ const couchRequests = (couch: CouchClientShape, settings: CouchStoreSettings) =>
   const notFound =
     (collection: string, id?: string) =>
     (e: StoreError): Effect.Effect<never, StoreError> =>
-      dbMissing(e) || (id !== undefined && e._tag === "CouchNotFound")
-        ? Effect.fail(new DocNotFound({ store: describe, collection, ...(dbMissing(e) ? {} : { id }) }))
+      isDbMissing(e) || (id !== undefined && e._tag === "CouchNotFound")
+        ? Effect.fail(new DocNotFound({ store: describe, collection, ...(isDbMissing(e) ? {} : { id }) }))
         : Effect.fail(e)
   return { describe, send, getDoc, write, bulkDocs, allDocs, notFound }
 }
@@ -234,7 +233,7 @@ export const makeCouchStore = (couch: CouchClientShape, settings = defaultCouchS
       // One request: include_docs gives the body of a live doc and `value.deleted` of a tombstone.
       const answer = yield* allDocs(db, {}, ids).pipe(
         Effect.map(Option.some),
-        Effect.catchIf(dbMissing, () => Effect.succeedNone),
+        Effect.catchIf(isDbMissing, () => Effect.succeedNone),
       )
       for (const row of Option.getOrElse(answer, () => [])) {
         if (row.doc != null) found.set(row.doc._id, row.doc)

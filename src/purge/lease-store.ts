@@ -1,7 +1,7 @@
 import { HttpClientRequest } from "@effect/platform"
 import { Effect, Either, Option, Schema } from "effect"
 import type { CouchClientShape } from "../couch/client.ts"
-import { type CouchError, concernsServer, isRetryable } from "../couch/errors.ts"
+import { type CouchError, concernsServer, isDbMissing, isRetryable } from "../couch/errors.ts"
 import { PutAnswer } from "../couch/schema.ts"
 import { type RetryPolicy, withRetry } from "../shared/retry.ts"
 import { type LeaseDoc, LeaseDoc as LeaseDocSchema, leaseDocId, leaseDocPath, leasesDb } from "./lease-doc.ts"
@@ -18,9 +18,6 @@ export type WriteRefusal = "conflict" | "no-database"
 
 /** What a GET of a lease found: the lease, or none (missing, or released: deleted). */
 export type ReadLease = Option.Option<Pick<LeaseDoc, "_rev" | "holder" | "expires_at">>
-
-const dbMissing = (e: CouchError) =>
-  e._tag === "CouchNotFound" && e.reason.includes("Database does not exist")
 
 /**
  * What a failed lease request means to a user. The server's own errors (credentials refused, an
@@ -74,7 +71,7 @@ export const makeLeaseStore = (couch: CouchClientShape, retry: RetryPolicy) => {
       Effect.catchAll((e) =>
         e._tag === "CouchConflict"
           ? Effect.succeed(Either.left<WriteRefusal>("conflict"))
-          : dbMissing(e)
+          : isDbMissing(e)
             ? Effect.succeed(Either.left<WriteRefusal>("no-database"))
             : Effect.fail(storeError(couch, db, doc("PUT", db))(e)),
       ),
@@ -95,7 +92,7 @@ export const makeLeaseStore = (couch: CouchClientShape, retry: RetryPolicy) => {
         }))
       }),
       Effect.catchAll((e) =>
-        e._tag === "CouchNotFound" && !dbMissing(e)
+        e._tag === "CouchNotFound" && !isDbMissing(e)
           ? Effect.succeed<ReadLease>(Option.none())
           : Effect.fail(storeError(couch, db, doc("GET", db))(e)),
       ),
