@@ -44,6 +44,10 @@ const noDatabase = "Database does not exist"
 export const isDbMissing = (error: { readonly _tag: string }): boolean =>
   error._tag === "CouchNotFound" && (error as CouchNotFound).reason.includes(noDatabase)
 
+/** A 412 to `PUT /{db}`: the database exists already (another creator was first), as good as created. */
+export const isDbExisting = (error: { readonly _tag: string }): boolean =>
+  error._tag === "CouchProtocolError" && (error as CouchProtocolError).reason.startsWith("HTTP 412")
+
 export class CouchNotFound extends Schema.TaggedError<CouchNotFound>()("CouchNotFound", {
   server: Schema.String,
   database: Schema.optional(Schema.String),

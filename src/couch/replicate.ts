@@ -4,7 +4,7 @@ import { ConfigError, JobFailed } from "../shared/errors.ts"
 import { needsAdmin, scrubbed } from "./admin-errors.ts"
 import { redactor } from "./answer.ts"
 import type { CouchClientShape } from "./client.ts"
-import { isDbMissing } from "./errors.ts"
+import { isDbExisting, isDbMissing } from "./errors.ts"
 import { JsonObject, PutAnswer, SchedulerDoc } from "./schema.ts"
 
 /**
@@ -96,12 +96,7 @@ const writeDoc = (couch: CouchClientShape, id: string, doc: Record<string, unkno
   )
   const createReplicatorDb = couch
     .request("PUT /_replicator", undefined, HttpClientRequest.put("/_replicator"), JsonObject)
-    .pipe(
-      Effect.catchIf(
-        (e) => e._tag === "CouchProtocolError" && e.reason.includes("412"),
-        () => Effect.void,
-      ),
-    )
+    .pipe(Effect.catchIf(isDbExisting, () => Effect.void))
   return put.pipe(
     Effect.catchTag("CouchNotFound", (e) =>
       isDbMissing(e) ? createReplicatorDb.pipe(Effect.zipRight(put)) : Effect.fail(e),

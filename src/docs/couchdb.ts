@@ -1,7 +1,13 @@
 import { HttpBody, HttpClientRequest } from "@effect/platform"
 import { Chunk, Clock, Duration, Effect, Either, Option, Schema, Stream } from "effect"
 import type { CouchClientShape } from "../couch/client.ts"
-import { type CouchError, CouchProtocolError, isDbMissing, isRetryable } from "../couch/errors.ts"
+import {
+  type CouchError,
+  CouchProtocolError,
+  isDbExisting,
+  isDbMissing,
+  isRetryable,
+} from "../couch/errors.ts"
 import { defaultRetryPolicy, type RetryPolicy, withRetry } from "../shared/retry.ts"
 import { type BulkResult, checkAllDocs, checkBulkResults, checkDoc } from "./couch-answers.ts"
 import { DocConflict, DocNotFound, InvalidDocument } from "./errors.ts"
@@ -87,10 +93,7 @@ const couchRequests = (couch: CouchClientShape, settings: CouchStoreSettings) =>
   const createDb = (db: string) =>
     send(`PUT /${db}`, db, HttpClientRequest.put(path(db)), Ok).pipe(
       Effect.asVoid,
-      Effect.catchIf(
-        (e) => e._tag === "CouchProtocolError" && e.reason.startsWith("HTTP 412"),
-        () => Effect.void,
-      ),
+      Effect.catchIf(isDbExisting, () => Effect.void),
     )
   /** The current rev of a document, none when it is missing or deleted. */
   const currentRev = (db: string, id: string) =>

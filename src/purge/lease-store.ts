@@ -1,7 +1,7 @@
 import { HttpClientRequest } from "@effect/platform"
 import { Effect, Either, Option, Schema } from "effect"
 import type { CouchClientShape } from "../couch/client.ts"
-import { type CouchError, concernsServer, isDbMissing, isRetryable } from "../couch/errors.ts"
+import { type CouchError, concernsServer, isDbExisting, isDbMissing, isRetryable } from "../couch/errors.ts"
 import { PutAnswer } from "../couch/schema.ts"
 import { type RetryPolicy, withRetry } from "../shared/retry.ts"
 import { type LeaseDoc, LeaseDoc as LeaseDocSchema, leaseDocId, leaseDocPath, leasesDb } from "./lease-doc.ts"
@@ -128,9 +128,7 @@ export const makeLeaseStore = (couch: CouchClientShape, retry: RetryPolicy) => {
     ).pipe(
       Effect.asVoid,
       Effect.catchAll((e) =>
-        e._tag === "CouchProtocolError" && e.reason.startsWith("HTTP 412")
-          ? Effect.void
-          : Effect.fail(storeError(couch, db, `PUT /${leasesDb}`)(e)),
+        isDbExisting(e) ? Effect.void : Effect.fail(storeError(couch, db, `PUT /${leasesDb}`)(e)),
       ),
     )
 
