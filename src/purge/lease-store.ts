@@ -1,8 +1,9 @@
 import { HttpClientRequest } from "@effect/platform"
-import { Effect, Either, Option, Schema } from "effect"
+import { Effect, Either, Exit, Option, Schema } from "effect"
 import type { CouchClientShape } from "../couch/client.ts"
 import { type CouchError, concernsServer, isDbExisting, isDbMissing, isRetryable } from "../couch/errors.ts"
 import { PutAnswer } from "../couch/schema.ts"
+import { makeGroupCommit } from "../shared/group-commit.ts"
 import { type RetryPolicy, withRetry } from "../shared/retry.ts"
 import { type LeaseDoc, LeaseDoc as LeaseDocSchema, leaseDocId, leaseDocPath, leasesDb } from "./lease-doc.ts"
 import { LeaseStoreError } from "./lease-errors.ts"
@@ -11,6 +12,12 @@ import { LeaseStoreError } from "./lease-errors.ts"
  * The requests a lease is made of, each one request (retried only for what is worth it): the
  * lease document's PUT (a 409 is the compare-and-set saying no), GET and DELETE, and the lease
  * database's creation. Answers as CouchDB 3.5 gives them (COUCHDB-FACTS §1, §2).
+ *
+ * The writes (PUT, DELETE) of a run go by group commit: those asked for while one is on its way
+ * go next, together, as one `_bulk_docs` (§3), each document with its own answer: a rev, or a
+ * `conflict` that is the same compare-and-set's no. Every lease write lands in the one lease
+ * database, whose updater writes one request at a time; a run of thousands of small databases
+ * made it the bottleneck (two writes a database) until the writes went together.
  */
 
 /** A write refused because the document changed (409), or because the lease database is missing. */
@@ -50,6 +57,23 @@ const storeError =
     })
   }
 
+/** One element of a `_bulk_docs` answer (COUCHDB-FACTS §3): a rev when written, else why not. */
+const BulkAnswer = Schema.Array(
+  Schema.Struct({
+    id: Schema.String,
+    rev: Schema.optional(Schema.String),
+    error: Schema.optional(Schema.String),
+    reason: Schema.optional(Schema.String),
+  }),
+)
+
+/** A lease write: the document's new body (a PUT), or its deletion at a rev (a DELETE). */
+interface LeaseWrite {
+  readonly db: string
+  readonly doc: Record<string, unknown>
+  readonly alone: Effect.Effect<Either.Either<string, WriteRefusal>, CouchError | LeaseStoreError>
+}
+
 /** A lease document that does not read as one still has a rev: it is taken over as expired. */
 const RevOnly = Schema.Struct({ _rev: Schema.String })
 
@@ -58,7 +82,7 @@ export const makeLeaseStore = (couch: CouchClientShape, retry: RetryPolicy) => {
   const doc = (method: "GET" | "PUT" | "DELETE", db: string) => `${method} /${leasesDb}/${leaseDocId(db)}`
 
   /** PUT of the lease (with `_rev` in the body to replace one): the new rev, or why not. */
-  const put = (db: string, body: Record<string, unknown>) =>
+  const putAlone = (db: string, body: Record<string, unknown>) =>
     retried(
       couch.request(
         doc("PUT", db),
@@ -99,7 +123,7 @@ export const makeLeaseStore = (couch: CouchClientShape, retry: RetryPolicy) => {
     )
 
   /** DELETE with the rev: true when deleted, false when it was not ours to delete (409) or gone. */
-  const remove = (db: string, rev: string) =>
+  const removeAlone = (db: string, rev: string) =>
     retried(
       couch.request(
         doc("DELETE", db),
@@ -115,6 +139,87 @@ export const makeLeaseStore = (couch: CouchClientShape, retry: RetryPolicy) => {
           : Effect.fail(storeError(couch, db, doc("DELETE", db))(e)),
       ),
     )
+
+  /**
+   * Two or more writes in one `_bulk_docs`: a rev or a conflict for each. The lease database
+   * missing is "no-database" for each, as for a PUT alone; another failure of the request is each
+   * write's failure. A document refused on its own (a validation function's 403) is refused as a
+   * 403 to the PUT would be.
+   */
+  const bulk = (writes: ReadonlyArray<LeaseWrite>) => {
+    const operation = `POST /${leasesDb}/_bulk_docs`
+    return retried(
+      couch.request(
+        operation,
+        leasesDb,
+        HttpClientRequest.post(`/${leasesDb}/_bulk_docs`).pipe(
+          HttpClientRequest.bodyUnsafeJson({ docs: writes.map((w) => w.doc) }),
+        ),
+        BulkAnswer,
+      ),
+    ).pipe(
+      Effect.map((r) =>
+        writes.map((w, i): Exit.Exit<Either.Either<string, WriteRefusal>, CouchError | LeaseStoreError> => {
+          const row = r.body[i]
+          if (row === undefined || row.id !== w.doc._id) {
+            return Exit.fail(
+              new LeaseStoreError({
+                server: couch.server,
+                db: w.db,
+                operation,
+                reason: "the answer does not list the lease in its place",
+                refused: false,
+              }),
+            )
+          }
+          if (row.rev !== undefined && row.error === undefined) return Exit.succeed(Either.right(row.rev))
+          if (row.error === "conflict") return Exit.succeed(Either.left("conflict"))
+          const refused = row.error === "forbidden" || row.error === "unauthorized"
+          return Exit.fail(
+            new LeaseStoreError({
+              server: couch.server,
+              db: w.db,
+              operation,
+              reason: `${refused ? "403 " : ""}${row.error ?? "no rev"}: ${row.reason ?? ""}`.trim(),
+              refused,
+            }),
+          )
+        }),
+      ),
+      Effect.catchAll((e) =>
+        Effect.succeed(
+          writes.map((w) =>
+            isDbMissing(e)
+              ? Exit.succeed(Either.left<WriteRefusal>("no-database"))
+              : Exit.fail(storeError(couch, w.db, operation)(e)),
+          ),
+        ),
+      ),
+    )
+  }
+
+  const writes = makeGroupCommit({
+    max: 100,
+    key: (w: LeaseWrite) => w.db,
+    one: (w: LeaseWrite) => w.alone,
+    many: bulk,
+  })
+
+  /** The lease written (with `_rev` in the body to replace one): the new rev, or why not. */
+  const put = (db: string, body: Record<string, unknown>) =>
+    writes.write({ db, doc: { _id: leaseDocId(db), ...body }, alone: putAlone(db, body) })
+
+  /** The lease deleted at `rev`: true when deleted, false when it was not ours to delete or gone. */
+  const remove = (db: string, rev: string) =>
+    writes
+      .write({
+        db,
+        doc: { _id: leaseDocId(db), _rev: rev, _deleted: true },
+        alone: Effect.map(removeAlone(db, rev), (deleted) =>
+          deleted ? Either.right(rev) : Either.left<WriteRefusal>("conflict"),
+        ),
+      })
+      .pipe(Effect.map(Either.isRight))
 
   /** Creates the lease database; a 412 (another purger created it first) is as good (§1). */
   const createDb = (db: string) =>
