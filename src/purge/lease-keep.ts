@@ -43,12 +43,14 @@ export const take = Effect.fn("Purge.lease.take")(function* (
     readonly holder: string
     readonly ttlMs: number
     readonly where: string
+    /** The rev of this purger's own lease taken earlier (renewed by the first PUT). */
+    readonly rev?: string
   },
 ) {
   const { db, holder, ttlMs } = at
   // The first PUT goes without a rev: a lease never taken, or released (deleted), is free, and
   // that is the usual case. A 409 says there is a lease: read it and decide.
-  let rev: string | undefined
+  let rev: string | undefined = at.rev
   let created = false
   for (let round = 0; round < maxRounds; round++) {
     const now = yield* Clock.currentTimeMillis

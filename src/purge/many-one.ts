@@ -31,6 +31,25 @@ const stopsRun = (e: PurgeError): boolean =>
       ? concernsServer(e)
       : false
 
+/**
+ * Nothing to purge, provably: doc_del_count counts the documents whose winning revision is a
+ * deletion, and those are exactly the ones a purge takes (a deleted winner means every leaf is
+ * deleted). One deleted after the count is in the feed after the stored checkpoint, which stays
+ * where it is: the next run finds it. So no lease, checkpoint, feed or write for the database.
+ * Not where the run must write (--since moves the checkpoint; --grace records an observation
+ * every run), compact, or read the feed (--respect-replications).
+ */
+export const provablyIdle = (o: PurgeManyOptions, info: DbInfo | undefined) =>
+  info?.doc_del_count === 0 &&
+  Option.isNone(o.since) &&
+  !o.compact &&
+  Option.isNone(o.grace) &&
+  !o.respectReplications
+
+/** Whether the database's purge takes a lease: a real run of a database that is not idle. */
+export const needsLease = (o: PurgeManyOptions, info: DbInfo | undefined) =>
+  !o.dryRun && !provablyIdle(o, info)
+
 /** One database of the run, purged as a one-database run would be; its failure is its own. */
 export const purgeOne = Effect.fn("Purge.many.one")(function* (
   couch: CouchClientShape,
@@ -54,13 +73,7 @@ export const purgeOne = Effect.fn("Purge.many.one")(function* (
     server,
     ...(info !== undefined ? { info } : {}),
   }
-  // Nothing to purge, provably: doc_del_count counts the documents whose winning revision is a
-  // deletion, and those are exactly the ones a purge takes (a deleted winner means every leaf is
-  // deleted). One deleted after the count is in the feed after the stored checkpoint, which stays
-  // where it is: the next run finds it. So no lease, checkpoint, feed or write for the database.
-  // Not where the run must write (--since moves the checkpoint; --grace records an observation
-  // every run), compact, or read the feed (--respect-replications).
-  if (info?.doc_del_count === 0 && Option.isNone(o.since) && !o.compact && settings.caps === undefined) {
+  if (provablyIdle(o, info)) {
     const idle: DbOutcome = {
       state: "succeeded",
       db,

@@ -15,7 +15,7 @@ import { addCounts, type PurgeCounts, zeroCounts } from "./counts.ts"
 import { type Leases, makeLeases } from "./lease.ts"
 import type { PurgeError } from "./leased.ts"
 import { infoReader } from "./many-info.ts"
-import { purgeOne } from "./many-one.ts"
+import { needsLease, purgeOne } from "./many-one.ts"
 import { PurgeManyOptions } from "./many-options.ts"
 import { manyProblems, type PurgeManySummary } from "./many-summary.ts"
 import { inPartition, showPartition } from "./partition.ts"
@@ -31,7 +31,7 @@ const runMany = Effect.fn("Purge.many.run")(function* (
 ) {
   const startedAt = yield* Clock.currentTimeMillis
   const retry = { ...defaultRetryPolicy, retries: o.retries, base: o.retryBase }
-  const leases = yield* leasesOf.forRun(retry)
+  const leases = yield* leasesOf.forRun(retry, { releaseLater: true })
   // Asked once for the run (the version picks the batch size), not once per database.
   const server = yield* couch.serverInfo.pipe(withRetry(retry, isRetryable))
   const selected = yield* selectDbs(couch, o)
@@ -61,6 +61,7 @@ const runMany = Effect.fn("Purge.many.run")(function* (
     ? yield* readReplications(couch, withRetry(retry, isRetryable))
     : undefined
   const infoOf = infoReader(couch, o, context)
+  const ahead = Math.max(1, o.dbConcurrency * 2)
   // The databases' info 100 a request, read a batch ahead of the databases being purged (so it
   // is seconds old, not as old as the run), then `dbConcurrency` databases at once, in order.
   const databases = yield* Stream.fromIterable(mine).pipe(
@@ -68,6 +69,26 @@ const runMany = Effect.fn("Purge.many.run")(function* (
     Stream.mapEffect(infoOf),
     Stream.flattenIterables,
     Stream.buffer({ capacity: dbsInfoKeys }),
+    // Leases taken a few databases ahead, together (one request for a group), so no lease request
+    // waits between one database's purge and the next.
+    Stream.grouped(ahead),
+    Stream.mapEffect((group) =>
+      Effect.flatMap(context.stopping, (stop) =>
+        stop
+          ? Effect.succeed(group)
+          : Effect.as(
+              leases.reserve(
+                Array.from(group)
+                  .filter(([, info]) => needsLease(o, info))
+                  .map(([db]) => db),
+                o.leaseTtl,
+              ),
+              group,
+            ),
+      ),
+    ),
+    Stream.flattenChunks,
+    Stream.buffer({ capacity: ahead }),
     Stream.mapEffect(
       ([db, info]) => purgeOne(couch, store, o, context, server, leases, db, info, replications),
       {
@@ -76,6 +97,7 @@ const runMany = Effect.fn("Purge.many.run")(function* (
     ),
     Stream.runCollect,
     Effect.map((outcomes) => Array.from(outcomes)),
+    Effect.ensuring(leases.settle),
     Effect.ensuring(context.progress.stop),
   )
   const summary: PurgeManySummary = {

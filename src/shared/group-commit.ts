@@ -59,7 +59,9 @@ export const makeGroupCommit = <W, A, E>(options: GroupCommitOptions<W, A, E>): 
             : batch.map(() =>
                 Exit.isFailure(exit)
                   ? (exit as Exit.Exit<never, never>)
-                  : Exit.die(new Error(`a grouped request answered ${exit.value.length} of ${batch.length} writes`)),
+                  : Exit.die(
+                      new Error(`a grouped request answered ${exit.value.length} of ${batch.length} writes`),
+                    ),
               ),
         )
 
@@ -96,7 +98,9 @@ export const makeGroupCommit = <W, A, E>(options: GroupCommitOptions<W, A, E>): 
                       current = []
                       queue = []
                       sending = false
-                      return Effect.forEach(left, (p) => Deferred.done(p.done, exit as Exit.Exit<never, never>))
+                      return Effect.forEach(left, (p) =>
+                        Deferred.done(p.done, exit as Exit.Exit<never, never>),
+                      )
                     }),
               ),
             ),
