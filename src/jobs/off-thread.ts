@@ -67,6 +67,8 @@ export interface JobThread {
 /** How often the stop flag is looked at, and how often a worker sends its counters. */
 const stopPoll = "100 millis"
 const countersEvery = "1 second"
+/** How often summed progress advances are posted to the main thread, in ms. */
+const advanceEvery = 100
 
 /** Why a worker ended without a word: its own error event, or a message that could not be read. */
 class WorkerDied extends Error {}
@@ -179,20 +181,39 @@ export const runForMain = <Id, O, S, I, E extends JobError>(
   port: WorkerPort,
 ): Effect.Effect<void> => {
   let parts = 0
+  // Advances are summed and posted at most every `advanceEvery` ms: each message is work on the
+  // thread that answers HTTP, and a purge advances once a batch (hundreds of times a second).
+  // Any other message posts the sums first, so the main thread sees everything in order.
+  const advanced = new Map<number | undefined, number>()
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const flush = () => {
+    if (timer !== undefined) clearTimeout(timer)
+    timer = undefined
+    for (const [part, done] of advanced) port.post({ type: "advance", part, done })
+    advanced.clear()
+  }
+  const post = (message: FromWorker) => {
+    flush()
+    port.post(message)
+  }
   const progress = (part: number | undefined): ProgressShape => ({
-    start: (label, total) => Effect.sync(() => port.post({ type: "start", part, label, total })),
-    advance: (done) => Effect.sync(() => port.post({ type: "advance", part, done })),
-    hold: (reason, n) => Effect.sync(() => port.post({ type: "hold", part, reason, n })),
-    stop: Effect.sync(() => port.post({ type: "stop", part })),
+    start: (label, total) => Effect.sync(() => post({ type: "start", part, label, total })),
+    advance: (done) =>
+      Effect.sync(() => {
+        advanced.set(part, (advanced.get(part) ?? 0) + done)
+        timer ??= setTimeout(flush, advanceEvery)
+      }),
+    hold: (reason, n) => Effect.sync(() => post({ type: "hold", part, reason, n })),
+    stop: Effect.sync(() => post({ type: "stop", part })),
     part: (label) =>
       Effect.sync(() => {
         const id = ++parts
-        port.post({ type: "part", part: id, label })
+        post({ type: "part", part: id, label })
         return progress(id)
       }),
   })
   const context: RunContext = { stopping: Effect.sync(stopping), progress: progress(undefined) }
-  const sendCounters = Effect.sync(() => port.post({ type: "counters", totals: counterTotals() }))
+  const sendCounters = Effect.sync(() => post({ type: "counters", totals: counterTotals() }))
   const run = Effect.gen(function* () {
     const j = yield* tag
     const decoded = yield* Schema.decodeUnknown(j.options)(options).pipe(Effect.orDie)
@@ -204,7 +225,7 @@ export const runForMain = <Id, O, S, I, E extends JobError>(
       Effect.withConsole(self, {
         ...base,
         log: (...args: ReadonlyArray<unknown>) =>
-          Effect.sync(() => port.post({ type: "log", text: args.length === 1 ? args[0] : args.join(" ") })),
+          Effect.sync(() => post({ type: "log", text: args.length === 1 ? args[0] : args.join(" ") })),
       }),
     ),
   )
@@ -212,7 +233,7 @@ export const runForMain = <Id, O, S, I, E extends JobError>(
     Effect.flatMap((exit) =>
       Effect.zipRight(
         sendCounters,
-        Effect.sync(() => port.post(endOf(exit, port))),
+        Effect.sync(() => post(endOf(exit, port))),
       ),
     ),
   )
