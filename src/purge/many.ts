@@ -21,6 +21,23 @@ import { manyProblems, type PurgeManySummary } from "./many-summary.ts"
 import { inPartition, showPartition } from "./partition.ts"
 import { describeTargets, selectDbs } from "./targets.ts"
 
+/**
+ * A full garbage collection every `gcEvery` databases (where the runtime offers one: Bun): a run
+ * of many makes garbage fast, mostly short-lived, and the heap otherwise grows well past what is
+ * live before the collector catches up: 2,000 small databases peaked at 158 MB of RSS with 31 MB
+ * live after a collection; with one every 100 databases, 145 MB, and no CPU cost that could be
+ * measured (a collection of that heap takes a few milliseconds).
+ */
+const gcEvery = 100
+let sinceGc = 0
+const collectNow = (dbs: number) =>
+  Effect.sync(() => {
+    sinceGc += dbs
+    if (sinceGc < gcEvery) return
+    sinceGc = 0
+    ;(globalThis as { Bun?: { gc: (force: boolean) => void } }).Bun?.gc(true)
+  })
+
 /** The run: select the databases, purge `dbConcurrency` at once, sum up. */
 const runMany = Effect.fn("Purge.many.run")(function* (
   couch: CouchClientShape,
@@ -73,7 +90,7 @@ const runMany = Effect.fn("Purge.many.run")(function* (
     // waits between one database's purge and the next.
     Stream.grouped(ahead),
     Stream.mapEffect((group) =>
-      Effect.flatMap(context.stopping, (stop) =>
+      Effect.flatMap(Effect.zipLeft(context.stopping, collectNow(group.length)), (stop) =>
         stop
           ? Effect.succeed(group)
           : Effect.as(
