@@ -5,12 +5,12 @@
  * never used. A proxy in front of the server records the requests made.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
-import { FetchHttpClient } from "@effect/platform"
-import { Duration, Effect, Either, Layer, Option, Redacted } from "effect"
+import { Duration, Effect, Either } from "effect"
 import { CouchClient } from "../../src/couch/client.ts"
 import { makeLeases, type RunLeases } from "../../src/purge/lease.ts"
 import { leaseDocId, leaseDocPath, leasesDb } from "../../src/purge/lease-doc.ts"
 import { type CouchTarget, couch, startCouchTarget } from "../support/couch-target.ts"
+import { recordingClient } from "../support/recording-client.ts"
 
 let t: CouchTarget
 const prefix = `lease-ahead-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`
@@ -38,39 +38,23 @@ afterAll(async () => {
 const retry = { retries: 0, base: Duration.millis(1), factor: 2, cap: Duration.millis(1) }
 
 /** `use` with a run's leases (released later, as a run of many has them), through a recording proxy. */
-const withRun = async <A>(use: (run: RunLeases, seen: Array<string>) => Effect.Effect<A, unknown>) => {
-  const seen: Array<string> = []
-  const proxy = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    fetch: async (req) => {
-      const url = new URL(req.url)
-      seen.push(`${req.method} ${decodeURIComponent(url.pathname)}`)
-      const payload = req.method === "GET" ? undefined : await req.arrayBuffer()
-      return fetch(`${t.url}${url.pathname}${url.search}`, {
-        method: req.method,
-        headers: req.headers,
-        body: payload,
-      })
-    },
-  })
+const withRun = async <A>(
+  use: (run: RunLeases, requests: () => ReadonlyArray<string>) => Effect.Effect<A, unknown>,
+) => {
+  const client = recordingClient(t)
+  /** The requests so far, as "METHOD /path". */
+  const requests = () => client.seen.map((r) => `${r.method} ${r.path}`)
   try {
-    const client = CouchClient.layer({
-      url: `http://127.0.0.1:${proxy.port}`,
-      user: Option.some(t.user),
-      password: Option.some(Redacted.make(t.password)),
-      timeout: Duration.seconds(10),
-    }).pipe(Layer.provide(FetchHttpClient.layer))
     return await Effect.runPromise(
       CouchClient.pipe(
         Effect.flatMap((c) => makeLeases(c)),
         Effect.flatMap((leases) => leases.forRun(retry, { releaseLater: true })),
-        Effect.flatMap((run) => use(run, seen)),
-        Effect.provide(client),
+        Effect.flatMap((run) => use(run, requests)),
+        Effect.provide(client.layer),
       ),
     )
   } finally {
-    proxy.stop(true)
+    await client.stop()
   }
 }
 
@@ -89,18 +73,18 @@ describe("leases taken ahead (a run of many)", () => {
     })
     expect(put.status).toBe(201)
 
-    const r = await withRun((run, seen) =>
+    const r = await withRun((run, requests) =>
       Effect.gen(function* () {
         const ttl = Duration.minutes(1)
         yield* run.reserve([a, b, c, d], ttl)
-        const afterReserve = seen.length
-        const reserveRequests = seen.slice(0, afterReserve)
+        const afterReserve = requests().length
+        const reserveRequests = requests().slice(0, afterReserve)
         const heldA = yield* Effect.promise(() => leaseOf(a))
         const usedA = yield* run.withLease(a, ttl, () => Effect.succeed("purged a"))
-        const duringA = seen.slice(afterReserve)
+        const duringA = requests().slice(afterReserve)
         const usedB = yield* run.withLease(b, ttl, () => Effect.succeed("purged b"))
         yield* run.settle
-        return { reserveRequests, heldA, usedA, duringA, usedB, all: [...seen] }
+        return { reserveRequests, heldA, usedA, duringA, usedB, all: requests() }
       }),
     )
     // Four PUTs asked for at once go together: one _bulk_docs (or a PUT alone, then the rest).
@@ -120,15 +104,15 @@ describe("leases taken ahead (a run of many)", () => {
 
   test("a lease taken ahead and older than a renewal's gap is renewed (PUT with its rev) before its purge", async () => {
     const e = name("e")
-    const r = await withRun((run, seen) =>
+    const r = await withRun((run, requests) =>
       Effect.gen(function* () {
         const ttl = Duration.seconds(3)
         yield* run.reserve([e], ttl)
         const first = yield* Effect.promise(() => leaseOf(e))
         yield* Effect.sleep(Duration.millis(1_200))
-        const before = seen.length
+        const before = requests().length
         const inside = yield* run.withLease(e, ttl, () => Effect.promise(() => leaseOf(e)))
-        const renewal = seen.slice(before, before + 1)
+        const renewal = requests().slice(before, before + 1)
         yield* run.settle
         return { first, inside, renewal }
       }),

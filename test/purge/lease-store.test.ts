@@ -5,12 +5,12 @@
  * A proxy in front of the server records the requests made.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
-import { FetchHttpClient } from "@effect/platform"
-import { Duration, Effect, Either, Fiber, Layer, Option, Redacted } from "effect"
+import { Duration, Effect, Either, Fiber } from "effect"
 import { CouchClient } from "../../src/couch/client.ts"
 import { leaseBody, leaseDocId, leaseDocPath, leasesDb } from "../../src/purge/lease-doc.ts"
 import { makeLeaseStore } from "../../src/purge/lease-store.ts"
 import { type CouchTarget, couch, startCouchTarget } from "../support/couch-target.ts"
+import { recordingClient } from "../support/recording-client.ts"
 
 let t: CouchTarget
 const prefix = `lease-store-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`
@@ -37,37 +37,17 @@ const body = (db: string, rev?: string) =>
 
 /** `use` with a lease store whose requests pass a proxy that records them (method and path). */
 const withStore = async <A>(use: (store: ReturnType<typeof makeLeaseStore>) => Effect.Effect<A, unknown>) => {
-  const seen: Array<string> = []
-  const proxy = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    fetch: async (req) => {
-      const url = new URL(req.url)
-      seen.push(`${req.method} ${decodeURIComponent(url.pathname)}`)
-      const payload = req.method === "GET" ? undefined : await req.arrayBuffer()
-      return fetch(`${t.url}${url.pathname}${url.search}`, {
-        method: req.method,
-        headers: req.headers,
-        body: payload,
-      })
-    },
-  })
+  const client = recordingClient(t)
   try {
-    const client = CouchClient.layer({
-      url: `http://127.0.0.1:${proxy.port}`,
-      user: Option.some(t.user),
-      password: Option.some(Redacted.make(t.password)),
-      timeout: Duration.seconds(10),
-    }).pipe(Layer.provide(FetchHttpClient.layer))
     const result = await Effect.runPromise(
       CouchClient.pipe(
         Effect.flatMap((couchClient) => use(makeLeaseStore(couchClient, retry))),
-        Effect.provide(client),
+        Effect.provide(client.layer),
       ),
     )
-    return { result, seen }
+    return { result, seen: client.seen.map((r) => `${r.method} ${r.path}`) }
   } finally {
-    proxy.stop(true)
+    await client.stop()
   }
 }
 

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
-import { FetchHttpClient } from "@effect/platform"
-import { Duration, Effect, Layer, Option, Redacted } from "effect"
+import { Effect } from "effect"
 import { CouchClient } from "../../src/couch/client.ts"
 import { selectDbs, type Targets } from "../../src/purge/targets.ts"
 import { type CouchTarget, couch, deleteDb, startCouchTarget } from "../support/couch-target.ts"
+import { recordingClient } from "../support/recording-client.ts"
 
 /** Which databases a purge of many selects, with `_all_dbs` read a few names a page. */
 
@@ -23,32 +23,18 @@ afterAll(async () => {
 
 /** The requests made, as the proxy in front of CouchDB saw them. */
 const select = async (targets: Targets, pageSize: number) => {
-  const seen: Array<string> = []
-  const proxy = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    fetch: async (req) => {
-      const url = new URL(req.url)
-      seen.push(`${req.method} ${url.pathname}?${url.searchParams.toString()}`)
-      return fetch(`${t.url}${url.pathname}${url.search}`, { method: req.method, headers: req.headers })
-    },
-  })
+  const client = recordingClient(t)
   try {
-    const client = CouchClient.layer({
-      url: `http://127.0.0.1:${proxy.port}`,
-      user: Option.some(t.user),
-      password: Option.some(Redacted.make(t.password)),
-      timeout: Duration.seconds(10),
-    }).pipe(Layer.provide(FetchHttpClient.layer))
     const selected = await Effect.runPromise(
       CouchClient.pipe(
         Effect.flatMap((c) => selectDbs(c, targets, pageSize)),
-        Effect.provide(client),
+        Effect.provide(client.layer),
       ),
     )
-    return { selected, requests: seen.filter((r) => r.startsWith("GET /_all_dbs")) }
+    const requests = client.seen.map((r) => `${r.method} ${r.path}?${r.query}`)
+    return { selected, requests: requests.filter((r) => r.startsWith("GET /_all_dbs")) }
   } finally {
-    await proxy.stop(true)
+    await client.stop()
   }
 }
 
