@@ -92,6 +92,18 @@ export const makeLeases = (couch: CouchClientShape): Effect.Effect<Leases> =>
         return next
       })
 
+    /**
+     * Claims `db` in this process (as being taken); what already claims it, if anything, and
+     * then the claim is not made.
+     */
+    const claim = (db: string) =>
+      Ref.modify(here, (m) =>
+        m.has(db) ? [m.get(db), m] : [undefined, new Map(m).set(db, "taking" as const)],
+      )
+    /** A lease taken for `db`: recorded as held here. */
+    const holding = (db: string, held: Holding) =>
+      Effect.tap(Ref.make(held), (state) => Ref.update(here, (m) => new Map(m).set(db, state)))
+
     const forRun = (retry: RetryPolicy, options: { readonly releaseLater?: boolean } = {}) =>
       Effect.gen(function* () {
         const store = makeLeaseStore(couch, retry)
@@ -116,6 +128,16 @@ export const makeLeases = (couch: CouchClientShape): Effect.Effect<Leases> =>
             }),
           )
 
+        /**
+         * Takes `db`'s lease (claimed here already; `rev`: this purger's own, taken earlier); the
+         * claim is dropped when the lease is not taken.
+         */
+        const takeClaimed = (db: string, ttlMs: number, rev?: string) =>
+          take(store, ensureDb, { server: couch.server, db, holder, ttlMs, where: where(db), rev }).pipe(
+            Effect.onError(() => forget(db)),
+            Effect.tap((taken) => (Either.isLeft(taken) ? forget(db) : Effect.void)),
+          )
+
         /** Claims `db` in this process, then takes its lease; `Left`: someone else has it. */
         const acquire = (db: string, ttlMs: number) =>
           Effect.gen(function* () {
@@ -126,24 +148,12 @@ export const makeLeases = (couch: CouchClientShape): Effect.Effect<Leases> =>
               // Fresh: used as taken. Older than a renewal's gap: renewed by taking it again.
               if ((yield* Clock.currentTimeMillis) < held.writtenAt + Math.floor(ttlMs / 3))
                 return Either.right(ahead)
-              const again = yield* take(store, ensureDb, {
-                server: couch.server,
-                db,
-                holder,
-                ttlMs,
-                where: where(db),
-                rev: held.rev,
-              }).pipe(Effect.onError(() => forget(db)))
-              if (Either.isLeft(again)) {
-                yield* forget(db)
-                return Either.left<HeldElsewhere>(again.left)
-              }
+              const again = yield* takeClaimed(db, ttlMs, held.rev)
+              if (Either.isLeft(again)) return Either.left<HeldElsewhere>(again.left)
               yield* Ref.set(ahead, again.right)
               return Either.right(ahead)
             }
-            const mine = yield* Ref.modify(here, (m) =>
-              m.has(db) ? [m.get(db), m] : [undefined, new Map(m).set(db, "taking")],
-            )
+            const mine = yield* claim(db)
             if (mine !== undefined) {
               // Another run of this very process is purging it.
               const writtenAt =
@@ -151,20 +161,9 @@ export const makeLeases = (couch: CouchClientShape): Effect.Effect<Leases> =>
               const expiresAt = new Date(writtenAt + ttlMs).toISOString()
               return Either.left<HeldElsewhere>({ holder, expiresAt, lease: where(db) })
             }
-            const taken = yield* take(store, ensureDb, {
-              server: couch.server,
-              db,
-              holder,
-              ttlMs,
-              where: where(db),
-            }).pipe(Effect.onError(() => forget(db)))
-            if (Either.isLeft(taken)) {
-              yield* forget(db)
-              return Either.left<HeldElsewhere>(taken.left)
-            }
-            const state = yield* Ref.make(taken.right)
-            yield* Ref.update(here, (m) => new Map(m).set(db, state))
-            return Either.right(state)
+            const taken = yield* takeClaimed(db, ttlMs)
+            if (Either.isLeft(taken)) return Either.left<HeldElsewhere>(taken.left)
+            return Either.right(yield* holding(db, taken.right))
           })
 
         const withLease = <A, E>(
@@ -208,10 +207,7 @@ export const makeLeases = (couch: CouchClientShape): Effect.Effect<Leases> =>
         /** Takes `db`'s lease ahead of its purge, if it is free; anything else is left to `withLease`. */
         const reserveOne = (db: string, ttlMs: number) =>
           Effect.gen(function* () {
-            const claimed = yield* Ref.modify(here, (m) =>
-              m.has(db) ? [false, m] : [true, new Map(m).set(db, "taking")],
-            )
-            if (!claimed) return
+            if ((yield* claim(db)) !== undefined) return
             const now = yield* Clock.currentTimeMillis
             const body = leaseBody({ db, holder, acquiredAt: now, now, ttlMs, rev: undefined })
             let put = yield* store.put(db, body)
@@ -220,7 +216,7 @@ export const makeLeases = (couch: CouchClientShape): Effect.Effect<Leases> =>
               put = yield* store.put(db, body)
             }
             if (Either.isLeft(put)) return yield* forget(db)
-            const state = yield* Ref.make<Holding>({
+            const state = yield* holding(db, {
               rev: put.right,
               acquiredAt: now,
               writtenAt: now,
@@ -228,7 +224,6 @@ export const makeLeases = (couch: CouchClientShape): Effect.Effect<Leases> =>
               gone: false,
             })
             reserved.set(db, state)
-            yield* Ref.update(here, (m) => new Map(m).set(db, state))
           }).pipe(
             Effect.catchAllCause(() => forget(db)),
             Effect.onInterrupt(() => forget(db)),
