@@ -29,14 +29,18 @@ import { describeTargets, selectDbs } from "./targets.ts"
  * measured (a collection of that heap takes a few milliseconds).
  */
 const gcEvery = 100
-let sinceGc = 0
-const collectNow = (dbs: number) =>
-  Effect.sync(() => {
-    sinceGc += dbs
-    if (sinceGc < gcEvery) return
-    sinceGc = 0
-    ;(globalThis as { Bun?: { gc: (force: boolean) => void } }).Bun?.gc(true)
-  })
+
+/** A run's collector: told how many databases went by, it collects each time `gcEvery` more have. */
+const garbageCollector = () => {
+  let since = 0
+  return (dbs: number) =>
+    Effect.sync(() => {
+      since += dbs
+      if (since < gcEvery) return
+      since = 0
+      ;(globalThis as { Bun?: { gc: (force: boolean) => void } }).Bun?.gc(true)
+    })
+}
 
 /** The run: select the databases, purge `dbConcurrency` at once, sum up. */
 const runMany = Effect.fn("Purge.many.run")(function* (
@@ -79,6 +83,7 @@ const runMany = Effect.fn("Purge.many.run")(function* (
     : undefined
   const infoOf = infoReader(couch, o, context)
   const ahead = Math.max(1, o.dbConcurrency * 2)
+  const collect = garbageCollector()
   // The databases' info 100 a request, read a batch ahead of the databases being purged (so it
   // is seconds old, not as old as the run), then `dbConcurrency` databases at once, in order.
   const databases = yield* Stream.fromIterable(mine).pipe(
@@ -89,18 +94,16 @@ const runMany = Effect.fn("Purge.many.run")(function* (
     // Leases taken a few databases ahead, together (one request for a group), so no lease request
     // waits between one database's purge and the next.
     Stream.grouped(ahead),
-    Stream.mapEffect((group) =>
-      Effect.flatMap(Effect.zipLeft(context.stopping, collectNow(group.length)), (stop) =>
+    Stream.tap((group) => collect(group.length)),
+    Stream.tap((group) =>
+      Effect.flatMap(context.stopping, (stop) =>
         stop
-          ? Effect.succeed(group)
-          : Effect.as(
-              leases.reserve(
-                Array.from(group)
-                  .filter(([, info]) => needsLease(o, info))
-                  .map(([db]) => db),
-                o.leaseTtl,
-              ),
-              group,
+          ? Effect.void
+          : leases.reserve(
+              Array.from(group)
+                .filter(([, info]) => needsLease(o, info))
+                .map(([db]) => db),
+              o.leaseTtl,
             ),
       ),
     ),
