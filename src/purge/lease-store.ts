@@ -74,6 +74,27 @@ interface LeaseWrite {
   readonly alone: Effect.Effect<Either.Either<string, WriteRefusal>, CouchError | LeaseStoreError>
 }
 
+/**
+ * One write's answer in a `_bulk_docs` answer, `row` the element in its place: a rev, or a
+ * conflict (the compare-and-set's no); a document refused on its own (a validation function's
+ * 403) is refused as a 403 to the PUT would be.
+ */
+const bulkResult = (
+  server: string,
+  operation: string,
+  w: LeaseWrite,
+  row: (typeof BulkAnswer.Type)[number] | undefined,
+): Exit.Exit<Either.Either<string, WriteRefusal>, CouchError | LeaseStoreError> => {
+  const failed = (reason: string, refused: boolean) =>
+    Exit.fail(new LeaseStoreError({ server, db: w.db, operation, reason, refused }))
+  if (row === undefined || row.id !== w.doc._id)
+    return failed("the answer does not list the lease in its place", false)
+  if (row.rev !== undefined && row.error === undefined) return Exit.succeed(Either.right(row.rev))
+  if (row.error === "conflict") return Exit.succeed(Either.left("conflict"))
+  const refused = row.error === "forbidden" || row.error === "unauthorized"
+  return failed(`${refused ? "403 " : ""}${row.error ?? "no rev"}: ${row.reason ?? ""}`.trim(), refused)
+}
+
 /** A lease document that does not read as one still has a rev: it is taken over as expired. */
 const RevOnly = Schema.Struct({ _rev: Schema.String })
 
@@ -141,10 +162,9 @@ export const makeLeaseStore = (couch: CouchClientShape, retry: RetryPolicy) => {
     )
 
   /**
-   * Two or more writes in one `_bulk_docs`: a rev or a conflict for each. The lease database
+   * Two or more writes in one `_bulk_docs`: each its own answer (`bulkResult`). The lease database
    * missing is "no-database" for each, as for a PUT alone; another failure of the request is each
-   * write's failure. A document refused on its own (a validation function's 403) is refused as a
-   * 403 to the PUT would be.
+   * write's failure.
    */
   const bulk = (writes: ReadonlyArray<LeaseWrite>) => {
     const operation = `POST /${leasesDb}/_bulk_docs`
@@ -158,34 +178,7 @@ export const makeLeaseStore = (couch: CouchClientShape, retry: RetryPolicy) => {
         BulkAnswer,
       ),
     ).pipe(
-      Effect.map((r) =>
-        writes.map((w, i): Exit.Exit<Either.Either<string, WriteRefusal>, CouchError | LeaseStoreError> => {
-          const row = r.body[i]
-          if (row === undefined || row.id !== w.doc._id) {
-            return Exit.fail(
-              new LeaseStoreError({
-                server: couch.server,
-                db: w.db,
-                operation,
-                reason: "the answer does not list the lease in its place",
-                refused: false,
-              }),
-            )
-          }
-          if (row.rev !== undefined && row.error === undefined) return Exit.succeed(Either.right(row.rev))
-          if (row.error === "conflict") return Exit.succeed(Either.left("conflict"))
-          const refused = row.error === "forbidden" || row.error === "unauthorized"
-          return Exit.fail(
-            new LeaseStoreError({
-              server: couch.server,
-              db: w.db,
-              operation,
-              reason: `${refused ? "403 " : ""}${row.error ?? "no rev"}: ${row.reason ?? ""}`.trim(),
-              refused,
-            }),
-          )
-        }),
-      ),
+      Effect.map((r) => writes.map((w, i) => bulkResult(couch.server, operation, w, r.body[i]))),
       Effect.catchAll((e) =>
         Effect.succeed(
           writes.map((w) =>
