@@ -90,6 +90,9 @@ const runtimeOf = (target: Target): string => {
   return binary
 }
 
+/** The JIT policy the binary starts with (see `Bun.unsafe.setJITPolicy`): 100× the tier-up thresholds. */
+const cliJitPolicy = 100
+
 const compile = async (options: {
   outfile: string
   targetName: string
@@ -121,6 +124,12 @@ const compile = async (options: {
       outfile: temp,
       autoloadDotenv: false,
       autoloadBunfig: false,
+      // JavaScriptCore compiles a function once it has run often enough; this scales those
+      // thresholds. A CLI run is short and mostly run-once code (the CLI, the layers, a few hundred
+      // requests), so compiling it cost more than it saved: a 20,000-tombstone purge on a real
+      // CouchDB spent about 0.1 s in the JIT's thread alone. `serve` sets the normal policy back
+      // (src/main.ts): a long-running server gains from compiled code.
+      jitPolicy: cliJitPolicy,
     },
   })
   if (!result.success) fail(`compiling for ${options.targetName} failed:\n${result.logs.join("\n")}`)

@@ -18,6 +18,9 @@ if (quick !== undefined) {
   // A full collection, looked at once a second, keeps it flat. Not in the HTTP mode, where each
   // pause would land on requests being answered.
   const command = process.argv.slice(2).find((a) => !a.startsWith("-"))
+  // The binary starts with the JIT reluctant (scripts/build.ts: a short CLI run spends more on
+  // compiling than compiled code saves). The HTTP mode runs for long: normal policy from the start.
+  if (command === "serve") Bun.unsafe.setJITPolicy(1)
   if (command !== "serve") {
     // Only once the heap has grown by a good step since the last one: a short run collects never.
     let after = process.memoryUsage().heapUsed
