@@ -32,26 +32,33 @@ class Refused {
   constructor(readonly reason: string) {}
 }
 
-const rowOf = (u: unknown, at: string): ChangeRow => {
-  if (!isRecord(u)) throw new Refused(wrong(at))
-  if (!("seq" in u)) throw new Refused(missing(`${at}.seq`))
+/** Where in a page row `i`'s `field` is: written out only for a reason, not for every row. */
+const rowAt = (i: number, field = "") => `results[${i}]${field}`
+
+/** Where in a `_purge` answer the outcome for document `id` is (`index` into its revs). */
+const outcomeAt = (id: string, index = "") => `purged.${id}${index}`
+
+/** Row `i` of a page. */
+const rowOf = (u: unknown, i: number): ChangeRow => {
+  if (!isRecord(u)) throw new Refused(wrong(rowAt(i)))
+  if (!("seq" in u)) throw new Refused(missing(rowAt(i, ".seq")))
   const seq = u.seq === null ? null : seqOf(u.seq)
-  if (seq === undefined) throw new Refused(wrong(`${at}.seq`))
-  if (!("id" in u)) throw new Refused(missing(`${at}.id`))
-  if (typeof u.id !== "string") throw new Refused(wrong(`${at}.id`))
-  if (!("changes" in u)) throw new Refused(missing(`${at}.changes`))
+  if (seq === undefined) throw new Refused(wrong(rowAt(i, ".seq")))
+  if (!("id" in u)) throw new Refused(missing(rowAt(i, ".id")))
+  if (typeof u.id !== "string") throw new Refused(wrong(rowAt(i, ".id")))
+  if (!("changes" in u)) throw new Refused(missing(rowAt(i, ".changes")))
   const changes = u.changes
-  if (!Array.isArray(changes)) throw new Refused(wrong(`${at}.changes`))
+  if (!Array.isArray(changes)) throw new Refused(wrong(rowAt(i, ".changes")))
   const revs: Array<{ readonly rev: string }> = new Array(changes.length)
-  for (let i = 0; i < changes.length; i++) {
-    const change: unknown = changes[i]
-    if (!isRecord(change)) throw new Refused(wrong(`${at}.changes[${i}]`))
-    if (!("rev" in change)) throw new Refused(missing(`${at}.changes[${i}].rev`))
-    if (typeof change.rev !== "string") throw new Refused(wrong(`${at}.changes[${i}].rev`))
-    revs[i] = { rev: change.rev }
+  for (let c = 0; c < changes.length; c++) {
+    const change: unknown = changes[c]
+    if (!isRecord(change)) throw new Refused(wrong(rowAt(i, `.changes[${c}]`)))
+    if (!("rev" in change)) throw new Refused(missing(rowAt(i, `.changes[${c}].rev`)))
+    if (typeof change.rev !== "string") throw new Refused(wrong(rowAt(i, `.changes[${c}].rev`)))
+    revs[c] = { rev: change.rev }
   }
   const deleted = u.deleted
-  if (deleted !== undefined && typeof deleted !== "boolean") throw new Refused(wrong(`${at}.deleted`))
+  if (deleted !== undefined && typeof deleted !== "boolean") throw new Refused(wrong(rowAt(i, ".deleted")))
   return deleted === undefined ? { seq, id: u.id, changes: revs } : { seq, id: u.id, changes: revs, deleted }
 }
 
@@ -61,7 +68,7 @@ const pageOf = (json: unknown): ChangesPage => {
   const rows = json.results
   if (!Array.isArray(rows)) throw new Refused(wrong("results"))
   const results: Array<ChangeRow> = new Array(rows.length)
-  for (let i = 0; i < rows.length; i++) results[i] = rowOf(rows[i], `results[${i}]`)
+  for (let i = 0; i < rows.length; i++) results[i] = rowOf(rows[i], i)
   if (!("last_seq" in json)) throw new Refused(missing("last_seq"))
   const last_seq = seqOf(json.last_seq)
   if (last_seq === undefined) throw new Refused(wrong("last_seq"))
@@ -70,19 +77,20 @@ const pageOf = (json: unknown): ChangesPage => {
   return pending === undefined ? { results, last_seq } : { results, last_seq, pending }
 }
 
-const outcomeOf = (u: unknown, at: string): PurgeOutcome => {
+/** The outcome for document `id`. */
+const outcomeOf = (u: unknown, id: string): PurgeOutcome => {
   if (Array.isArray(u)) {
     const revs: Array<string> = new Array(u.length)
     for (let i = 0; i < u.length; i++) {
       const rev: unknown = u[i]
-      if (typeof rev !== "string") throw new Refused(wrong(`${at}[${i}]`))
+      if (typeof rev !== "string") throw new Refused(wrong(outcomeAt(id, `[${i}]`)))
       revs[i] = rev
     }
     return revs
   }
-  if (!isRecord(u) || typeof u.error !== "string") throw new Refused(wrong(at))
+  if (!isRecord(u) || typeof u.error !== "string") throw new Refused(wrong(outcomeAt(id)))
   const reason = u.reason
-  if (reason !== undefined && typeof reason !== "string") throw new Refused(wrong(at))
+  if (reason !== undefined && typeof reason !== "string") throw new Refused(wrong(outcomeAt(id)))
   return reason === undefined ? { error: u.error } : { error: u.error, reason }
 }
 
@@ -101,7 +109,7 @@ const purgeAnswerOf = (json: unknown): PurgeAnswer => {
   const answer = json.purged
   if (!isRecord(answer)) throw new Refused(wrong("purged"))
   const purged: Record<string, PurgeOutcome> = {}
-  for (const id of Object.keys(answer)) purged[id] = outcomeOf(answer[id], `purged.${id}`)
+  for (const id of Object.keys(answer)) purged[id] = outcomeOf(answer[id], id)
   return purgeSeq === undefined ? { purged } : { purge_seq: purgeSeq, purged }
 }
 
