@@ -30,7 +30,15 @@ export const splitBatches = (
     revs = 0
   }
   for (const tombstone of tombstones) {
-    for (let start = 0; start < tombstone.revs.length; start += maxRevs) {
+    const n = tombstone.revs.length
+    if (n > 0 && n <= maxRevs) {
+      // Nearly every tombstone: whole, as it is (no copy of its revs).
+      if (current.length + 1 > maxIds || revs + n > maxRevs) close()
+      current.push(tombstone)
+      revs += n
+      continue
+    }
+    for (let start = 0; start < n; start += maxRevs) {
       const part = tombstone.revs.slice(start, start + maxRevs)
       if (current.length + 1 > maxIds || revs + part.length > maxRevs) close()
       current.push(part.length === tombstone.revs.length ? tombstone : { id: tombstone.id, revs: part })
