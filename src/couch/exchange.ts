@@ -1,4 +1,4 @@
-import { Effect, Either } from "effect"
+import { Either } from "effect"
 import { certificateProblem } from "../shared/tls.ts"
 import { networkReason } from "./answer.ts"
 
@@ -125,10 +125,3 @@ export const startExchange = (
     abort.abort()
   }
 }
-
-/** `startExchange` as an effect: interrupting it (the run stops, a sibling failed) aborts the request. */
-export const exchange = (out: Outgoing, limits: ExchangeLimits): Effect.Effect<Incoming, ExchangeProblem> =>
-  Effect.async<Incoming, ExchangeProblem>((resume) => {
-    const abort = startExchange(out, limits, resume)
-    return Effect.sync(abort)
-  })
