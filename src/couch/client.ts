@@ -13,6 +13,7 @@ import {
   CouchProtocolError,
   CouchUnauthorized,
   CouchUnavailable,
+  noDatabase,
 } from "./errors.ts"
 import {
   type ExchangeLimits,
@@ -337,12 +338,23 @@ export const makeCouchClient = Effect.fn("Couch.make")(function* (connection: Co
     return call(operation, db, outgoingOf(base, headers, request), decoderOf(schema))
   }
 
+  /** A request without a body to `path` (relative to the server). */
   const getOut = (path: string): Outgoing => ({
     method: "GET",
     url: `${base}${path}`,
     headers,
     body: undefined,
   })
+
+  /** A request with `body` as JSON to `path` (relative to the server). */
+  const jsonOut = (method: "POST" | "PUT", path: string, body: unknown): Outgoing => ({
+    method,
+    url: `${base}${path}`,
+    headers: jsonHeaders,
+    body: JSON.stringify(body),
+  })
+
+  const localPath = (db: string, id: string) => `${dbPath(db)}/_local/${encodeURIComponent(id)}`
 
   const get = <A, I>(operation: string, db: string | undefined, path: string, schema: Schema.Schema<A, I>) =>
     callBody(operation, db, getOut(path), decoderOf(schema))
@@ -357,29 +369,20 @@ export const makeCouchClient = Effect.fn("Couch.make")(function* (connection: Co
       callBody(
         `GET /${db}/_changes`,
         db,
-        {
-          method: "GET",
-          url: `${base}${dbPath(db)}/_changes?${new URLSearchParams({
+        getOut(
+          `${dbPath(db)}/_changes?${new URLSearchParams({
             feed: "normal",
             style: params.style,
             since: params.since,
             limit: String(params.limit),
             ...(params.seqInterval === undefined ? {} : { seq_interval: String(params.seqInterval) }),
           })}`,
-          headers,
-          body: undefined,
-        },
+        ),
         decodeChangesPage,
       ),
     purge: (db, revs) => {
       const operation = `POST /${db}/_purge`
-      const out: Outgoing = {
-        method: "POST",
-        url: `${base}${dbPath(db)}/_purge`,
-        headers: jsonHeaders,
-        body: JSON.stringify(revs),
-      }
-      return run(operation, out, (res) =>
+      return run(operation, jsonOut("POST", `${dbPath(db)}/_purge`, revs), (res) =>
         Either.map(settle(operation, db, res, decodePurgeAnswer), (r) => ({
           status: r.status,
           answer: r.body,
@@ -388,29 +391,17 @@ export const makeCouchClient = Effect.fn("Couch.make")(function* (connection: Co
     },
     getLocal: (db, id) => {
       const operation = `GET /${db}/_local/${id}`
-      const out: Outgoing = {
-        method: "GET",
-        url: `${base}${dbPath(db)}/_local/${encodeURIComponent(id)}`,
-        headers,
-        body: undefined,
-      }
       // A missing document is the usual answer (a database never purged): none, without the
       // typed error a 404 makes elsewhere. A missing database is that error, as always.
-      return run(operation, out, (res) =>
-        res.status === 404 && !res.text.includes("Database does not exist")
+      return run(operation, getOut(localPath(db, id)), (res) =>
+        res.status === 404 && !res.text.includes(noDatabase)
           ? Either.right(Option.none())
           : Either.map(settle(operation, db, res, anyJson), (r) => Option.some(r.body)),
       )
     },
     putLocal: (db, id, body) => {
       const operation = `PUT /${db}/_local/${id}`
-      const out: Outgoing = {
-        method: "PUT",
-        url: `${base}${dbPath(db)}/_local/${encodeURIComponent(id)}`,
-        headers: jsonHeaders,
-        body: JSON.stringify(body),
-      }
-      return run(operation, out, (res) =>
+      return run(operation, jsonOut("PUT", localPath(db, id), body), (res) =>
         Either.map(settle(operation, db, res, putAnswer), (r) => r.body.rev),
       )
     },

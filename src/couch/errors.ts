@@ -38,7 +38,7 @@ export class CouchForbidden extends Schema.TaggedError<CouchForbidden>()("CouchF
 }
 
 /** CouchDB's 404 reason when the database itself is missing, not a document in it. */
-const noDatabase = "Database does not exist"
+export const noDatabase = "Database does not exist"
 
 /** A 404 saying the database does not exist (a missing document says "missing" or "deleted"). */
 export const isDbMissing = (error: { readonly _tag: string }): boolean =>
