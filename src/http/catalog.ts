@@ -1,8 +1,8 @@
-import { HttpClientRequest } from "@effect/platform"
 import { Clock, Effect, Either, Option, Schema } from "effect"
 import { dbDetails, fragmentationOf, purgeAdvice } from "../couch/admin.ts"
 import { allDbsPage, globPrefix, globTest, isGlob, prefixEnd } from "../couch/all-dbs.ts"
 import type { CouchClientShape } from "../couch/client.ts"
+import { dbsInfoKeys, dbsInfoOf, noDbsInfo } from "../couch/dbs-info.ts"
 import { DbDetails } from "../couch/schema.ts"
 import { checkpointDocId } from "../purge/checkpoint-local.ts"
 
@@ -70,8 +70,6 @@ export interface CatalogPage {
 export const detailsTtlMs = 30_000
 /** Databases whose details are read at once, one `GET /{db}` each, without `_dbs_info`. */
 export const detailsConcurrency = 8
-/** Databases per `POST /_dbs_info` (CouchDB refuses more: 400 too_many_keys). */
-export const dbsInfoKeys = 100
 /** `POST /_dbs_info` requests at once. */
 const dbsInfoConcurrency = 2
 /** Names per `_all_dbs` request when the filter is more than a prefix (most names then fail it). */
@@ -79,13 +77,8 @@ const namesChunk = 1000
 
 const Checkpoint = Schema.Struct({ updated_at: Schema.optional(Schema.String) })
 
-/** `POST /_dbs_info`: each key's info, or an error for a database that is gone. */
-const DbsInfo = Schema.Array(
-  Schema.Union(
-    Schema.Struct({ key: Schema.String, info: DbDetails }),
-    Schema.Struct({ key: Schema.Unknown, error: Schema.String }),
-  ),
-)
+/** `POST /_dbs_info` with each database's details. */
+const dbsDetails = dbsInfoOf(DbDetails)
 
 /** The filter as a glob: text without `*` or `?` matches the names that contain it. */
 export const asGlob = (filter: string) => (filter === "" || isGlob(filter) ? filter : `*${filter}*`)
@@ -209,22 +202,12 @@ export const makeCatalog = (): Catalog => {
     )
 
   const infoBatch = (couch: CouchClientShape, dbs: ReadonlyArray<string>) =>
-    couch
-      .request(
-        "POST /_dbs_info",
-        undefined,
-        HttpClientRequest.post("/_dbs_info").pipe(HttpClientRequest.bodyUnsafeJson({ keys: dbs })),
-        DbsInfo,
-      )
-      .pipe(
-        Effect.map((r) => {
-          const byKey = new Map(r.body.flatMap((e) => ("info" in e ? [[e.key, e.info] as const] : [])))
-          return dbs.map((db) => {
-            const info = byKey.get(db)
-            return info === undefined ? failedRow(db, "the database no longer exists") : rowOf(db, info)
-          })
-        }),
-      )
+    Effect.map(dbsDetails(couch, dbs), (found) =>
+      dbs.map((db) => {
+        const info = found.get(db)
+        return info === undefined ? failedRow(db, "the database no longer exists") : rowOf(db, info)
+      }),
+    )
 
   /** Each database's row from CouchDB: 100 a request, or one each where `_dbs_info` is missing. */
   const readInfo = (couch: CouchClientShape, dbs: ReadonlyArray<string>) =>
@@ -242,11 +225,7 @@ export const makeCatalog = (): Catalog => {
           })
           return [...first.right, ...rest.flat()]
         }
-        // A server without it answers 400 (an illegal database name), 404 or 405; anything else
-        // (a refused login, a server down) is the answer.
-        const tag = first.left._tag
-        if (batchInfo === true || !["CouchBadRequest", "CouchNotFound", "CouchProtocolError"].includes(tag))
-          return yield* Effect.fail(first.left)
+        if (batchInfo === true || !noDbsInfo(first.left)) return yield* Effect.fail(first.left)
         batchInfo = false
       }
       return yield* Effect.forEach(dbs, (db) => infoOne(couch, db), { concurrency: detailsConcurrency })

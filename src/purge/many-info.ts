@@ -4,7 +4,7 @@
  */
 import { Effect } from "effect"
 import type { CouchClientShape } from "../couch/client.ts"
-import { dbsInfo } from "../couch/dbs-info.ts"
+import { dbsInfo, noDbsInfo } from "../couch/dbs-info.ts"
 import { isRetryable } from "../couch/errors.ts"
 import type { DbInfo } from "../couch/schema.ts"
 import type { RunContext } from "../jobs/job.ts"
@@ -19,7 +19,6 @@ import type { PurgeManyOptions } from "./many-options.ts"
  */
 export const infoReader = (couch: CouchClientShape, o: PurgeManyOptions, context: RunContext) => {
   let supported = true
-  const unsupported = ["CouchBadRequest", "CouchNotFound", "CouchProtocolError"]
   const none = new Map<string, DbInfo>()
   return (dbs: Iterable<string>) => {
     const names = Array.from(dbs)
@@ -30,7 +29,7 @@ export const infoReader = (couch: CouchClientShape, o: PurgeManyOptions, context
         withRetry({ ...defaultRetryPolicy, retries: o.retries, base: o.retryBase }, isRetryable),
         Effect.catchAll((e) =>
           Effect.sync(() => {
-            if (unsupported.includes(e._tag)) supported = false
+            if (noDbsInfo(e)) supported = false
             return none
           }),
         ),
