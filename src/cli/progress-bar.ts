@@ -1,15 +1,17 @@
 import cliProgress from "cli-progress"
 import { Clock, Effect, Layer, Ref } from "effect"
-import { Progress } from "../shared/progress.ts"
+import { heldPlus, Progress } from "../shared/progress.ts"
 
 /** Held-back counts by reason, as the bars show them: " | held 12 (grace 10, replication 2)". */
 const heldTally = () => {
-  const by = new Map<string, number>()
+  let by: Readonly<Record<string, number>> = {}
   return {
     add: (reason: string, n: number) => {
-      by.set(reason, (by.get(reason) ?? 0) + n)
-      const total = [...by.values()].reduce((a, b) => a + b, 0)
-      return ` | held ${total} (${[...by].map(([r, k]) => `${r} ${k}`).join(", ")})`
+      by = heldPlus(by, reason, n)
+      const total = Object.values(by).reduce((a, b) => a + b, 0)
+      return ` | held ${total} (${Object.entries(by)
+        .map(([r, k]) => `${r} ${k}`)
+        .join(", ")})`
     },
   }
 }

@@ -1,5 +1,5 @@
 import { Clock, Effect, SubscriptionRef } from "effect"
-import { type ProgressShape, partOf } from "../shared/progress.ts"
+import { heldPlus, type ProgressShape, partOf } from "../shared/progress.ts"
 import type { PartProgress, RunStatus } from "./status.ts"
 
 /**
@@ -30,7 +30,7 @@ export const progressOf = (
       ...s,
       progress: {
         ...s.progress,
-        held: { ...s.progress.held, [reason]: (s.progress.held?.[reason] ?? 0) + n },
+        held: heldPlus(s.progress.held, reason, n),
       },
     }))
   return {

@@ -28,6 +28,13 @@ export const partOf = (progress: ProgressShape, label: string): Effect.Effect<Pr
     ...(progress.hold === undefined ? {} : { hold: progress.hold }),
   })
 
+/** Held-back counts by reason with `n` more for `reason`. */
+export const heldPlus = (
+  held: Readonly<Record<string, number>> | undefined,
+  reason: string,
+  n: number,
+): Readonly<Record<string, number>> => ({ ...held, [reason]: (held?.[reason] ?? 0) + n })
+
 export class Progress extends Context.Tag("dbsweep/Progress")<Progress, ProgressShape>() {}
 
 export const silentProgress = Layer.succeed(
@@ -78,7 +85,7 @@ const logLine = (
     }
     return {
       hold: (reason: string, n: number) =>
-        Ref.update(state, (s) => ({ ...s, held: { ...s.held, [reason]: (s.held[reason] ?? 0) + n } })).pipe(
+        Ref.update(state, (s) => ({ ...s, held: heldPlus(s.held, reason, n) })).pipe(
           Effect.zipRight(onHold(reason, n)),
         ),
       grow: (total: number) => Ref.update(state, (s) => ({ ...s, total: s.total + total })),
