@@ -13,15 +13,16 @@ const quick = quickAnswer(process.argv.slice(2), {
 if (quick !== undefined) {
   process.stdout.write(quick)
 } else {
-  // JavaScriptCore collects lazily: a long purge or migrate left garbage standing until peak RSS grew
-  // with the run (121 MB at 100k tombstones, 180 MB at 400k), though the live heap stays near 24 MB.
-  // A full collection, looked at once a second, keeps it flat. Not in the HTTP mode, where each
-  // pause would land on requests being answered.
   const command = process.argv.slice(2).find((a) => !a.startsWith("-"))
-  // The binary starts with the JIT reluctant (scripts/build.ts: a short CLI run spends more on
-  // compiling than compiled code saves). The HTTP mode runs for long: normal policy from the start.
-  if (command === "serve") Bun.unsafe.setJITPolicy(1)
-  if (command !== "serve") {
+  if (command === "serve") {
+    // The binary starts with the JIT reluctant (scripts/build.ts: a short CLI run spends more on
+    // compiling than compiled code saves). The HTTP mode runs for long: normal policy from the start.
+    Bun.unsafe.setJITPolicy(1)
+  } else {
+    // JavaScriptCore collects lazily: a long purge or migrate left garbage standing until peak RSS
+    // grew with the run (121 MB at 100k tombstones, 180 MB at 400k), though the live heap stays near
+    // 24 MB. A full collection, looked at once a second, keeps it flat. Not in the HTTP mode, where
+    // each pause would land on requests being answered.
     // Only once the heap has grown by a good step since the last one: a short run collects never.
     // The first look only notes the heap (the CLI and its modules loaded by then): measured from
     // the process's start, every run of over a second paid for a full collection of them.
