@@ -16,7 +16,7 @@ import { createHash } from "node:crypto"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { arg, couchTarget, root, runBinary } from "./support.ts"
+import { arg, couchTarget, median, root, runBinary } from "./support.ts"
 
 const N = arg("docs", 50_000)
 const SAMPLE = arg("sample", 2_000)
@@ -159,11 +159,6 @@ const couchrestore = async (dir: string, db: string) => {
   return (performance.now() - started) / 1000
 }
 
-const median = (xs: ReadonlyArray<number>) => {
-  const sorted = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
 const rate = (seconds: number) => `${Math.round(N / seconds).toLocaleString("en")} docs/s`
 
 try {

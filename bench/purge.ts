@@ -12,7 +12,7 @@
  * and --big N for the memory figures (100000 and 1000000), --latency MS (2, test server only),
  * --runs N (3): rounds of (a) and (c) taking turns at N tombstones, their medians printed.
  */
-import { arg, bin, couchTarget, runBinary } from "./support.ts"
+import { arg, bin, couchTarget, median, runBinary } from "./support.ts"
 
 const N = arg("tombstones", 20_000)
 const SMALL = arg("small", 100_000)
@@ -117,13 +117,7 @@ try {
     raws.push(await raw(c.db, c.tombs))
     for (const db of made.splice(0)) await call("DELETE", `/${db}`)
   }
-  const median = (xs: ReadonlyArray<number>) =>
-    [...xs].sort((x, y) => x - y)[Math.floor((xs.length - 1) / 2)]!
-  const ta = {
-    ...runs[0]!,
-    seconds: median(runs.map((r) => r.seconds)),
-    inside: median(runs.map((r) => r.inside)),
-  }
+  const ta = { seconds: median(runs.map((r) => r.seconds)), inside: median(runs.map((r) => r.inside)) }
   const cpu = [...runs].sort((x, y) => x.cpuSeconds - y.cpuSeconds)[Math.floor((RUNS - 1) / 2)]!
   const tc = median(raws)
   const b = await tombstoneDb(N)

@@ -165,3 +165,10 @@ export const runBinary = async (args: ReadonlyArray<string>, env: Record<string,
     userSeconds: cpu === undefined ? Number.NaN : Number(cpu.user) / 1e6,
   }
 }
+
+/** The median of `xs` (the mean of the middle two when their number is even). */
+export const median = (xs: ReadonlyArray<number>) => {
+  const sorted = [...xs].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
