@@ -16,6 +16,7 @@ import {
   deleteDb,
   deleteDocs,
   deletedIds,
+  range,
   removeReplicatorDocs,
   startCouchTarget,
   waitForReplication,
@@ -58,8 +59,6 @@ const newDb = async (prefix: string) => {
   created.push(db)
   return db
 }
-
-const range = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`)
 
 /** Moves every observation in the checkpoint document `ms` into the past: time passing, for a separate process. */
 const ageObservations = async (db: string, ms: number) => {

@@ -13,6 +13,7 @@ import {
   deleteDb,
   deleteDocs,
   deletedIds,
+  range,
   removeReplicatorDocs,
   startCouchTarget,
   waitForReplication,
@@ -45,8 +46,6 @@ const newDb = async (prefix: string) => {
   created.push(db)
   return db
 }
-
-const range = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`)
 
 describe("--grace", () => {
   test("a tombstone newer than the grace survives this run and is purged by a later run once the time has passed", async () => {

@@ -319,6 +319,9 @@ export const checkPurged = async (t: CouchTarget, db: string, seeded: Seeded): P
   return problems.join("; ")
 }
 
+/** Document ids `prefix0` … `prefix<n-1>`. */
+export const range = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`)
+
 /** Writes `ids` as live documents, then deletes them: one tombstone each (a failed write throws). */
 export const deleteDocs = async (t: CouchTarget, db: string, ids: ReadonlyArray<string>) => {
   const made = await bulk(
