@@ -10,6 +10,7 @@ import { CouchClient } from "../../src/couch/client.ts"
 import { leaseBody, leaseDocId, leaseDocPath, leasesDb } from "../../src/purge/lease-doc.ts"
 import { makeLeaseStore } from "../../src/purge/lease-store.ts"
 import { type CouchTarget, couch, startCouchTarget } from "../support/couch-target.ts"
+import { removeLeases } from "../support/leases.ts"
 import { recordingClient } from "../support/recording-client.ts"
 
 let t: CouchTarget
@@ -22,12 +23,7 @@ beforeAll(async () => {
   expect([201, 412]).toContain((await couch(t, "PUT", `/${leasesDb}`)).status)
 })
 afterAll(async () => {
-  for (const db of names) {
-    const got = await couch(t, "GET", leaseDocPath(db))
-    if (got.status === 200) {
-      await couch(t, "DELETE", `${leaseDocPath(db)}?rev=${(got.body as { _rev: string })._rev}`)
-    }
-  }
+  await removeLeases(t, names)
   await t.stop()
 })
 
