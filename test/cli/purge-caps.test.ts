@@ -77,6 +77,12 @@ interface Listed {
   revs: Array<string>
   held?: string
 }
+/** The ids of the listed lines held for `held` (not held: undefined), sorted. */
+const idsListed = (lines: ReadonlyArray<Listed>, held: string | undefined) =>
+  lines
+    .filter((l) => l.held === held)
+    .map((l) => l.id)
+    .sort()
 const listed = (stdout: string): Array<Listed> =>
   stdout
     .split("\n")
@@ -109,18 +115,8 @@ describe("purge --grace from the binary", () => {
     const dry = await run("--db", db, "--grace", "7d", "--dry-run", "--list")
     expect(dry.code).toBe(0)
     const lines = listed(dry.stdout)
-    expect(
-      lines
-        .filter((l) => l.held === undefined)
-        .map((l) => l.id)
-        .sort(),
-    ).toEqual(range("old", 4).sort())
-    expect(
-      lines
-        .filter((l) => l.held === "grace")
-        .map((l) => l.id)
-        .sort(),
-    ).toEqual(range("new", 3).sort())
+    expect(idsListed(lines, undefined)).toEqual(range("old", 4).sort())
+    expect(idsListed(lines, "grace")).toEqual(range("new", 3).sort())
     const dryJson = JSON.parse(
       (await run("--db", db, "--grace", "7d", "--dry-run", "--json")).stdout,
     ) as Summary
@@ -172,18 +168,8 @@ describe("purge --respect-replications from the binary, many databases", () => {
     const dry = await run("--db", src, "--respect-replications", "--dry-run", "--list")
     expect(dry.code).toBe(0)
     const lines = listed(dry.stdout)
-    expect(
-      lines
-        .filter((l) => l.held === "replication")
-        .map((l) => l.id)
-        .sort(),
-    ).toEqual(range("after", 2).sort())
-    expect(
-      lines
-        .filter((l) => l.held === undefined)
-        .map((l) => l.id)
-        .sort(),
-    ).toEqual(range("before", 5).sort())
+    expect(idsListed(lines, "replication")).toEqual(range("after", 2).sort())
+    expect(idsListed(lines, undefined)).toEqual(range("before", 5).sort())
 
     const r = await run("--db", src, "--respect-replications", "--json")
     expect(r.code).toBe(0)
