@@ -113,7 +113,8 @@ const start = <O, S, I, E extends JobError>(
       error: undefined,
     })
     const stopFlag = yield* Ref.make(false)
-    const context = { stopping: Ref.get(stopFlag), progress: progressOf(table.display, status, startedAt) }
+    const progress = progressOf(table.display, status, startedAt)
+    const context = { stopping: Ref.get(stopFlag), progress }
     // The run starts once it is registered, so its end always finds its entry.
     const registered = yield* Deferred.make<void>()
     // A daemon fiber: a run outlives the request that started it, and ends gracefully through its
@@ -124,7 +125,12 @@ const start = <O, S, I, E extends JobError>(
       Deferred.await(registered).pipe(
         Effect.zipRight(job.run(options, context)),
         Effect.onExit((exit) =>
-          finish(table, id, key, exit, Exit.isSuccess(exit) ? job.problems(exit.value) : Option.none()),
+          // Advances summed since the last publish, in case the run ended without stopping its progress.
+          progress.flush.pipe(
+            Effect.zipRight(
+              finish(table, id, key, exit, Exit.isSuccess(exit) ? job.problems(exit.value) : Option.none()),
+            ),
+          ),
         ),
         // Its failure is reported through `await`, not as an "unhandled error" log line.
         Effect.withUnhandledErrorLogLevel(Option.none()),
