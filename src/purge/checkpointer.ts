@@ -1,4 +1,4 @@
-import { Clock, Effect, Option, Ref } from "effect"
+import { Clock, Effect, Option } from "effect"
 import type { CheckpointStoreShape } from "./checkpoint.ts"
 import type { Counter } from "./counts.ts"
 import type { Unit } from "./units.ts"
@@ -29,26 +29,24 @@ export const makeCheckpointer = Effect.fn("Purge.makeCheckpointer")(function* (
   counter: Counter,
   options: CheckpointerOptions,
 ) {
-  const mark = yield* Ref.make(emptyWatermark)
-  const lastSaved = yield* Ref.make({
-    seq: Option.getOrUndefined(options.stored),
-    at: yield* Clock.currentTimeMillis,
-  })
-  const lastError = yield* Ref.make<string | undefined>(undefined)
+  // Plain variables, not Refs: every unit completes here (hundreds a second), and all of it runs
+  // on one thread, where a Ref is a variable behind an effect step. Saves take turns.
+  let mark = emptyWatermark
+  let lastSaved = { seq: Option.getOrUndefined(options.stored), at: yield* Clock.currentTimeMillis }
+  let lastError: string | undefined
   const turn = yield* Effect.makeSemaphore(1)
 
   /** Writes the checkpoint if it moved; `force` ignores the interval (the final write). */
   const save = (force: boolean) =>
     turn.withPermits(1)(
       Effect.gen(function* () {
-        const { checkpoint } = yield* Ref.get(mark)
-        const saved = yield* Ref.get(lastSaved)
-        if (options.dryRun || checkpoint === undefined || checkpoint === saved.seq) return
+        const { checkpoint } = mark
+        if (options.dryRun || checkpoint === undefined || checkpoint === lastSaved.seq) return
         const now = yield* Clock.currentTimeMillis
-        if (!force && now - saved.at < options.everyMs) return
+        if (!force && now - lastSaved.at < options.everyMs) return
         yield* counter.retried(store.save(options.db, checkpoint))
-        yield* Ref.set(lastSaved, { seq: checkpoint, at: yield* Clock.currentTimeMillis })
-        yield* Ref.set(lastError, undefined)
+        lastSaved = { seq: checkpoint, at: yield* Clock.currentTimeMillis }
+        lastError = undefined
         yield* Effect.logDebug("checkpoint saved").pipe(
           Effect.annotateLogs({ db: options.db, seq: checkpoint }),
         )
@@ -64,33 +62,34 @@ export const makeCheckpointer = Effect.fn("Purge.makeCheckpointer")(function* (
    * it has: most units end with no write).
    */
   const complete = (unit: Pick<Unit, "n" | "seq">) =>
-    Effect.flatMap(
-      Ref.update(mark, (m) => completeUnit(m, unit.n, unit.seq)),
-      () =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          Effect.flatMap(Ref.get(lastSaved), (saved) =>
-            options.dryRun || now - saved.at < options.everyMs ? Effect.void : saveNow,
-          ),
-        ),
-    )
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      mark = completeUnit(mark, unit.n, unit.seq)
+      return options.dryRun || now - lastSaved.at < options.everyMs ? Effect.void : saveNow
+    })
 
   /** The final write; a failure is recorded, not raised (the summary and exit code carry it). */
   const finish: Effect.Effect<void> = save(true).pipe(
     Effect.catchAll((e) =>
-      Ref.set(lastError, e.message).pipe(
-        Effect.zipRight(Effect.logError(`could not save the checkpoint: ${e.message}`)),
+      Effect.zipRight(
+        Effect.sync(() => {
+          lastError = e.message
+        }),
+        Effect.logError(`could not save the checkpoint: ${e.message}`),
       ),
     ),
   )
 
   /** Where the checkpoint stands: what the store holds, and why the last write failed if it did. */
-  const end: Effect.Effect<CheckpointEnd> = Effect.all({
-    saved: Ref.get(lastSaved),
-    error: Ref.get(lastError),
-  }).pipe(Effect.map(({ saved, error }) => ({ checkpoint: saved.seq, error })))
+  const end: Effect.Effect<CheckpointEnd> = Effect.sync(() => ({
+    checkpoint: lastSaved.seq,
+    error: lastError,
+  }))
 
   /** A unit holding back a tombstone: the checkpoint stops before it for this run. */
-  const hold = (unit: number) => Ref.update(mark, (m) => holdUnit(m, unit))
+  const hold = (unit: number) =>
+    Effect.sync(() => {
+      mark = holdUnit(mark, unit)
+    })
 
-  return { complete, hold, finish, end, mark: Ref.get(mark) }
+  return { complete, hold, finish, end, mark: Effect.sync(() => mark) }
 })
