@@ -71,6 +71,8 @@ const measure = (d: CountsDelta, dryRun: boolean) => {
 export interface Counter {
   /** Adds to the counts and the metrics in one step. */
   readonly bump: (delta: CountsDelta) => Effect.Effect<void>
+  /** `bump` done now, for code already inside an effect's step (the sender's answer). */
+  readonly add: (delta: CountsDelta) => void
   readonly get: Effect.Effect<PurgeCounts>
   /** Retries `effect` under the run's policy, counting each retry. */
   readonly retried: <A, E extends { readonly _tag: string; readonly message: string }>(
@@ -83,15 +85,16 @@ export const makeCounter = (policy: RetryPolicy, run: { readonly dryRun?: boolea
   Effect.sync((): Counter => {
     let counts = zeroCounts
     const dryRun = run.dryRun ?? false
-    const bump = (delta: CountsDelta) =>
-      Effect.sync(() => {
-        counts = addCounts(counts, delta)
-        measure(delta, dryRun)
-      })
+    const add = (delta: CountsDelta) => {
+      counts = addCounts(counts, delta)
+      measure(delta, dryRun)
+    }
+    const bump = (delta: CountsDelta) => Effect.sync(() => add(delta))
     const onRetry = (e: { readonly _tag: string; readonly message: string }) =>
       bump({ retries: 1 }).pipe(Effect.zipRight(Effect.logDebug(`retrying after: ${e.message}`)))
     return {
       bump,
+      add,
       get: Effect.sync(() => counts),
       retried: (effect) => effect.pipe(withRetry(policy, isRetryable, onRetry)),
     }

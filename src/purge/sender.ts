@@ -1,4 +1,4 @@
-import { Console, Effect, Ref } from "effect"
+import { Console, Effect } from "effect"
 import type { CouchClientShape } from "../couch/client.ts"
 import type { CouchError } from "../couch/errors.ts"
 import type { PurgeOutcome } from "../couch/schema.ts"
@@ -76,7 +76,8 @@ export const makeSender = Effect.fn("Purge.makeSender")(function* (
   options: SenderOptions,
 ) {
   const db = options.db
-  const limits = yield* Ref.make(initialLimits)
+  // A plain variable, not a Ref: read for every unit, on one thread.
+  let limits = initialLimits
 
   const batchFailed = (batch: ReadonlyArray<Tombstone>, why: string) =>
     Effect.logError(`batch of ${batch.length} documents not purged: ${why}`).pipe(
@@ -84,49 +85,58 @@ export const makeSender = Effect.fn("Purge.makeSender")(function* (
       Effect.as(false),
     )
 
-  /** One `_purge` request; true when every document in it is accounted for. */
-  const send = (batch: ReadonlyArray<Tombstone>): Effect.Effect<boolean, CouchError> => {
-    const body = purgeBody(batch)
-    return counter.retried(counter.bump({ requests: 1 }).pipe(Effect.zipRight(couch.purge(db, body)))).pipe(
-      Effect.flatMap((result) => {
-        const { purged, gone, refused, listed } = account(
-          body,
-          result.answer.purged,
-          options.list,
-          options.listDb ? options.db : undefined,
-        )
-        const counted = counter.bump({
-          purgedRevs: purged,
-          alreadyGone: gone,
-          failedDocs: refused.length,
-          accepted: result.status === 202 ? 1 : 0,
-        })
-        // Nearly every answer purges everything asked: nothing more to do for it.
-        if (refused.length === 0 && listed.length === 0) return Effect.as(counted, true)
-        return Effect.all(
-          [
-            counted,
-            Effect.forEach(refused, ([id, why]) =>
-              Effect.logWarning(`document not purged: ${why}`).pipe(Effect.annotateLogs({ db, id })),
-            ),
-            listed.length > 0 ? Console.log(listed.join("\n")) : Effect.void,
-          ],
-          { discard: true },
-        ).pipe(Effect.as(refused.length === 0))
-      }),
-      Effect.catchTag("CouchBadRequest", (e) =>
-        tooMany.test(e.reason) ? shrinkAndResend(batch, e.reason) : batchFailed(batch, e.message),
-      ),
+  /** What a request that failed after its retries means for its batch. */
+  const failed = (batch: ReadonlyArray<Tombstone>, e: CouchError): Effect.Effect<boolean, CouchError> => {
+    switch (e._tag) {
+      case "CouchBadRequest":
+        return tooMany.test(e.reason) ? shrinkAndResend(batch, e.reason) : batchFailed(batch, e.message)
       // 5xx/429 after every retry: this batch failed, the rest go on. A network failure or timeout
       // after every retry means the server is gone: stop (the checkpoint is still saved).
-      Effect.catchTag("CouchUnavailable", (e) =>
-        e.kind === "status" ? batchFailed(batch, e.message) : Effect.fail(e),
-      ),
-      Effect.catchTags({
-        CouchConflict: (e) => batchFailed(batch, e.message),
-        CouchProtocolError: (e) => batchFailed(batch, e.message),
-      }),
-    )
+      case "CouchUnavailable":
+        return e.kind === "status" ? batchFailed(batch, e.message) : Effect.fail(e)
+      case "CouchConflict":
+      case "CouchProtocolError":
+        return batchFailed(batch, e.message)
+      default:
+        return Effect.fail(e)
+    }
+  }
+
+  /**
+   * One `_purge` request; true when every document in it is accounted for. The answer is counted
+   * in the step that receives it: a unit's request is a few effect steps, not a dozen.
+   */
+  const send = (batch: ReadonlyArray<Tombstone>): Effect.Effect<boolean, CouchError> => {
+    const body = purgeBody(batch)
+    const attempt = Effect.suspend(() => {
+      counter.add({ requests: 1 })
+      return couch.purge(db, body)
+    })
+    return Effect.flatMap(counter.retried(attempt), (result) => {
+      const { purged, gone, refused, listed } = account(
+        body,
+        result.answer.purged,
+        options.list,
+        options.listDb ? options.db : undefined,
+      )
+      counter.add({
+        purgedRevs: purged,
+        alreadyGone: gone,
+        failedDocs: refused.length,
+        accepted: result.status === 202 ? 1 : 0,
+      })
+      // Nearly every answer purges everything asked: nothing more to do for it.
+      if (refused.length === 0 && listed.length === 0) return Effect.succeed(true)
+      return Effect.all(
+        [
+          Effect.forEach(refused, ([id, why]) =>
+            Effect.logWarning(`document not purged: ${why}`).pipe(Effect.annotateLogs({ db, id })),
+          ),
+          listed.length > 0 ? Console.log(listed.join("\n")) : Effect.void,
+        ],
+        { discard: true },
+      ).pipe(Effect.as(refused.length === 0))
+    }).pipe(Effect.catchAll((e) => failed(batch, e)))
   }
 
   /**
@@ -142,28 +152,25 @@ export const makeSender = Effect.fn("Purge.makeSender")(function* (
       const revs = revsOf(batch)
       const byDocs = /documents/i.test(reason)
       if ((byDocs && ids <= 1) || (!byDocs && revs <= 1)) return yield* batchFailed(batch, reason)
-      const next = yield* Ref.updateAndGet(limits, (l) =>
-        byDocs
-          ? { ...l, maxIds: Math.max(1, Math.min(l.maxIds, Math.floor(ids / 2))) }
-          : { ...l, maxRevs: Math.max(1, Math.min(l.maxRevs, Math.floor(revs / 2))) },
-      )
+      const l = limits
+      const next = byDocs
+        ? { ...l, maxIds: Math.max(1, Math.min(l.maxIds, Math.floor(ids / 2))) }
+        : { ...l, maxRevs: Math.max(1, Math.min(l.maxRevs, Math.floor(revs / 2))) }
+      limits = next
       yield* Effect.logWarning(
         `server refused the batch size (${reason}); continuing with smaller batches`,
       ).pipe(Effect.annotateLogs({ db, max_ids: next.maxIds, max_revs: next.maxRevs }))
       return yield* sendAll(batch)
     })
 
-  const sendAll = (tombstones: ReadonlyArray<Tombstone>): Effect.Effect<boolean, CouchError> =>
-    Ref.get(limits).pipe(
-      Effect.flatMap((l) => {
-        const batches = splitBatches(tombstones, l)
-        // A unit is most often one batch: send it without a loop around it.
-        const only = batches.length === 1 ? batches[0] : undefined
-        return only !== undefined
-          ? send(only)
-          : Effect.map(Effect.forEach(batches, send), (oks) => oks.every(Boolean))
-      }),
-    )
+  const sendAll = (tombstones: ReadonlyArray<Tombstone>): Effect.Effect<boolean, CouchError> => {
+    const batches = splitBatches(tombstones, limits)
+    // A unit is most often one batch: send it without a loop around it.
+    const only = batches.length === 1 ? batches[0] : undefined
+    return only !== undefined
+      ? send(only)
+      : Effect.map(Effect.forEach(batches, send), (oks) => oks.every(Boolean))
+  }
 
-  return { sendAll, limits: Ref.get(limits) }
+  return { sendAll, limits: Effect.sync(() => limits) }
 })
