@@ -1,6 +1,6 @@
 import { Options } from "@effect/cli"
-import { Effect, Option } from "effect"
-import { type LogFormat, logFormats, loggerLayer } from "../shared/logging.ts"
+import { type Effect, Option } from "effect"
+import { type LogFormat, logFormats, withLogger } from "../shared/logging.ts"
 import { wantsColour } from "./console.ts"
 import { choiceOption, pathOption } from "./options.ts"
 
@@ -25,11 +25,8 @@ export const commonOptions = {
 export const withLogFormat =
   (format: Option.Option<LogFormat>) =>
   <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.provide(
-      self,
-      loggerLayer({
-        format: Option.getOrUndefined(format),
-        isTerminal: stderrIsTerminal(),
-        colour: wantsColour(stderrIsTerminal(), process.env),
-      }),
-    )
+    withLogger({
+      format: Option.getOrUndefined(format),
+      isTerminal: stderrIsTerminal(),
+      colour: wantsColour(stderrIsTerminal(), process.env),
+    })(self)

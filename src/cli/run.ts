@@ -4,9 +4,9 @@
 import { Command } from "@effect/cli"
 import type { CliApp } from "@effect/cli/CliApp"
 import type { RunMain } from "@effect/platform/Runtime"
-import { Config, Effect, Layer, Logger, LogLevel, Option } from "effect"
+import { Config, Effect, type Layer, Logger, LogLevel, Option } from "effect"
 import { JobWorkers, type Listen, Listener } from "../http/listen.ts"
-import { configProviderLayer, envFileChoice, takeLogLevelFlag } from "../shared/config.ts"
+import { configProviderOf, envFileChoice, takeLogLevelFlag } from "../shared/config.ts"
 import { ConfigError } from "../shared/errors.ts"
 import { logLevelNames, parseLogLevel } from "../shared/logging.ts"
 import { versionLine } from "../version.ts"
@@ -82,11 +82,11 @@ export const runCli = (platform: Platform) => {
 
   /** Set by a daemon command: its interrupt is a clean stop (exit 0), read by the teardown below. */
   let cleanStop = false
-  const cleanStopLayer = Layer.succeed(CleanStop, {
+  const cleanStopService = {
     declare: Effect.sync(() => {
       cleanStop = true
     }),
-  })
+  }
 
   const program = Effect.gen(function* () {
     yield* preflightArgv
@@ -94,22 +94,22 @@ export const runCli = (platform: Platform) => {
     yield* cliOf(versionLine)(argv).pipe(
       Logger.withMinimumLogLevel(level),
       withCliConsole(wantsColour(process.stdout.isTTY === true, process.env)),
-      Effect.provide(
-        Layer.mergeAll(
-          cleanStopLayer,
-          Layer.succeed(Listener, platform.listen),
-          platform.jobWorker === undefined ? Layer.empty : Layer.succeed(JobWorkers, platform.jobWorker),
-        ),
-      ),
+      // Services given as they are, not as layers: building a layer is some hundred effect steps.
+      Effect.provideService(CleanStop, cleanStopService),
+      Effect.provideService(Listener, platform.listen),
+      (self) =>
+        platform.jobWorker === undefined ? self : Effect.provideService(self, JobWorkers, platform.jobWorker),
     )
     return 0
   }).pipe(
     // No tracer is ever read (no exporter, and a failure prints one line, never a span trace):
     // spans off, so each Effect.fn call and withSpan costs nothing at run time.
     Effect.withTracerEnabled(false),
-    Effect.provide(
-      configProviderLayer(envFileChoice(platform.argv)).pipe(Layer.provideMerge(platform.context)),
-    ),
+    (self) =>
+      Effect.flatMap(configProviderOf(envFileChoice(platform.argv)), (provider) =>
+        Effect.withConfigProvider(self, provider),
+      ),
+    Effect.provide(platform.context),
   )
 
   // The runtimes switch certificate checks off for the whole process when this variable is 0.

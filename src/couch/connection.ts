@@ -1,7 +1,7 @@
-import { FetchHttpClient, FileSystem } from "@effect/platform"
+import { FileSystem } from "@effect/platform"
 import { Config, type Duration, Effect, Layer, Option, Redacted } from "effect"
 import { ConfigError } from "../shared/errors.ts"
-import { CouchClient, type CouchConnection } from "./client.ts"
+import { CouchClient, type CouchConnection, makeCouchClient } from "./client.ts"
 
 /** Where CouchDB is, as the CLI flags or the library give it; the password is read from Config. */
 export interface CouchSettings {
@@ -55,6 +55,4 @@ export const couchConnection = (flags: CouchSettings) =>
 
 /** The CouchDB client layer from the settings and the environment (see `couchConnection`). */
 export const couchLayer = (flags: CouchSettings) =>
-  Layer.unwrapEffect(Effect.map(couchConnection(flags), (c) => CouchClient.layer(c))).pipe(
-    Layer.provide(FetchHttpClient.layer),
-  )
+  Layer.effect(CouchClient, Effect.flatMap(couchConnection(flags), makeCouchClient))

@@ -9,7 +9,7 @@ import { encodeAppError } from "../errors.ts"
 import { type FromWorker, runForMain, type ToWorker } from "../jobs/off-thread.ts"
 import { PurgeJob } from "../purge/job.ts"
 import { PurgeManyJob } from "../purge/many.ts"
-import { loggerLayer } from "../shared/logging.ts"
+import { withLogger } from "../shared/logging.ts"
 
 /** The worker's global scope, as much of it as is used here. */
 declare const self: {
@@ -37,10 +37,7 @@ const start = (job: string, options: unknown, raw: unknown) => {
       ? runForMain(PurgeJob, layer, options, () => stopping, port)
       : runForMain(PurgeManyJob, layer, options, () => stopping, port)
   Effect.runFork(
-    run.pipe(
-      Effect.provide(loggerLayer({ ...setup.log, format: setup.log.format })),
-      Logger.withMinimumLogLevel(level),
-    ),
+    run.pipe(withLogger({ ...setup.log, format: setup.log.format }), Logger.withMinimumLogLevel(level)),
   )
 }
 

@@ -43,8 +43,9 @@ export interface RunnerOptions {
 
 export class JobRunner extends Context.Tag("dbsweep/JobRunner")<JobRunner, JobRunnerShape>() {
   /** The runner; `Progress` is where runs also show their progress (a bar, log lines, or nothing). */
-  static readonly layer = (options: RunnerOptions) =>
-    Layer.scoped(JobRunner, makeRunner(options.history ?? 100, options.stopsSchedule))
+  static readonly layer = (options: RunnerOptions) => Layer.scoped(JobRunner, JobRunner.make(options))
+  /** The runner as an effect (scoped: closing its scope stops it), for an app that wires by hand. */
+  static readonly make = (options: RunnerOptions) => makeRunner(options.history ?? 100, options.stopsSchedule)
 }
 
 const makeRunner = Effect.fn("JobRunner.make")(function* (historySize: number, stopsSchedule: StopsSchedule) {

@@ -18,35 +18,33 @@ export class PurgeJob extends Context.Tag("dbsweep/PurgeJob")<
   PurgeJob,
   Job<PurgeOptions, PurgeOutcome, typeof PurgeOptions.Encoded, PurgeError>
 >() {
-  /** Needs the CouchDB client and a file system (for `checkpointFile`). */
-  static readonly layer = Layer.effect(
-    PurgeJob,
-    Effect.gen(function* () {
-      const couch = yield* CouchClient
-      const fs = yield* FileSystem.FileSystem
-      const local = yield* makeLocalDocCheckpointStore(couch)
-      const leases = yield* makeLeases(couch)
-      return PurgeJob.of({
-        name: "purge",
-        options: PurgeOptions,
-        target: (o) => o.db,
-        problems: purgeProblems,
-        run: (o, context) =>
-          Effect.flatMap(
-            leases.forRun({ ...defaultRetryPolicy, retries: o.retries, base: o.retryBase }),
-            (run) =>
-              leasedPurge(
-                couch,
-                Option.match(o.checkpointFile, {
-                  onNone: () => local,
-                  onSome: (path) => makeFileCheckpointStore(fs, path),
-                }),
-                settingsOf(o, o.db),
-                context,
-                { leases: run, ttl: o.leaseTtl, compact: o.compact },
-              ),
-          ),
-      })
-    }),
-  )
+  /** The job; needs the CouchDB client and a file system (for `checkpointFile`). */
+  static readonly make = Effect.gen(function* () {
+    const couch = yield* CouchClient
+    const fs = yield* FileSystem.FileSystem
+    const local = yield* makeLocalDocCheckpointStore(couch)
+    const leases = yield* makeLeases(couch)
+    return PurgeJob.of({
+      name: "purge",
+      options: PurgeOptions,
+      target: (o) => o.db,
+      problems: purgeProblems,
+      run: (o, context) =>
+        Effect.flatMap(
+          leases.forRun({ ...defaultRetryPolicy, retries: o.retries, base: o.retryBase }),
+          (run) =>
+            leasedPurge(
+              couch,
+              Option.match(o.checkpointFile, {
+                onNone: () => local,
+                onSome: (path) => makeFileCheckpointStore(fs, path),
+              }),
+              settingsOf(o, o.db),
+              context,
+              { leases: run, ttl: o.leaseTtl, compact: o.compact },
+            ),
+        ),
+    })
+  })
+  static readonly layer = Layer.effect(PurgeJob, PurgeJob.make)
 }

@@ -142,20 +142,18 @@ export class PurgeManyJob extends Context.Tag("dbsweep/PurgeManyJob")<
   PurgeManyJob,
   Job<PurgeManyOptions, PurgeManySummary, typeof PurgeManyOptions.Encoded, PurgeError>
 >() {
-  /** Needs the CouchDB client: every database keeps its checkpoint in its own `_local` document. */
-  static readonly layer = Layer.effect(
-    PurgeManyJob,
-    Effect.gen(function* () {
-      const couch = yield* CouchClient
-      const local = yield* makeLocalDocCheckpointStore(couch)
-      const leases = yield* makeLeases(couch)
-      return PurgeManyJob.of({
-        name: "purge",
-        options: PurgeManyOptions,
-        target: describeTargets,
-        problems: manyProblems,
-        run: (o, context) => runMany(couch, local, leases, o, context),
-      })
-    }),
-  )
+  /** The job; needs the CouchDB client (every database keeps its checkpoint in its own `_local` document). */
+  static readonly make = Effect.gen(function* () {
+    const couch = yield* CouchClient
+    const local = yield* makeLocalDocCheckpointStore(couch)
+    const leases = yield* makeLeases(couch)
+    return PurgeManyJob.of({
+      name: "purge",
+      options: PurgeManyOptions,
+      target: describeTargets,
+      problems: manyProblems,
+      run: (o, context) => runMany(couch, local, leases, o, context),
+    })
+  })
+  static readonly layer = Layer.effect(PurgeManyJob, PurgeManyJob.make)
 }

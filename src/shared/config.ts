@@ -1,6 +1,6 @@
 import { FileSystem } from "@effect/platform"
 import * as PlatformConfigProvider from "@effect/platform/PlatformConfigProvider"
-import { ConfigProvider, Effect, Layer } from "effect"
+import { ConfigProvider, Effect } from "effect"
 import { ConfigError } from "./errors.ts"
 
 /** Where settings come from, besides flags: the environment, then a `.env` file. */
@@ -35,35 +35,34 @@ export const envFileChoice = (argv: ReadonlyArray<string>): EnvFileChoice => {
 }
 
 /**
- * Environment variables win over the `.env` file; flags (via `Options.withFallbackConfig`) win over
- * both. The file is loaded explicitly so Deno and Node behave as Bun does.
+ * The config provider of a run: environment variables win over the `.env` file; flags (via
+ * `Options.withFallbackConfig`) win over both. The file is loaded explicitly so Deno and Node
+ * behave as Bun does. An effect, not a layer: the CLI sets it with `Effect.withConfigProvider`.
  */
-export const configProviderLayer = (choice: EnvFileChoice) =>
-  Layer.unwrapEffect(
-    Effect.gen(function* () {
-      const env = ConfigProvider.fromEnv()
-      if (choice.path === undefined) return Layer.setConfigProvider(env)
-      const fs = yield* FileSystem.FileSystem
-      const exists = yield* fs.exists(choice.path).pipe(Effect.orElseSucceed(() => false))
-      if (!exists) {
-        if (choice.explicit) {
-          return yield* new ConfigError({
-            message: `--env-file ${choice.path} does not exist: give the path of a readable .env file or drop the flag`,
-          })
-        }
-        return Layer.setConfigProvider(env)
+export const configProviderOf = (choice: EnvFileChoice) =>
+  Effect.gen(function* () {
+    const env = ConfigProvider.fromEnv()
+    if (choice.path === undefined) return env
+    const fs = yield* FileSystem.FileSystem
+    const exists = yield* fs.exists(choice.path).pipe(Effect.orElseSucceed(() => false))
+    if (!exists) {
+      if (choice.explicit) {
+        return yield* new ConfigError({
+          message: `--env-file ${choice.path} does not exist: give the path of a readable .env file or drop the flag`,
+        })
       }
-      const dotEnv = yield* PlatformConfigProvider.fromDotEnv(choice.path).pipe(
-        Effect.mapError(
-          (e) =>
-            new ConfigError({
-              message: `cannot read ${choice.path} (${e.message}): fix the file or pass --no-env-file`,
-            }),
-        ),
-      )
-      return Layer.setConfigProvider(ConfigProvider.orElse(env, () => dotEnv))
-    }),
-  )
+      return env
+    }
+    const dotEnv = yield* PlatformConfigProvider.fromDotEnv(choice.path).pipe(
+      Effect.mapError(
+        (e) =>
+          new ConfigError({
+            message: `cannot read ${choice.path} (${e.message}): fix the file or pass --no-env-file`,
+          }),
+      ),
+    )
+    return ConfigProvider.orElse(env, () => dotEnv)
+  })
 
 /**
  * Takes `--log-level X` / `--log-level=X` out of argv, wherever it stands: @effect/cli's own

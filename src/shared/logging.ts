@@ -1,4 +1,4 @@
-import { Logger, LogLevel } from "effect"
+import { Effect, FiberRef, HashSet, Logger, LogLevel } from "effect"
 
 export type LogFormat = "pretty" | "json" | "logfmt"
 
@@ -26,18 +26,24 @@ export const parseLogLevel = (input: string): LogLevel.LogLevel | undefined => {
 
 /**
  * Logs go to stderr so stdout stays clean for `--json` summaries and `--list` output.
- * Pretty on a terminal, JSON otherwise, unless a format is asked for.
+ * Pretty on a terminal, JSON otherwise, unless a format is asked for. The logger replaces the
+ * default one for `self` alone (a fiber-local setting, not a layer: every command starts with it,
+ * and building a layer is some hundred effect steps more).
  */
-export const loggerLayer = (options: {
-  readonly format: LogFormat | undefined
-  readonly isTerminal: boolean
-  /** Colour in pretty logs (a terminal, and NO_COLOR unset). */
-  readonly colour: boolean
-}) => {
-  const format = options.format ?? (options.isTerminal ? "pretty" : "json")
-  const logger =
-    format === "pretty"
-      ? Logger.prettyLogger({ stderr: true, colors: options.colour ? "auto" : false })
-      : Logger.withConsoleError(format === "json" ? Logger.jsonLogger : Logger.logfmtLogger)
-  return Logger.replace(Logger.defaultLogger, logger)
-}
+export const withLogger =
+  (options: {
+    readonly format: LogFormat | undefined
+    readonly isTerminal: boolean
+    /** Colour in pretty logs (a terminal, and NO_COLOR unset). */
+    readonly colour: boolean
+  }) =>
+  <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+    const format = options.format ?? (options.isTerminal ? "pretty" : "json")
+    const logger =
+      format === "pretty"
+        ? Logger.prettyLogger({ stderr: true, colors: options.colour ? "auto" : false })
+        : Logger.withConsoleError(format === "json" ? Logger.jsonLogger : Logger.logfmtLogger)
+    return Effect.locallyWith(self, FiberRef.currentLoggers, (loggers) =>
+      HashSet.add(HashSet.remove(loggers, Logger.defaultLogger), logger),
+    )
+  }
