@@ -12,7 +12,7 @@ import { versionToken } from "../src/cli/quick.ts"
 import { cliOf } from "../src/cli/run.ts"
 import { Listener } from "../src/http/listen.ts"
 
-const cli = cliOf(versionToken)
+const cli = await cliOf(versionToken)
 
 /** Nothing runs for `--help`; these only satisfy the commands' types. */
 const idle = Layer.mergeAll(

@@ -11,7 +11,7 @@ import {
 import { CleanupJob } from "./cleanup/job.ts"
 import type { CleanupOptions } from "./cleanup/options.ts"
 import { defaultTarget } from "./cleanup/target.ts"
-import { CouchClient, type CouchClientShape, makeCouchClient } from "./couch/client.ts"
+import { CouchClient, type CouchClientShape } from "./couch/client.ts"
 import { type CouchSettings, couchConnection, couchLayer } from "./couch/connection.ts"
 import { MigrateJob } from "./docs/migrate.ts"
 import { DocumentStore, type DocumentStoreShape } from "./docs/store.ts"
@@ -47,33 +47,11 @@ export interface AppSettings {
 }
 
 /**
- * The runner with the purge jobs (CouchDB). Wired by hand in one layer, not composed of the
- * services' own layers: each composed layer is some 600 effect steps to build and close (about
- * 15 ms of a CLI run's start, where a purge of 20,000 tombstones has 0.4 s of CPU in all).
+ * The runners of one job each live in files of their own (app-purge.ts, app-cleanup.ts), so a
+ * command loads its job's code alone; here for the library API and the HTTP mode.
  */
-export const purgeApp = (couch: CouchSettings, progress: Layer.Layer<Progress>) =>
-  Layer.scopedContext(
-    Effect.gen(function* () {
-      const client = yield* Effect.flatMap(couchConnection(couch), makeCouchClient)
-      const deps = Context.add(yield* Layer.build(progress), CouchClient, client)
-      const [runner, purge, purgeMany] = yield* Effect.all([
-        JobRunner.make({ stopsSchedule }),
-        PurgeJob.make,
-        PurgeManyJob.make,
-      ]).pipe(Effect.provide(deps))
-      return Context.make(JobRunner, runner).pipe(
-        Context.add(PurgeJob, purge),
-        Context.add(PurgeManyJob, purgeMany),
-      )
-    }),
-  )
-
-/** The runner with the cleanup job (PostgreSQL, connected when the layer is built). */
-export const cleanupApp = (pg: NonNullable<AppSettings["pg"]>, progress: Layer.Layer<Progress>) =>
-  JobRunner.layer({ stopsSchedule }).pipe(
-    Layer.provideMerge(CleanupJob.layer),
-    Layer.provide(Layer.merge(PgClient.layer(pg.settings, pg.retry), progress)),
-  )
+export { cleanupApp } from "./app-cleanup.ts"
+export { purgeApp } from "./app-purge.ts"
 
 /** The cleanup history table serve was given (in the default target's schema). */
 export interface CleanupHistoryTable {

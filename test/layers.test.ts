@@ -15,7 +15,7 @@ const floors: ReadonlyArray<readonly [floor: number, places: ReadonlyArray<strin
   [1, ["couch/", "pg/"]],
   [2, ["jobs/"]],
   [3, ["purge/", "docs/", "cleanup/"]],
-  [4, ["app.ts", "errors.ts"]],
+  [4, ["app.ts", "app-purge.ts", "app-cleanup.ts", "errors.ts"]],
   [5, ["http/", "index.ts", "worker.ts"]],
   [6, ["cli/"]],
   [7, ["main.ts", "deno.ts", "node.ts"]],

@@ -1,6 +1,6 @@
 import { Command, Options } from "@effect/cli"
 import { Config, Duration, Effect, Exit, Option } from "effect"
-import { cleanupApp } from "../app.ts"
+import { cleanupApp } from "../app-cleanup.ts"
 import { CleanupJob } from "../cleanup/job.ts"
 import { type CleanupOptions, defaultCleanupOptions } from "../cleanup/options.ts"
 import type { CleanupSummary } from "../cleanup/run.ts"

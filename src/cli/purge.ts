@@ -5,7 +5,7 @@
  */
 import { Command } from "@effect/cli"
 import { Effect, Either, Option } from "effect"
-import { purgeApp } from "../app.ts"
+import { purgeApp } from "../app-purge.ts"
 import { checkDatabaseName } from "../couch/names.ts"
 import { PurgeJob } from "../purge/job.ts"
 import { PurgeManyJob } from "../purge/many.ts"

@@ -10,24 +10,47 @@ import { configProviderOf, envFileChoice, takeLogLevelFlag } from "../shared/con
 import { ConfigError } from "../shared/errors.ts"
 import { logLevelNames, parseLogLevel } from "../shared/logging.ts"
 import { versionLine } from "../version.ts"
-import { cleanupCommand } from "./cleanup.ts"
 import { wantsColour, withCliConsole } from "./console.ts"
-import { couchCommand } from "./couch.ts"
-import { docsCommand } from "./docs.ts"
 import { CleanStop, outcomeOf } from "./exit.ts"
-import { purgeCommand } from "./purge.ts"
 import { dbFlagProblem } from "./purge-targets.ts"
-import { serveCommand } from "./serve.ts"
 
-export const dbsweep = Command.make("dbsweep").pipe(
+const root = Command.make("dbsweep").pipe(
   Command.withDescription(
     "Database hygiene jobs: CouchDB tombstone purge and admin helpers, a document store with migration, PostgreSQL pending-user cleanup, and an HTTP mode (serve)",
   ),
-  Command.withSubcommands([purgeCommand, docsCommand, cleanupCommand, couchCommand, serveCommand]),
 )
 
-/** The parser and runner of the command tree; `version` is what `--version` and help's header show. */
-export const cliOf = (version: string) => Command.run(dbsweep, { name: "dbsweep", version })
+/**
+ * Each subcommand's module, loaded when it runs (in the order help lists them): `dbsweep purge`
+ * never loads the PostgreSQL driver, the document stores or the HTTP mode.
+ */
+const subcommands = {
+  purge: () => import("./purge.ts").then((m) => m.purgeCommand),
+  docs: () => import("./docs.ts").then((m) => m.docsCommand),
+  cleanup: () => import("./cleanup.ts").then((m) => m.cleanupCommand),
+  couch: () => import("./couch.ts").then((m) => m.couchCommand),
+  serve: () => import("./serve.ts").then((m) => m.serveCommand),
+}
+
+/** The subcommand `argv` (the arguments, after the program) names first, if it names one. */
+export const subcommandOf = (argv: ReadonlyArray<string>): keyof typeof subcommands | undefined => {
+  const first = argv.find((a) => !a.startsWith("-"))
+  return first !== undefined && Object.hasOwn(subcommands, first)
+    ? (first as keyof typeof subcommands)
+    : undefined
+}
+
+/**
+ * The parser and runner of the command tree; `version` is what `--version` and help's header show.
+ * With `only`, the tree holds that subcommand alone: what it parses and runs is the same, and the
+ * others' modules stay unloaded. Without it (help, the wizard, a mistyped command), all of them.
+ */
+export const cliOf = async (version: string, only?: keyof typeof subcommands) => {
+  const [first, ...rest] = await Promise.all(
+    only === undefined ? Object.values(subcommands).map((load) => load()) : [subcommands[only]()],
+  )
+  return Command.run(root.pipe(Command.withSubcommands([first!, ...rest])), { name: "dbsweep", version })
+}
 
 /** What an entry point hands in: its runtime's main loop, services and HTTP server. */
 export interface Platform {
@@ -91,7 +114,8 @@ export const runCli = (platform: Platform) => {
   const program = Effect.gen(function* () {
     yield* preflightArgv
     const level = yield* logLevel
-    yield* cliOf(versionLine)(argv).pipe(
+    const cli = yield* Effect.promise(() => cliOf(versionLine, subcommandOf(argv.slice(2))))
+    yield* cli(argv).pipe(
       Logger.withMinimumLogLevel(level),
       withCliConsole(wantsColour(process.stdout.isTTY === true, process.env)),
       // Services given as they are, not as layers: building a layer is some hundred effect steps.
