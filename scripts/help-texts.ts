@@ -12,8 +12,6 @@ import { versionToken } from "../src/cli/quick.ts"
 import { cliOf } from "../src/cli/run.ts"
 import { Listener } from "../src/http/listen.ts"
 
-const cli = await cliOf(versionToken)
-
 /** Nothing runs for `--help`; these only satisfy the commands' types. */
 const idle = Layer.mergeAll(
   BunContext.layer,
@@ -23,26 +21,31 @@ const idle = Layer.mergeAll(
   }),
 )
 
-/** What `dbsweep ...args` prints on a terminal (`--help` and `--version` only: nothing runs). */
-export const render = (args: ReadonlyArray<string>): Promise<string> => {
-  let out = ""
-  const capture: Console.Console = {
-    ...globalThis.console,
-    [Console.TypeId]: Console.TypeId,
-    log: (...args: ReadonlyArray<unknown>) =>
-      Effect.sync(() => {
-        out += `${args.map(String).join(" ")}\n`
-      }),
-  } as unknown as Console.Console
-  return Effect.runPromise(
-    cli(["bun", "dbsweep", ...args]).pipe(
-      withCliConsole(true),
-      Effect.withConsole(capture),
-      Effect.provide(idle),
-      Effect.map(() => out),
-    ),
-  )
-}
+/** What `cli` prints for `dbsweep ...args` on a terminal (`--help` and `--version` only: nothing runs). */
+export const renderWith =
+  (cli: Awaited<ReturnType<typeof cliOf>>) =>
+  (args: ReadonlyArray<string>): Promise<string> => {
+    let out = ""
+    const capture: Console.Console = {
+      ...globalThis.console,
+      [Console.TypeId]: Console.TypeId,
+      log: (...args: ReadonlyArray<unknown>) =>
+        Effect.sync(() => {
+          out += `${args.map(String).join(" ")}\n`
+        }),
+    } as unknown as Console.Console
+    return Effect.runPromise(
+      cli(["bun", "dbsweep", ...args]).pipe(
+        withCliConsole(true),
+        Effect.withConsole(capture),
+        Effect.provide(idle),
+        Effect.map(() => out),
+      ),
+    )
+  }
+
+/** What `dbsweep ...args` prints on a terminal, with the whole command tree. */
+export const render = renderWith(await cliOf(versionToken))
 
 /** The command paths the top-level help lists (`docs get`, `couch views ensure`, …). */
 export const commandPaths = (rootHelp: string): ReadonlyArray<ReadonlyArray<string>> => {
