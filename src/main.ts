@@ -26,7 +26,7 @@ if (quick !== undefined) {
     // Only once the heap has grown by a good step since the last one: a short run collects never.
     // Looked at four times a second: once a second, the heap of a purge of a million tombstones rose
     // to 24-30 MB between looks (peak RSS 107-118 MB, against 88-96 MB at 100,000); at 250 ms it
-    // stays under about 20 MB (99-104 MB), for no more collections in all (the same 8 MB step).
+    // stays under about 20 MB (99-104 MB), with the same 8 MB step and no more CPU than the noise.
     // The first look only notes the heap (the CLI and its modules loaded by then): measured from
     // the process's start, every run of over a second paid for a full collection of them.
     let after: number | undefined
