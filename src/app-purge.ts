@@ -3,8 +3,8 @@
  * cleanup's PostgreSQL driver, the document stores or the HTTP mode (app.ts re-exports it).
  */
 import { Context, Effect, Layer } from "effect"
-import { CouchClient, makeCouchClient } from "./couch/client.ts"
-import { type CouchSettings, couchConnection } from "./couch/connection.ts"
+import { CouchClient } from "./couch/client.ts"
+import { type CouchSettings, couchClientOf } from "./couch/connection.ts"
 import { stopsSchedule } from "./errors.ts"
 import { JobRunner } from "./jobs/runner.ts"
 import { PurgeJob } from "./purge/job.ts"
@@ -19,7 +19,7 @@ import type { Progress } from "./shared/progress.ts"
 export const purgeApp = (couch: CouchSettings, progress: Layer.Layer<Progress>) =>
   Layer.scopedContext(
     Effect.gen(function* () {
-      const client = yield* Effect.flatMap(couchConnection(couch), makeCouchClient)
+      const client = yield* couchClientOf(couch)
       const deps = Context.add(yield* Layer.build(progress), CouchClient, client)
       const [runner, purge, purgeMany] = yield* Effect.all([
         JobRunner.make({ stopsSchedule }),

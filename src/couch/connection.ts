@@ -53,6 +53,8 @@ export const couchConnection = (flags: CouchSettings) =>
     return connection
   })
 
-/** The CouchDB client layer from the settings and the environment (see `couchConnection`). */
-export const couchLayer = (flags: CouchSettings) =>
-  Layer.effect(CouchClient, Effect.flatMap(couchConnection(flags), makeCouchClient))
+/** The CouchDB client from the settings and the environment (see `couchConnection`). */
+export const couchClientOf = (flags: CouchSettings) => Effect.flatMap(couchConnection(flags), makeCouchClient)
+
+/** `couchClientOf` as a layer. */
+export const couchLayer = (flags: CouchSettings) => Layer.effect(CouchClient, couchClientOf(flags))
