@@ -7,6 +7,7 @@ import {
   seed,
   startCouchTarget,
 } from "../support/couch-target.ts"
+import { recordingProxy } from "../support/recording-client.ts"
 import { type Serve, startServe } from "./serve-harness.ts"
 
 /**
@@ -27,27 +28,12 @@ interface Listing {
 
 /** A proxy to `target` that counts what passes, by method and path. */
 const countingProxy = (target: string) => {
-  const seen: Array<string> = []
-  const server = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    fetch: async (req) => {
-      const url = new URL(req.url)
-      seen.push(`${req.method} ${decodeURIComponent(url.pathname)}`)
-      const res = await fetch(`${target}${url.pathname}${url.search}`, {
-        method: req.method,
-        headers: req.headers,
-        body: req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer(),
-      })
-      return new Response(await res.arrayBuffer(), { status: res.status, headers: res.headers })
-    },
-  })
+  const proxy = recordingProxy(target)
   return {
-    url: server.url.href.replace(/\/$/, ""),
-    seen,
+    url: proxy.url,
     /** Requests since the last call. */
-    take: () => seen.splice(0),
-    stop: () => server.stop(true),
+    take: () => proxy.seen.splice(0).map((r) => `${r.method} ${r.path}`),
+    stop: proxy.stop,
   }
 }
 

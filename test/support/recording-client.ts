@@ -24,7 +24,8 @@ export interface RecordingClient {
   readonly stop: () => Promise<void>
 }
 
-export const recordingClient = (t: CouchTarget): RecordingClient => {
+/** A proxy in front of `target` (a URL) that records each request it passes on, in order. */
+export const recordingProxy = (target: string) => {
   const seen: Array<SeenRequest> = []
   const proxy = Bun.serve({
     hostname: "127.0.0.1",
@@ -37,14 +38,23 @@ export const recordingClient = (t: CouchTarget): RecordingClient => {
         query: url.searchParams.toString(),
       })
       const body = req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer()
-      return fetch(`${t.url}${url.pathname}${url.search}`, { method: req.method, headers: req.headers, body })
+      return fetch(`${target}${url.pathname}${url.search}`, {
+        method: req.method,
+        headers: req.headers,
+        body,
+      })
     },
   })
+  return { url: `http://127.0.0.1:${proxy.port}`, seen, stop: () => proxy.stop(true) }
+}
+
+export const recordingClient = (t: CouchTarget): RecordingClient => {
+  const proxy = recordingProxy(t.url)
   const layer = CouchClient.layer({
-    url: `http://127.0.0.1:${proxy.port}`,
+    url: proxy.url,
     user: Option.some(t.user),
     password: Option.some(Redacted.make(t.password)),
     timeout: Duration.seconds(10),
   }).pipe(Layer.provide(FetchHttpClient.layer))
-  return { layer, seen, stop: () => proxy.stop(true) }
+  return { layer, seen: proxy.seen, stop: proxy.stop }
 }
