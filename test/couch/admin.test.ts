@@ -1,6 +1,5 @@
 import { describe, expect, test } from "bun:test"
-import { FetchHttpClient } from "@effect/platform"
-import { Duration, Effect, Either, Layer, Option, Redacted } from "effect"
+import { Duration, Effect, Either, Option, Redacted } from "effect"
 import { fragmentationOf, isShardOf, purgeAdvice, waitForCompaction } from "../../src/couch/admin.ts"
 import { scrubbed } from "../../src/couch/admin-errors.ts"
 import { CouchClient } from "../../src/couch/client.ts"
@@ -129,7 +128,7 @@ describe("waiting for a compaction", () => {
         user: Option.some(t.user),
         password: Option.some(Redacted.make(t.password)),
         timeout: Duration.seconds(10),
-      }).pipe(Layer.provide(FetchHttpClient.layer))
+      })
       const started = await couch(t, "POST", `/${db}/_compact`)
       expect(started.status).toBe(202)
       await Effect.runPromise(

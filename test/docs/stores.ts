@@ -2,7 +2,6 @@
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { FetchHttpClient } from "@effect/platform"
 import { BunContext } from "@effect/platform-bun"
 import { Duration, Effect, Option, Redacted } from "effect"
 import { makeCouchClient } from "../../src/couch/client.ts"
@@ -48,7 +47,6 @@ export const couchStore = (t: CouchTarget, settings: CouchStoreSettings = defaul
       timeout: Duration.seconds(30),
     }).pipe(
       Effect.map((client): DocumentStoreShape => makeCouchStore(client, settings)),
-      Effect.provide(FetchHttpClient.layer),
       Effect.orDie,
     ),
   )

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
-import { FetchHttpClient } from "@effect/platform"
-import { Duration, Effect, Layer, Option, Redacted } from "effect"
+import { Duration, Effect, Option, Redacted } from "effect"
 import { CouchClient, type CouchClientShape } from "../../src/couch/client.ts"
 import { readReplications } from "../../src/couch/replications.ts"
 import { checkpointDocId, makeLocalDocCheckpointStore } from "../../src/purge/checkpoint-local.ts"
@@ -358,7 +357,7 @@ const withClient = <A>(f: (couch: CouchClient["Type"]) => Effect.Effect<A, unkno
           user: Option.some(t.user),
           password: Option.some(Redacted.make(t.password)),
           timeout: Duration.seconds(10),
-        }).pipe(Layer.provide(FetchHttpClient.layer)),
+        }),
       ),
     ) as Effect.Effect<A>,
   )

@@ -3,8 +3,7 @@
  * one (method, decoded path, query), for tests that check which requests a piece of code made.
  * HTTP only: works against the test server and a real CouchDB alike.
  */
-import { FetchHttpClient } from "@effect/platform"
-import { Duration, Layer, Option, Redacted } from "effect"
+import { Duration, type Layer, Option, Redacted } from "effect"
 import { CouchClient } from "../../src/couch/client.ts"
 import type { ConfigError } from "../../src/shared/errors.ts"
 import type { CouchTarget } from "./couch-target.ts"
@@ -55,6 +54,6 @@ export const recordingClient = (t: CouchTarget): RecordingClient => {
     user: Option.some(t.user),
     password: Option.some(Redacted.make(t.password)),
     timeout: Duration.seconds(10),
-  }).pipe(Layer.provide(FetchHttpClient.layer))
+  })
   return { layer, seen: proxy.seen, stop: proxy.stop }
 }

@@ -1,4 +1,3 @@
-import { FetchHttpClient } from "@effect/platform"
 import { BunContext } from "@effect/platform-bun"
 import { Clock, Duration, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
 import { CouchClient, type CouchClientShape } from "../../src/couch/client.ts"
@@ -41,7 +40,7 @@ export const purgeIn = (
     user: Option.some(t.user),
     password: Option.some(Redacted.make(t.password)),
     timeout: Duration.seconds(10),
-  }).pipe(Layer.provide(FetchHttpClient.layer))
+  })
   const store = checkpointFile === undefined ? LocalDocCheckpointStore : FileCheckpointStore(checkpointFile)
   return Effect.gen(function* () {
     const couch = yield* CouchClient
