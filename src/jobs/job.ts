@@ -1,4 +1,4 @@
-import { type Effect, Option, type Schema } from "effect"
+import { Effect, Option, Schedule, type Schema } from "effect"
 import type { ProgressShape } from "../shared/progress.ts"
 
 /**
@@ -18,6 +18,24 @@ export interface RunContext {
   /** Where the run reports how far it is (the runner keeps it in the run's status). */
   readonly progress: ProgressShape
 }
+
+/**
+ * `work`, unless the run is asked to stop first: then the run ends at once, interrupted (`work` is
+ * cut off). Only for what a run does before it does any work (its look-ups), where a stop has
+ * nothing to let finish or save: a server that accepts connections and never answers would
+ * otherwise hold a Ctrl-C for every look-up's timeouts and retries, minutes with the defaults.
+ * The flag is looked at every 100 ms while `work` runs.
+ */
+export const untilStopped =
+  (stopping: Effect.Effect<boolean>) =>
+  <A, E, R>(work: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.raceFirst(
+      work,
+      stopping.pipe(
+        Effect.repeat({ until: (stop) => stop, schedule: Schedule.spaced("100 millis") }),
+        Effect.zipRight(Effect.interrupt),
+      ),
+    )
 
 /**
  * A job: a name, the Schema of its options (the CLI, the library API and HTTP bodies decode with

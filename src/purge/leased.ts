@@ -6,7 +6,7 @@
 import { Clock, Duration, Effect, Either, Option } from "effect"
 import type { CouchClientShape } from "../couch/client.ts"
 import { isRetryable } from "../couch/errors.ts"
-import type { RunContext } from "../jobs/job.ts"
+import { type RunContext, untilStopped } from "../jobs/job.ts"
 import { withRetry } from "../shared/retry.ts"
 import type { CheckpointStoreShape } from "./checkpoint.ts"
 import { purgeThenCompact } from "./compact-after.ts"
@@ -74,7 +74,10 @@ export const leasedPurge = Effect.fn("Purge.leased")(function* (
   const startedAt = yield* Clock.currentTimeMillis
   // The server is asked first (the run needs its version anyway), so a URL that is not CouchDB
   // or a login refused is told as such, not as a lease that could not be taken.
-  const server = settings.server ?? (yield* couch.serverInfo.pipe(withRetry(settings.retry, isRetryable)))
+  // Before anything is taken, a stop ends the run at once (a server that never answers).
+  const server =
+    settings.server ??
+    (yield* couch.serverInfo.pipe(withRetry(settings.retry, isRetryable), untilStopped(context.stopping)))
   const held = yield* lease.leases.withLease(settings.db, lease.ttl, (l) =>
     Effect.gen(function* () {
       const stopping = Effect.zipWith(context.stopping, l.lost, (stop, lost) => stop || Option.isSome(lost))

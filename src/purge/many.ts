@@ -7,7 +7,7 @@ import { CouchClient, type CouchClientShape } from "../couch/client.ts"
 import { dbsInfoKeys } from "../couch/dbs-info.ts"
 import { isRetryable } from "../couch/errors.ts"
 import { readReplications } from "../couch/replications.ts"
-import type { Job, RunContext } from "../jobs/job.ts"
+import { type Job, type RunContext, untilStopped } from "../jobs/job.ts"
 import { defaultRetryPolicy, withRetry } from "../shared/retry.ts"
 import type { CheckpointStoreShape } from "./checkpoint.ts"
 import { makeLocalDocCheckpointStore } from "./checkpoint-local.ts"
@@ -53,9 +53,11 @@ const runMany = Effect.fn("Purge.many.run")(function* (
   const startedAt = yield* Clock.currentTimeMillis
   const retry = { ...defaultRetryPolicy, retries: o.retries, base: o.retryBase }
   const leases = yield* leasesOf.forRun(retry, { releaseLater: true })
+  // Until the databases are purged, a stop ends the run at once (a server that never answers).
+  const beforeWork = untilStopped(context.stopping)
   // Asked once for the run (the version picks the batch size), not once per database.
-  const server = yield* couch.serverInfo.pipe(withRetry(retry, isRetryable))
-  const selected = yield* selectDbs(couch, o)
+  const server = yield* couch.serverInfo.pipe(withRetry(retry, isRetryable), beforeWork)
+  const selected = yield* beforeWork(selectDbs(couch, o))
   for (const glob of selected.unmatched) {
     yield* Effect.logWarning(`${glob} matches no database on ${couch.server}`)
   }
@@ -79,7 +81,7 @@ const runMany = Effect.fn("Purge.many.run")(function* (
   )
   // --respect-replications: the server's replications are read once for the run, not per database.
   const replications = o.respectReplications
-    ? yield* readReplications(couch, withRetry(retry, isRetryable))
+    ? yield* beforeWork(readReplications(couch, withRetry(retry, isRetryable)))
     : undefined
   const infoOf = infoReader(couch, o, context)
   const ahead = Math.max(1, o.dbConcurrency * 2)

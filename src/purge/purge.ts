@@ -5,7 +5,7 @@
  */
 import { Clock, Effect, Option } from "effect"
 import type { CouchClientShape } from "../couch/client.ts"
-import type { RunContext } from "../jobs/job.ts"
+import { type RunContext, untilStopped } from "../jobs/job.ts"
 import { type Caps, prepareCaps } from "./caps.ts"
 import type { CheckpointStoreShape } from "./checkpoint.ts"
 import { makeCheckpointer } from "./checkpointer.ts"
@@ -32,6 +32,7 @@ const lookUp = (
   store: CheckpointStoreShape,
   counter: Counter,
   options: PurgeSettings,
+  stopping: RunContext["stopping"],
 ) => {
   const stored = Option.isSome(options.since) ? Effect.succeedNone : counter.retried(store.load(options.db))
   // A run of many has the server and the database already: only the checkpoint is asked, with
@@ -39,6 +40,7 @@ const lookUp = (
   const { server, info } = options
   if (server !== undefined && info !== undefined)
     return Effect.map(Effect.zipLeft(stored, store.check(options.db)), (s) => ({ server, info, stored: s }))
+  // Nothing is purged yet: a stop ends the run here at once, whatever the server takes to answer.
   return Effect.all(
     {
       server: server === undefined ? counter.retried(couch.serverInfo) : Effect.succeed(server),
@@ -47,7 +49,7 @@ const lookUp = (
       writable: store.check(options.db),
     },
     { concurrency: "unbounded" },
-  )
+  ).pipe(untilStopped(stopping))
 }
 
 /** The run's first log line: where it purges, from where, and how. */
@@ -88,7 +90,7 @@ export const runPurge = Effect.fn("Purge.run")(function* (
   const startedAt = yield* Clock.currentTimeMillis
   const db = options.db
   const counter = yield* makeCounter(options.retry, { dryRun: options.dryRun })
-  const { server, info, stored } = yield* lookUp(couch, store, counter, options)
+  const { server, info, stored } = yield* lookUp(couch, store, counter, options, context.stopping)
   // After the database's info arrived: every change from now on is after its update_seq.
   const observedAt = yield* Clock.currentTimeMillis
   const initialLimits = limitsFor(options, server.version)

@@ -209,6 +209,48 @@ describe("dbsweep purge (compiled binary)", () => {
     expect((await dbInfo(t, db)).doc_del_count).toBe(3)
   })
 
+  test("SIGINT while a server that never answers holds the first look-ups exits 130 at once, in one line", async () => {
+    // Accepts connections and never says a word: each look-up would wait for its timeout and
+    // retries (minutes with the defaults), and the stop used to wait for all of them.
+    let accepted = 0
+    const silent = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        open: () => {
+          accepted++
+        },
+        data: () => {},
+      },
+    })
+    try {
+      // One database, a dry run, and a run of many (whose look-ups differ).
+      for (const args of [["--db", "x"], ["--db", "x", "--dry-run"], ["--all-dbs"]]) {
+        const before = accepted
+        const r = await runBinary(["purge", ...args], {
+          env: env({ COUCHDB_URL: `http://127.0.0.1:${silent.port}` }),
+          cwd,
+          // Well under one request's timeout (30 s): killed then, the exit code is not 130.
+          timeoutMs: 20_000,
+          onStart: (p) => {
+            const interrupt = async () => {
+              for (let i = 0; i < 1000 && accepted === before; i++) await Bun.sleep(10)
+              await Bun.sleep(200)
+              p.kill("SIGINT")
+            }
+            void interrupt()
+          },
+        })
+        expect(accepted).toBeGreaterThan(before)
+        expect(r.code).toBe(130)
+        expect(r.stderr.trim().split("\n")).toEqual(["dbsweep: interrupted"])
+        expect(r.stdout).toBe("")
+      }
+    } finally {
+      silent.stop(true)
+    }
+  }, 45_000)
+
   test("a server that is not there exits 3 and says which URL to check", async () => {
     const r = await runBinary(["purge", "--db", "x", "--retries", "1", "--retry-base", "10ms"], {
       env: env({ COUCHDB_URL: "http://127.0.0.1:9" }),
