@@ -12,7 +12,7 @@ import { defaultRetryPolicy, type RetryPolicy, withRetry } from "../shared/retry
 import { type BulkResult, checkAllDocs, checkBulkResults, checkDoc } from "./couch-answers.ts"
 import { DocConflict, DocNotFound, InvalidDocument } from "./errors.ts"
 import type { Doc, DocumentStoreShape, SaveResult, StoreError } from "./store.ts"
-import { bodyOf, checkCollection } from "./table.ts"
+import { bodyOf, checkCollection, codePointOrder } from "./table.ts"
 
 const Ok = Schema.Struct({ ok: Schema.Boolean })
 const Written = Schema.Struct({ id: Schema.String, rev: Schema.String })
@@ -203,9 +203,52 @@ const couchRequests = (couch: CouchClientShape, settings: CouchStoreSettings) =>
   return { describe, send, getDoc, write, bulkDocs, allDocs, notFound }
 }
 
+/**
+ * When `getMany` reads a batch of ids as one range of `_all_docs` before asking for them as keys.
+ * A re-run of a migration asks for batches the target already holds, in id order: read as a range
+ * they are one scan of the index, where as keys each is a lookup of its own. On a real CouchDB
+ * 3.5.0, 50,000 documents of about 600 bytes in batches of 500, 10 at a time: 2.5-3.5 s as
+ * ranges, 7.7-8.8 s as keys. A range holds live documents only and may hold others than those
+ * asked for (at most twice as many rows as ids are read); the ids it does not answer (missing,
+ * deleted, past its end, or placed elsewhere by the server's order) are then asked as keys, so
+ * the answer is the keys' answer either way. A range that answers under half of its ids (new
+ * documents, a target holding many others) costs a request: the next `pause` batches of that
+ * collection go straight to keys, then a range is tried again.
+ */
+export const rangeAdvisor = (
+  options: { readonly min: number; readonly pause: number } = { min: 16, pause: 8 },
+) => {
+  const paused = new Map<string, number>()
+  return {
+    /** The range to read first (`_all_docs` params), or none: ids too few, out of order, or paused. */
+    advise: (collection: string, ids: ReadonlyArray<string>) => {
+      if (ids.length < options.min) return undefined
+      const left = paused.get(collection) ?? 0
+      if (left > 0) {
+        paused.set(collection, left - 1)
+        return undefined
+      }
+      for (let i = 1; i < ids.length; i++) if (codePointOrder(ids[i - 1]!, ids[i]!) >= 0) return undefined
+      return {
+        params: {
+          start_key: JSON.stringify(ids[0]),
+          end_key: JSON.stringify(ids[ids.length - 1]),
+          limit: String(ids.length * 2),
+        },
+      }
+    },
+    /** How a range went: `answered` of its `asked` ids. */
+    record: (collection: string, answered: number, asked: number) => {
+      if (answered * 2 < asked) paused.set(collection, options.pause)
+      else paused.delete(collection)
+    },
+  }
+}
+
 /** The couchdb adapter: collection = database, created on first save (COUCHDB-FACTS §1, §2). */
 export const makeCouchStore = (couch: CouchClientShape, settings = defaultCouchStoreSettings) => {
   const { describe, send, getDoc, write, bulkDocs, allDocs, notFound } = couchRequests(couch, settings)
+  const ranges = rangeAdvisor()
   const store: DocumentStoreShape = {
     describe,
     save: Effect.fn("Docs.save")(function* (collection, id, doc) {
@@ -233,8 +276,22 @@ export const makeCouchStore = (couch: CouchClientShape, settings = defaultCouchS
       const db = yield* checkCollection(collection)
       const found = new Map<string, Doc>()
       if (ids.length === 0) return found
-      // One request: include_docs gives the body of a live doc and `value.deleted` of a tombstone.
-      const answer = yield* allDocs(db, {}, ids).pipe(
+      // A batch in id order is first read as a range, when ranges have been paying off here.
+      const asked = ranges.advise(collection, ids)
+      if (asked !== undefined) {
+        const rows = yield* allDocs(db, asked.params).pipe(
+          Effect.catchIf(isDbMissing, () => Effect.succeed([])),
+        )
+        const wanted = new Set(ids)
+        for (const row of rows)
+          if (row.doc != null && wanted.has(row.doc._id)) found.set(row.doc._id, row.doc)
+        ranges.record(collection, found.size, ids.length)
+        if (found.size === ids.length) return found
+      }
+      // The rest as keys, in one request: include_docs gives the body of a live doc and
+      // `value.deleted` of a tombstone.
+      const rest = found.size === 0 ? ids : ids.filter((id) => !found.has(id))
+      const answer = yield* allDocs(db, {}, rest).pipe(
         Effect.map(Option.some),
         Effect.catchIf(isDbMissing, () => Effect.succeedNone),
       )

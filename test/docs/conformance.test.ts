@@ -114,6 +114,40 @@ describe.each(adapters)("DocumentStore conformance: %s", (_name, make) => {
     expect([...found.keys()].sort()).toEqual(["a", "b"])
   })
 
+  test("getMany answers exactly whatever the batch: in id order, spread thin, reversed, or none there (live docs whole, deleted ones as tombstones, missing ones absent)", async () => {
+    const store = await make()
+    const c = freshCollection()
+    const ids = Array.from({ length: 120 }, (_, i) => `d${String(i).padStart(3, "0")}`)
+    const saved = await run(
+      store.saveMany(
+        c,
+        ids.map((id, i) => ({ _id: id, n: i })),
+      ),
+    )
+    expect(saved.every((r) => r.ok)).toBe(true)
+    const gone = new Map<string, string>()
+    for (const id of ["d010", "d011", "d050"]) gone.set(id, (await run(store.delete(c, id))).rev)
+    const check = async (asked: ReadonlyArray<string>) => {
+      const found = await run(store.getMany(c, asked))
+      const there = asked.filter((id) => ids.includes(id))
+      expect([...found.keys()].sort()).toEqual([...there].sort())
+      for (const id of there) {
+        const doc = found.get(id)
+        const rev = gone.get(id)
+        if (rev !== undefined) expect(doc).toEqual({ _id: id, _rev: rev, _deleted: true })
+        else expect(doc).toEqual({ _id: id, _rev: expect.stringMatching(/^1-/), n: Number(id.slice(1)) })
+      }
+    }
+    // A re-run's batch: in id order, with deleted ones and ids never saved amid them.
+    await check([...ids.slice(0, 60), "d020a", "d059x"].sort())
+    // Spread thin: the range between the first and the last holds far more than the batch.
+    await check(ids.filter((_, i) => i % 6 === 0))
+    // Out of order, and none of them there (several times: a batch of new ones is common).
+    await check(ids.slice(60).reverse())
+    for (let round = 0; round < 10; round++) await check(ids.map((id) => `${id}-new`))
+    await check(ids.slice(20, 100))
+  })
+
   test("20 fibers saving the same id at once: each succeeds or ends as DocConflict, none lost silently", async () => {
     const store = await make()
     const c = freshCollection()

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { Effect } from "effect"
+import { rangeAdvisor } from "../../src/docs/couchdb.ts"
 import { type CouchTarget, couch, startCouchTarget } from "../support/couch-target.ts"
+import { recordingProxy } from "../support/recording-client.ts"
 import { couchStore, freshCollection, run } from "./stores.ts"
 
 let t: CouchTarget
@@ -12,6 +14,65 @@ afterAll(async () => {
 })
 
 describe("couchdb adapter", () => {
+  test("getMany reads a batch in id order as one range of _all_docs, asks what the range did not answer as keys, and pauses ranges that answer little", async () => {
+    const proxy = recordingProxy(t.url)
+    try {
+      const store = await couchStore({ ...t, url: proxy.url })
+      const c = freshCollection("ranges")
+      const id = (prefix: string, i: number) => `${prefix}${String(i).padStart(3, "0")}`
+      const present = Array.from({ length: 100 }, (_, i) => id("d", i))
+      await run(
+        store.saveMany(
+          c,
+          present.map((_id) => ({ _id })),
+        ),
+      )
+      const reads = () =>
+        proxy.seen
+          .filter((r) => r.path === `/${c}/_all_docs`)
+          .map((r) => (r.method === "GET" && r.query.includes("start_key") ? "range" : `${r.method} keys`))
+      const newOnes = (prefix: string) => Array.from({ length: 20 }, (_, i) => id(prefix, i))
+      // A re-run's batch, all there: one range.
+      expect((await run(store.getMany(c, present.slice(0, 50)))).size).toBe(50)
+      expect(reads()).toEqual(["range"])
+      // A resumed run's batch, new ones after those there: the range, then the new ones as keys.
+      expect((await run(store.getMany(c, [...present.slice(50), ...newOnes("e")]))).size).toBe(50)
+      expect(reads().slice(1)).toEqual(["range", "POST keys"])
+      // A batch of new ones: the range answers nothing, so the next 8 batches go straight to keys.
+      await run(store.getMany(c, newOnes("f")))
+      for (let i = 0; i < 8; i++) await run(store.getMany(c, newOnes(`g${i}`)))
+      expect(reads().slice(3)).toEqual(["range", "POST keys", ...Array(8).fill("POST keys")])
+      // Then a range is tried again; out of order or a short batch never is.
+      expect((await run(store.getMany(c, present.slice(0, 50)))).size).toBe(50)
+      await run(store.getMany(c, present.slice(0, 50).reverse()))
+      await run(store.getMany(c, present.slice(0, 15)))
+      expect(reads().slice(13)).toEqual(["range", "POST keys", "POST keys"])
+    } finally {
+      await proxy.stop()
+    }
+  })
+
+  test("rangeAdvisor: a range for 16 ids or more in strict code point order, paused after one that answers under half", () => {
+    const ranges = rangeAdvisor({ min: 3, pause: 2 })
+    expect(ranges.advise("c", ["a", "b"])).toBeUndefined()
+    expect(ranges.advise("c", ["a", "c", "b"])).toBeUndefined()
+    expect(ranges.advise("c", ["a", "a", "b"])).toBeUndefined()
+    // Code point order, not UTF-16's: an astral character sorts after U+FFFD.
+    expect(ranges.advise("c", ["a", "\u{1F600}", "\uFFFD"])).toBeUndefined()
+    expect(ranges.advise("c", ["a", "\uFFFD", "\u{1F600}"])?.params).toEqual({
+      start_key: '"a"',
+      end_key: JSON.stringify("\u{1F600}"),
+      limit: "6",
+    })
+    ranges.record("c", 1, 3)
+    expect(ranges.advise("c", ["a", "b", "c"])).toBeUndefined()
+    expect(ranges.advise("other", ["a", "b", "c"])).toBeDefined()
+    expect(ranges.advise("c", ["a", "b", "c"])).toBeUndefined()
+    expect(ranges.advise("c", ["a", "b", "c"])).toBeDefined()
+    ranges.record("c", 2, 4)
+    expect(ranges.advise("c", ["a", "b", "c"])).toBeDefined()
+  })
+
   test("the database is created on first save; a racing creator's 412 is fine", async () => {
     const store = await couchStore(t)
     const c = freshCollection("auto")
