@@ -10,8 +10,13 @@
  * against a real CouchDB when COUCHDB_URL (with COUCHDB_USER / COUCHDB_PASSWORD) is set, its
  * databases made with q=2 and removed at the end. Flags: --tombstones N (default 20000), --small N
  * and --big N for the memory figures (100000 and 1000000), --latency MS (2, test server only),
- * --runs N (3): rounds of (a) and (c) taking turns at N tombstones, their medians printed.
+ * --runs N (3): rounds of (a) and (c) taking turns at N tombstones, their medians printed;
+ * --vs PATH: another dbsweep binary (e.g. a build of an earlier commit) takes part in every round,
+ * first and second in turn with this one, and both CPU medians are printed side by side. The
+ * client's CPU moves with how hard the server works on the same cores, so only builds measured in
+ * the same rounds compare.
  */
+import { existsSync } from "node:fs"
 import { arg, bin, couchTarget, median, runBinary } from "./support.ts"
 
 const N = arg("tombstones", 20_000)
@@ -19,6 +24,16 @@ const SMALL = arg("small", 100_000)
 const BIG = arg("big", 1_000_000)
 const LATENCY = arg("latency", 2)
 const RUNS = Math.max(1, arg("runs", 3))
+const VS = (() => {
+  const i = process.argv.indexOf("--vs")
+  if (i < 0) return undefined
+  const path = process.argv[i + 1]
+  if (path === undefined || !existsSync(path)) {
+    console.error(`bench/purge.ts: --vs needs the path of a dbsweep binary (got ${path ?? "nothing"})`)
+    process.exit(2)
+  }
+  return path
+})()
 
 const target = await couchTarget(["--version", "3.5.0"])
 const { url, call, real } = target
@@ -56,11 +71,12 @@ const remaining = async (db: string) =>
   ((await call("GET", `/${db}`)) as { doc_del_count: number }).doc_del_count
 
 /** Runs the binary on one database: its time, peak RSS and CPU, and its own time inside the job. */
-const runDbsweep = async (db: string) => {
-  const run = await runBinary(["purge", "--db", db, "--json", "--no-env-file", "--log-level", "warning"], {
-    COUCHDB_URL: url,
-    ...credentials,
-  })
+const runDbsweep = async (db: string, binary = bin) => {
+  const run = await runBinary(
+    ["purge", "--db", db, "--json", "--no-env-file", "--log-level", "warning"],
+    { COUCHDB_URL: url, ...credentials },
+    binary,
+  )
   return { ...run, inside: (JSON.parse(run.out) as { durationMs: number }).durationMs / 1000 }
 }
 
@@ -108,11 +124,18 @@ try {
   // Figures move from run to run on a shared machine (a slower server costs the client more CPU
   // too): dbsweep and the raw requests take turns for RUNS rounds, and the medians are printed.
   const runs: Array<Awaited<ReturnType<typeof runDbsweep>>> = []
+  const others: Array<Awaited<ReturnType<typeof runDbsweep>>> = []
   const raws: Array<number> = []
-  for (let i = 0; i < RUNS; i++) {
+  const purgeWith = async (binary: string) => {
     const a = await tombstoneDb(N)
-    runs.push(await runDbsweep(a.db))
-    if ((await remaining(a.db)) !== 0) throw new Error("dbsweep left tombstones")
+    const run = await runDbsweep(a.db, binary)
+    if ((await remaining(a.db)) !== 0) throw new Error(`${binary} left tombstones`)
+    return run
+  }
+  for (let i = 0; i < RUNS; i++) {
+    if (VS !== undefined && i % 2 === 1) others.push(await purgeWith(VS))
+    runs.push(await purgeWith(bin))
+    if (VS !== undefined && i % 2 === 0) others.push(await purgeWith(VS))
     const c = await tombstoneDb(N)
     raws.push(await raw(c.db, c.tombs))
     for (const db of made.splice(0)) await call("DELETE", `/${db}`)
@@ -129,6 +152,12 @@ try {
   console.log(
     `    dbsweep client CPU     ${cpuLine(cpu, N)} (goal <= 0.4 s at 20000)${RUNS > 1 ? `; the median of ${RUNS} runs: ${runs.map((r) => r.cpuSeconds.toFixed(2)).join(", ")} s` : ""}`,
   )
+  if (VS !== undefined) {
+    const theirs = median(others.map((r) => r.cpuSeconds))
+    console.log(
+      `    --vs ${VS}: client CPU median ${theirs.toFixed(2)} s (${others.map((r) => r.cpuSeconds.toFixed(2)).join(", ")}), ${median(others.map((r) => r.seconds)).toFixed(2)} s; this build / that one = ${(median(runs.map((r) => r.cpuSeconds)) / theirs).toFixed(2)} in CPU`,
+    )
+  }
   console.log(`(b) original method        ${tb.toFixed(2)} s = ${rate(tb)}`)
   console.log(`(c) raw 100-id requests    ${tc.toFixed(2)} s = ${rate(tc)}`)
   console.log(`speed-up over the original b/a = ${(tb / ta.seconds).toFixed(1)}x (goal >= 20x)`)

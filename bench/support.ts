@@ -137,9 +137,9 @@ export const couchTarget = async (extraArgs: ReadonlyArray<string> = []) => {
  * runs; CPU from the child's own resource usage (user + sys; maxRSS there would also count the
  * fork). Throws with its output when it exits non-zero.
  */
-export const runBinary = async (args: ReadonlyArray<string>, env: Record<string, string>) => {
+export const runBinary = async (args: ReadonlyArray<string>, env: Record<string, string>, binary = bin) => {
   const started = performance.now()
-  const proc = Bun.spawn([bin, ...args], {
+  const proc = Bun.spawn([binary, ...args], {
     env: { PATH: process.env.PATH ?? "", ...env },
     stdout: "pipe",
     stderr: "inherit",
