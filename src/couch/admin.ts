@@ -13,7 +13,7 @@ import { ActiveTasks, AllDocsIds, DbDetails, OkAnswer } from "./schema.ts"
 
 const dbPath = (db: string) => `/${encodeURIComponent(db)}`
 
-/** A purge is worth running from this share of tombstones among documents, or this many. */
+/** A purge is worth running from tombstones this share of the live documents (`doc_count`), or this many. */
 export const purgeWorthShare = 0.1
 export const purgeWorthCount = 10_000
 
@@ -39,7 +39,7 @@ export const purgeAdvice = (docs: number, tombstones: number): { worth: boolean;
   if (tombstones === 0) return { worth: false, reason: "no tombstones" }
   const share = docs > 0 ? tombstones / docs : Number.POSITIVE_INFINITY
   const pct = Number.isFinite(share)
-    ? `${(share * 100).toFixed(1)}% of ${docs} documents`
+    ? `${(share * 100).toFixed(1)}% of the ${docs} live documents`
     : "no live documents"
   if (tombstones >= purgeWorthCount)
     return { worth: true, reason: `${tombstones} tombstones (≥ ${purgeWorthCount}; ${pct})` }

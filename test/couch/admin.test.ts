@@ -18,6 +18,8 @@ describe("purge advice", () => {
     expect(purgeAdvice(100, 10).worth).toBe(true)
     expect(purgeAdvice(1_000_000, 10_000)).toMatchObject({ worth: true })
     expect(purgeAdvice(1_000_000, 10_000).reason).toContain("≥ 10000")
+    // The share is of the live documents: more tombstones than those is over 100%, and says so.
+    expect(purgeAdvice(300, 2400).reason).toBe("2400 tombstones are 800.0% of the 300 live documents (≥ 10%)")
     expect(purgeAdvice(0, 3)).toMatchObject({ worth: true })
   })
 
