@@ -1,5 +1,5 @@
 import { Chunk, Clock, Context, Effect, Either, Layer, Option, Schema, Stream } from "effect"
-import { failedWork, type Job, type RunContext } from "../jobs/job.ts"
+import { failedWork, type Job, type RunContext, untilStopped } from "../jobs/job.ts"
 import { ConfigError } from "../shared/errors.ts"
 import { type CollectionCounts, copyBatch, type Failure } from "./copy.ts"
 import { collectionOfFile } from "./ndjson.ts"
@@ -84,6 +84,24 @@ const batchesOf = <E>(docs: Stream.Stream<Doc, E>, size: number) =>
     return next
   })
 
+/**
+ * Whether the run has begun writing. Until then a stop ends it at once, whatever the stores take
+ * to answer (a server that never answers): nothing is written yet, so nothing is left half done.
+ */
+interface Begun {
+  writing: boolean
+}
+
+/**
+ * `wait`, cut off by a stop that comes while the run has written nothing yet. A stop after another
+ * worker began writing is a graceful one again (that worker's batch finishes), even for a wait
+ * that began before.
+ */
+const beforeWriting = <A, E>(begun: Begun, context: RunContext, wait: Effect.Effect<A, E>) =>
+  Effect.suspend(() =>
+    begun.writing ? wait : untilStopped(Effect.map(context.stopping, (stop) => stop && !begun.writing))(wait),
+  )
+
 const copyCollection = (
   source: DocumentStoreShape,
   target: DocumentStoreShape,
@@ -91,20 +109,22 @@ const copyCollection = (
   options: MigrateOptions,
   context: RunContext,
   failures: Array<Failure>,
+  begun: Begun,
 ) =>
   Effect.gen(function* () {
     const counts: CollectionCounts = { collection, read: 0, written: 0, skipped: 0, failed: 0 }
     // Into a collection that does not exist yet, every document is new: no lookups before the
     // bulk writes (a concurrent writer's docs still come back as conflicts and are re-checked).
-    const fresh = !(yield* target.collections).includes(collection)
+    const fresh = !(yield* beforeWriting(begun, context, target.collections)).includes(collection)
     const next = yield* batchesOf(source.list(collection, { pageSize: options.batch }), options.batch)
     // `concurrency` workers, each taking a batch, writing it and counting it, until the source
     // ends or the run is stopping (no new batch is taken; those in flight end). Memory stays flat
     // however large the collection: a batch per worker and a chunk of the source are held.
     const worker = Effect.gen(function* () {
       while (!(yield* context.stopping)) {
-        const docs = yield* next
+        const docs = yield* beforeWriting(begun, context, next)
         if (Option.isNone(docs)) return
+        begun.writing = true
         const outcome = yield* copyBatch(target, collection, docs.value, options.dryRun, fresh)
         counts.read += docs.value.length
         counts.written += outcome.written
@@ -127,6 +147,7 @@ export const runMigrate = Effect.fn("Docs.migrate")(function* (
   context: RunContext,
 ) {
   const started = yield* Clock.currentTimeMillis
+  const begun: Begun = { writing: false }
   const from = yield* parseStoreSpec(options.from, "--from")
   const to = yield* parseStoreSpec(options.to, "--to")
   if (to.kind === "ndjson") {
@@ -146,7 +167,7 @@ export const runMigrate = Effect.fn("Docs.migrate")(function* (
               ),
             onRight: (name) => Effect.succeed([name]),
           })
-        : factory.open(from).pipe(Effect.flatMap((s) => s.collections)),
+        : beforeWriting(begun, context, factory.open(from).pipe(Effect.flatMap((s) => s.collections))),
     onSome: (given) => Effect.forEach(given, checkCollection),
   })
   // A couchbackup or ndjson file holds one collection (a couchbackup file does not name it).
@@ -164,7 +185,7 @@ export const runMigrate = Effect.fn("Docs.migrate")(function* (
   const collections: Array<CollectionCounts> = []
   for (const name of names) {
     if (yield* context.stopping) break
-    collections.push(yield* copyCollection(source, target, name, options, context, failures))
+    collections.push(yield* copyCollection(source, target, name, options, context, failures, begun))
   }
   yield* context.progress.stop
   const sum = (k: "read" | "written" | "skipped" | "failed") => collections.reduce((n, c) => n + c[k], 0)

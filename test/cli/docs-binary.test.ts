@@ -5,6 +5,7 @@ import { freshCollection, tempDir } from "../docs/stores.ts"
 import { expectCleanFailure } from "../support/bad-input.ts"
 import { runBinary } from "../support/binary.ts"
 import { type CouchTarget, startCouchTarget } from "../support/couch-target.ts"
+import { startSilentServer } from "../support/silent-server.ts"
 
 let t: CouchTarget
 beforeAll(async () => {
@@ -89,6 +90,30 @@ describe("dbsweep docs (binary)", () => {
     const s2 = JSON.parse((await runBinary(args, { env: couchEnv() })).stdout)
     expect([s2.written, s2.skipped]).toEqual([0, 3])
   })
+
+  test("SIGINT before a migration writes anything, while a server never answers, exits 130 at once, in one line", async () => {
+    const silent = startSilentServer()
+    try {
+      const dir = tempDir()
+      writeFileSync(join(dir, "users.ndjson"), '{"_id":"a"}\n')
+      for (const args of [
+        // The source's collections are asked first; then the source's first page; then the target's collections.
+        ["--from", "couchdb", "--to", "memory"],
+        ["--from", "couchdb", "--to", "memory", "--collections", "users"],
+        ["--from", `ndjson:${join(dir, "users.ndjson")}`, "--to", "couchdb"],
+      ]) {
+        const r = await silent.interruptWhileWaiting(["docs", "migrate", ...args], {
+          env: { ...couchEnv(), COUCHDB_URL: silent.url },
+        })
+        expect(r.connected).toBe(true)
+        expect(r.code).toBe(130)
+        expect(r.stderr.trim().split("\n")).toEqual(["dbsweep: interrupted"])
+        expect(r.stdout).toBe("")
+      }
+    } finally {
+      silent.stop()
+    }
+  }, 45_000)
 
   test("bad input: one line, the right exit code", async () => {
     const dir = tempDir()
