@@ -118,6 +118,8 @@ export const runPurge = Effect.fn("Purge.run")(function* (
   })
   yield* context.progress.start(options.dryRun ? `${db} (dry run)` : db, info.doc_del_count)
 
+  // Still nothing purged while the caps read what they hold (a feed of its own, perhaps long): a
+  // stop ends the run at once here too (an observation left unwritten costs only that observation).
   const caps: Caps | undefined =
     options.caps === undefined
       ? undefined
@@ -127,7 +129,7 @@ export const runPurge = Effect.fn("Purge.run")(function* (
           counter,
           { db, updateSeq: info.update_seq, observedAt, dryRun: options.dryRun },
           options.caps,
-        )
+        ).pipe(untilStopped(context.stopping))
   // Everything held back: the checkpoint does not move at all.
   if (caps?.holds.all !== undefined) yield* checkpointer.hold(0)
   const hold = caps === undefined ? undefined : (id: string) => heldFor(caps.holds, id)

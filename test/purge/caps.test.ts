@@ -90,6 +90,50 @@ describe("--grace", () => {
     expect(after.observations).toHaveLength(4)
   })
 
+  test("a stop while the caps read what they hold (before anything is purged) ends the run at once: nothing purged, the checkpoint as it was", async () => {
+    const db = await newDb("grace-stop")
+    await deleteDocs(t, db, range("a", 3))
+    const plain = await purgeIn(t, db)
+    expect(plain.purgedRevs).toBe(3)
+    await purgeIn(t, db, { caps: { graceMs: day } })
+    await deleteDocs(t, db, range("b", 2))
+    const checkpoint = async () =>
+      ((await couch(t, "GET", `/${db}/_local/${checkpointDocId}`)).body as { seq?: string }).seq
+    expect(await checkpoint()).toBe(plain.checkpoint!)
+    // Two days on, the grace cap reads the deletions since its observation: that read never
+    // ends, and the stop comes while it waits.
+    let stopped = false
+    let capsRead = false
+    const stalled = (c: CouchClientShape): CouchClientShape => ({
+      ...c,
+      changes: (name, params) =>
+        params.style === "all_docs"
+          ? c.changes(name, params)
+          : Effect.suspend(() => {
+              capsRead = true
+              stopped = true
+              return Effect.never
+            }),
+    })
+    const run = purgeIn(t, db, {
+      caps: { graceMs: day },
+      clockOffsetMs: 2 * day,
+      wrapCouch: stalled,
+      stopping: Effect.sync(() => stopped),
+    })
+    expect(
+      await run.then(
+        () => "finished",
+        (e: unknown) => String(e),
+      ),
+    ).toContain("interrupted")
+    expect(capsRead).toBe(true)
+    // The two deleted since are still there; the checkpoint did not move (the cap may have noted
+    // what it observed on the way: that is its own record, not the checkpoint).
+    expect(((await couch(t, "GET", `/${db}`)).body as { doc_del_count: number }).doc_del_count).toBe(2)
+    expect(await checkpoint()).toBe(plain.checkpoint!)
+  })
+
   test("the checkpoint stops before the first held tombstone, and a run without --grace keeps the history", async () => {
     const db = await newDb("grace-cp")
     await deleteDocs(t, db, range("a", 3))
