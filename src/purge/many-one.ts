@@ -3,7 +3,7 @@
  * database provably holds nothing to purge, else the leased purge; its failure stays its own
  * unless every other database would meet it too.
  */
-import { Effect, Either, Option } from "effect"
+import { Cause, Effect, Either, Option } from "effect"
 import type { CouchClientShape } from "../couch/client.ts"
 import { concernsServer } from "../couch/errors.ts"
 import type { ReplicationInfo } from "../couch/replications.ts"
@@ -90,7 +90,7 @@ export const purgeOne = Effect.fn("Purge.many.one")(function* (
     }
     return idle
   }
-  const ran = yield* leasedPurge(
+  const attempt = yield* leasedPurge(
     couch,
     store,
     settings,
@@ -100,7 +100,18 @@ export const purgeOne = Effect.fn("Purge.many.one")(function* (
     Effect.either,
     // What every other database would meet too ends the run (one line, as for one database).
     Effect.flatMap((r) => (Either.isLeft(r) && stopsRun(r.left) ? Effect.fail(r.left) : Effect.succeed(r))),
+    Effect.map(Option.some),
+    // A stop that came before anything was purged here cuts the database's look-ups off (see
+    // untilStopped): not started, like the databases after it, and the run goes on to its summary.
+    Effect.catchAllCause((cause) =>
+      Cause.isInterruptedOnly(cause) ? Effect.succeedNone : Effect.failCause(cause),
+    ),
   )
+  if (Option.isNone(attempt)) {
+    const stopped: DbOutcome = { db, state: "not started" }
+    return stopped
+  }
+  const ran = attempt.value
   if (Either.isLeft(ran)) {
     const error = ran.left.message.split("\n")[0]!
     yield* Effect.logError(`${db}: failed, the other databases go on`).pipe(

@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
-import { Duration, Effect, Option, Redacted } from "effect"
+import { Duration, Effect, Option, Redacted, Schema } from "effect"
 import { CouchClient, type CouchClientShape } from "../../src/couch/client.ts"
 import { readReplications } from "../../src/couch/replications.ts"
 import { checkpointDocId, makeLocalDocCheckpointStore } from "../../src/purge/checkpoint-local.ts"
+import { makeLeases } from "../../src/purge/lease.ts"
+import { purgeOne } from "../../src/purge/many-one.ts"
+import { PurgeManyOptions } from "../../src/purge/many-options.ts"
 import {
   type CouchTarget,
   couch,
@@ -17,7 +20,7 @@ import {
   startCouchTarget,
   waitForReplication,
 } from "../support/couch-target.ts"
-import { purgeIn } from "../support/run-purge.ts"
+import { purgeIn, shiftedClock } from "../support/run-purge.ts"
 
 /**
  * The safety caps in one process against the test server or a real CouchDB (COUCHDB_URL):
@@ -405,6 +408,53 @@ const withClient = <A>(f: (couch: CouchClient["Type"]) => Effect.Effect<A, unkno
       ),
     ) as Effect.Effect<A>,
   )
+
+describe("a stop before anything is purged, in a run of many", () => {
+  test("a stop while one database's caps are read leaves it not started, and the run goes on to its summary", async () => {
+    const db = await newDb("grace-many")
+    await deleteDocs(t, db, range("a", 3))
+    await purgeIn(t, db, { caps: { graceMs: day } })
+    await deleteDocs(t, db, range("b", 2))
+    let stopped = false
+    const outcome = await withClient((c) =>
+      Effect.gen(function* () {
+        // The grace cap's read of the deletions since its observation never ends; the stop
+        // comes while it waits.
+        const stalled: CouchClientShape = {
+          ...c,
+          changes: (name, params) =>
+            params.style === "all_docs"
+              ? c.changes(name, params)
+              : Effect.suspend(() => {
+                  stopped = true
+                  return Effect.never
+                }),
+        }
+        const store = yield* makeLocalDocCheckpointStore(stalled)
+        const o = Schema.decodeUnknownSync(PurgeManyOptions)({ dbs: [db], grace: "1d" })
+        const retry = { retries: 0, base: Duration.millis(1), factor: 2, cap: Duration.millis(1) }
+        const leases = yield* (yield* makeLeases(stalled)).forRun(retry)
+        const quiet = { start: () => Effect.void, advance: () => Effect.void, stop: Effect.void }
+        const context = { stopping: Effect.sync(() => stopped), progress: quiet }
+        const info = yield* c.dbInfo(db)
+        return yield* purgeOne(
+          stalled,
+          store,
+          o,
+          context,
+          yield* c.serverInfo,
+          leases,
+          db,
+          info,
+          undefined,
+        ).pipe(Effect.ensuring(leases.settle), Effect.withClock(shiftedClock(2 * day)))
+      }),
+    )
+    expect(stopped).toBe(true)
+    expect(outcome).toEqual({ db, state: "not started" })
+    expect(((await couch(t, "GET", `/${db}`)).body as { doc_del_count: number }).doc_del_count).toBe(5)
+  })
+})
 
 describe("the history beside the checkpoint", () => {
   test("recording an observation never moves the checkpoint another writer saved meanwhile", async () => {
