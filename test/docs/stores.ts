@@ -1,7 +1,4 @@
 /** The three adapters as the tests build them: memory, file (a temp dir), couchdb (the test target). */
-import { mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { BunContext } from "@effect/platform-bun"
 import { Duration, Effect, Option, Redacted } from "effect"
 import { makeCouchClient } from "../../src/couch/client.ts"
@@ -13,6 +10,7 @@ import { makeNdjsonStore } from "../../src/docs/ndjson.ts"
 import type { DocumentStoreShape } from "../../src/docs/store.ts"
 import type { StoreFactoryShape } from "../../src/docs/stores.ts"
 import { type CouchTarget, testDbName } from "../support/couch-target.ts"
+import { tempDir as tempDirOf } from "../support/temp-dirs.ts"
 
 export const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => Effect.runPromise(effect)
 
@@ -27,7 +25,7 @@ export const outcome = <A, E extends { readonly _tag: string }>(effect: Effect.E
 
 export const memoryStore = () => run(makeMemoryStore())
 
-export const tempDir = (prefix = "dbsweep-docs-") => mkdtempSync(join(tmpdir(), prefix))
+export const tempDir = (prefix = "dbsweep-docs-") => tempDirOf(prefix)
 
 export const fileStore = (dir = tempDir()) =>
   run(makeFileStore(dir).pipe(Effect.provide(BunContext.layer), Effect.orDie))
