@@ -152,7 +152,13 @@ const couchrestore = async (dir: string, db: string) => {
   const started = performance.now()
   const proc = Bun.spawn(
     [join(root, "node_modules/.bin/couchrestore"), "--url", u.toString().replace(/\/$/, ""), "--db", db],
-    { stdin: Bun.file(join(dir, "backup.txt")), stdout: "ignore", stderr: "pipe" },
+    // Its temp dir (couchbackup makes one for a log at start and leaves it) inside the bench's own.
+    {
+      stdin: Bun.file(join(dir, "backup.txt")),
+      stdout: "ignore",
+      stderr: "pipe",
+      env: { ...process.env, TMPDIR: dir },
+    },
   )
   const err = await new Response(proc.stderr).text()
   if ((await proc.exited) !== 0) throw new Error(`couchrestore failed: ${err.slice(-500)}`)

@@ -23,9 +23,13 @@ const authUrl = () => {
   u.password = t.password
   return u.toString().replace(/\/$/, "")
 }
+// couchbackup and couchrestore make a temp dir at start (for a default log) and leave it: theirs is
+// one of ours, removed after the run.
+const toolTmp = tempDir("dbsweep-couchbackup-")
 // Async: the test server runs in this process, a sync spawn would block it.
 const tool = async (args: ReadonlyArray<string>, stdin?: string) => {
   const proc = Bun.spawn([...args], {
+    env: { ...process.env, TMPDIR: toolTmp },
     stdin: stdin === undefined ? "ignore" : Bun.file(stdin),
     stdout: "pipe",
     stderr: "pipe",
