@@ -216,14 +216,10 @@ describe("dbsweep purge (compiled binary)", () => {
     try {
       // One database, a dry run, and a run of many (whose look-ups differ).
       for (const args of [["--db", "x"], ["--db", "x", "--dry-run"], ["--all-dbs"]]) {
-        const r = await silent.interruptWhileWaiting(["purge", ...args], {
+        await silent.expectInterruptedAtOnce(["purge", ...args], {
           env: env({ COUCHDB_URL: silent.url }),
           cwd,
         })
-        expect(r.connected).toBe(true)
-        expect(r.code).toBe(130)
-        expect(r.stderr.trim().split("\n")).toEqual(["dbsweep: interrupted"])
-        expect(r.stdout).toBe("")
       }
     } finally {
       silent.stop()

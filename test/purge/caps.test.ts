@@ -49,6 +49,29 @@ const newDb = async (prefix: string) => {
   return db
 }
 
+/**
+ * A run's view of the server in which the caps' own read of the feed (not the main one, which asks
+ * for `all_docs`) never ends, and the run is asked to stop as that read begins.
+ */
+const stalledCapsRead = () => {
+  let stopped = false
+  return {
+    wrap: (c: CouchClientShape): CouchClientShape => ({
+      ...c,
+      changes: (name, params) =>
+        params.style === "all_docs"
+          ? c.changes(name, params)
+          : Effect.suspend(() => {
+              stopped = true
+              return Effect.never
+            }),
+    }),
+    stopping: Effect.sync(() => stopped),
+    /** Whether the caps' read began (and the stop with it). */
+    reached: () => stopped,
+  }
+}
+
 describe("--grace", () => {
   test("a tombstone newer than the grace survives this run and is purged by a later run once the time has passed", async () => {
     const db = await newDb("grace")
@@ -103,26 +126,13 @@ describe("--grace", () => {
     const checkpoint = async () =>
       ((await couch(t, "GET", `/${db}/_local/${checkpointDocId}`)).body as { seq?: string }).seq
     expect(await checkpoint()).toBe(plain.checkpoint!)
-    // Two days on, the grace cap reads the deletions since its observation: that read never
-    // ends, and the stop comes while it waits.
-    let stopped = false
-    let capsRead = false
-    const stalled = (c: CouchClientShape): CouchClientShape => ({
-      ...c,
-      changes: (name, params) =>
-        params.style === "all_docs"
-          ? c.changes(name, params)
-          : Effect.suspend(() => {
-              capsRead = true
-              stopped = true
-              return Effect.never
-            }),
-    })
+    // Two days on, the grace cap reads the deletions since its observation.
+    const stall = stalledCapsRead()
     const run = purgeIn(t, db, {
       caps: { graceMs: day },
       clockOffsetMs: 2 * day,
-      wrapCouch: stalled,
-      stopping: Effect.sync(() => stopped),
+      wrapCouch: stall.wrap,
+      stopping: stall.stopping,
     })
     expect(
       await run.then(
@@ -130,7 +140,7 @@ describe("--grace", () => {
         (e: unknown) => String(e),
       ),
     ).toContain("interrupted")
-    expect(capsRead).toBe(true)
+    expect(stall.reached()).toBe(true)
     // The two deleted since are still there; the checkpoint did not move (the cap may have noted
     // what it observed on the way: that is its own record, not the checkpoint).
     expect(((await couch(t, "GET", `/${db}`)).body as { doc_del_count: number }).doc_del_count).toBe(2)
@@ -415,27 +425,17 @@ describe("a stop before anything is purged, in a run of many", () => {
     await deleteDocs(t, db, range("a", 3))
     await purgeIn(t, db, { caps: { graceMs: day } })
     await deleteDocs(t, db, range("b", 2))
-    let stopped = false
+    // Two days on, the grace cap reads the deletions since its observation.
+    const stall = stalledCapsRead()
     const outcome = await withClient((c) =>
       Effect.gen(function* () {
-        // The grace cap's read of the deletions since its observation never ends; the stop
-        // comes while it waits.
-        const stalled: CouchClientShape = {
-          ...c,
-          changes: (name, params) =>
-            params.style === "all_docs"
-              ? c.changes(name, params)
-              : Effect.suspend(() => {
-                  stopped = true
-                  return Effect.never
-                }),
-        }
+        const stalled = stall.wrap(c)
         const store = yield* makeLocalDocCheckpointStore(stalled)
         const o = Schema.decodeUnknownSync(PurgeManyOptions)({ dbs: [db], grace: "1d" })
         const retry = { retries: 0, base: Duration.millis(1), factor: 2, cap: Duration.millis(1) }
         const leases = yield* (yield* makeLeases(stalled)).forRun(retry)
         const quiet = { start: () => Effect.void, advance: () => Effect.void, stop: Effect.void }
-        const context = { stopping: Effect.sync(() => stopped), progress: quiet }
+        const context = { stopping: stall.stopping, progress: quiet }
         const info = yield* c.dbInfo(db)
         return yield* purgeOne(
           stalled,
@@ -450,7 +450,7 @@ describe("a stop before anything is purged, in a run of many", () => {
         ).pipe(Effect.ensuring(leases.settle), Effect.withClock(shiftedClock(2 * day)))
       }),
     )
-    expect(stopped).toBe(true)
+    expect(stall.reached()).toBe(true)
     expect(outcome).toEqual({ db, state: "not started" })
     expect(((await couch(t, "GET", `/${db}`)).body as { doc_del_count: number }).doc_del_count).toBe(5)
   })

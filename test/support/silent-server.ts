@@ -3,7 +3,8 @@
  * for the client's timeout and retries (minutes with dbsweep's defaults). For tests of what a
  * Ctrl-C does meanwhile.
  */
-import { type RunResult, runBinary, type SpawnOptions } from "./binary.ts"
+import { expect } from "bun:test"
+import { runBinary, type SpawnOptions } from "./binary.ts"
 
 export const startSilentServer = () => {
   let accepted = 0
@@ -18,14 +19,12 @@ export const startSilentServer = () => {
     },
   })
   /**
-   * Runs the binary and sends it SIGINT once it has connected here (and waited a moment). Killed
+   * Runs the binary, sends it SIGINT once it has connected here (and waited a moment), and expects
+   * it to end at once: exit 130, the one line "dbsweep: interrupted", nothing on stdout. Killed
    * after 20 s, well under one request's timeout (30 s): a binary that waits for its requests
    * then does not exit 130.
    */
-  const interruptWhileWaiting = async (
-    args: ReadonlyArray<string>,
-    options: SpawnOptions,
-  ): Promise<RunResult & { readonly connected: boolean }> => {
+  const expectInterruptedAtOnce = async (args: ReadonlyArray<string>, options: SpawnOptions) => {
     const before = accepted
     const r = await runBinary(args, {
       ...options,
@@ -39,11 +38,14 @@ export const startSilentServer = () => {
         void interrupt()
       },
     })
-    return { ...r, connected: accepted > before }
+    expect(accepted).toBeGreaterThan(before)
+    expect(r.code).toBe(130)
+    expect(r.stderr.trim().split("\n")).toEqual(["dbsweep: interrupted"])
+    expect(r.stdout).toBe("")
   }
   return {
     url: `http://127.0.0.1:${server.port}`,
-    interruptWhileWaiting,
+    expectInterruptedAtOnce,
     stop: () => server.stop(true),
   }
 }
